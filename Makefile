@@ -1,0 +1,37 @@
+# Two entry points: `make demo` and `make test`. Both bootstrap .venv with uv from nothing but python3.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ROWS ?= 100000
+
+.PHONY: demo test lint validate bench clean
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+
+$(STAMP): pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lakehouse demo --rows $(DEMO_ROWS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check lakehouse_assets api tests bench
+	$(BIN)/ruff format --check lakehouse_assets api tests bench
+
+validate: $(STAMP)
+	DAGSTER_HOME=$$(mktemp -d) $(BIN)/dagster definitions validate -w workspace.yaml
+
+test: lint validate
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.ingest_sql
+
+clean:
+	rm -rf $(VENV) .lakehouse .dagster_home

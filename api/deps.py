@@ -1,0 +1,56 @@
+"""Annotated dependencies: routes declare what they need; tests override these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.dagster_events import DagsterReporter
+from api.settings import ApiSettings
+from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.sql import SqlEngine
+from lakehouse_assets.core.storage import LakeStorage
+
+
+@dataclass
+class Services:
+    """What the lifespan opens and closes."""
+
+    settings: ApiSettings
+    lake: LakeStorage
+    catalog: Catalog
+    sql: SqlEngine
+    dagster: DagsterReporter
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def get_settings(services: Annotated[Services, Depends(get_services)]) -> ApiSettings:
+    return services.settings
+
+
+def get_lake(services: Annotated[Services, Depends(get_services)]) -> LakeStorage:
+    return services.lake
+
+
+def get_catalog(services: Annotated[Services, Depends(get_services)]) -> Catalog:
+    return services.catalog
+
+
+def get_sql(services: Annotated[Services, Depends(get_services)]) -> SqlEngine:
+    return services.sql
+
+
+def get_dagster(services: Annotated[Services, Depends(get_services)]) -> DagsterReporter:
+    return services.dagster
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+LakeDep = Annotated[LakeStorage, Depends(get_lake)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+SqlDep = Annotated[SqlEngine, Depends(get_sql)]
+DagsterDep = Annotated[DagsterReporter, Depends(get_dagster)]

@@ -1,0 +1,100 @@
+"""Core exceptions -> HTTP errors, registered once. Every error body is an ErrorBody."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.upload import BadUpload, UnsupportedMediaType
+from lakehouse_assets.core.catalog import DatasetNotFound, InvalidDatasetName, SchemaConflict, format_schema
+from lakehouse_assets.core.ingest import BadCsv, TooLarge
+from lakehouse_assets.core.sql import SqlError, SqlRefused, SqlTimeout
+from lakehouse_assets.core.storage import InvalidKey
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    body = {"error": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
+    return JSONResponse(status_code=status, content=body)
+
+
+def _schema(cols: Any) -> list[dict[str, str]]:
+    return [{"name": c.name, "type": c.type} for c in cols]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BadCsv)
+    def _bad_csv(_: Request, e: BadCsv) -> JSONResponse:
+        return error_response(400, "bad_csv", str(e), line=e.line)
+
+    @app.exception_handler(BadUpload)
+    def _bad_upload(_: Request, e: BadUpload) -> JSONResponse:
+        return error_response(400, "bad_upload", str(e))
+
+    @app.exception_handler(UnsupportedMediaType)
+    def _media(_: Request, e: UnsupportedMediaType) -> JSONResponse:
+        return error_response(415, "unsupported_media_type", str(e))
+
+    @app.exception_handler(TooLarge)
+    def _too_large(_: Request, e: TooLarge) -> JSONResponse:
+        return error_response(413, "too_large", str(e), limit_bytes=e.limit)
+
+    @app.exception_handler(InvalidDatasetName)
+    def _bad_name(_: Request, e: InvalidDatasetName) -> JSONResponse:
+        return error_response(400, "invalid_name", str(e))
+
+    @app.exception_handler(InvalidKey)
+    def _bad_key(_: Request, e: InvalidKey) -> JSONResponse:
+        return error_response(400, "invalid_key", str(e))
+
+    @app.exception_handler(DatasetNotFound)
+    def _not_found(_: Request, e: DatasetNotFound) -> JSONResponse:
+        return error_response(404, "not_found", str(e))
+
+    @app.exception_handler(SchemaConflict)
+    def _conflict(_: Request, e: SchemaConflict) -> JSONResponse:
+        return error_response(
+            409,
+            "schema_conflict",
+            str(e),
+            details={
+                "dataset": e.name,
+                "live_schema": _schema(e.live),
+                "new_schema": _schema(e.new),
+                "live": format_schema(e.live),
+                "new": format_schema(e.new),
+            },
+        )
+
+    @app.exception_handler(SqlTimeout)
+    def _sql_timeout(_: Request, e: SqlTimeout) -> JSONResponse:
+        return error_response(400, "sql_timeout", str(e), timeout_ms=e.timeout_ms)
+
+    @app.exception_handler(SqlRefused)
+    def _sql_refused(_: Request, e: SqlRefused) -> JSONResponse:
+        return error_response(400, "sql_refused", str(e))
+
+    @app.exception_handler(SqlError)
+    def _sql_error(_: Request, e: SqlError) -> JSONResponse:
+        code = "sql_refused" if "Permission Error" in str(e) else "sql_error"
+        return error_response(400, code, str(e))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "reason": err.get("msg")}
+            for err in e.errors()
+        ]
+        message = "; ".join(f"{p['field'] or 'body'}: {p['reason']}" for p in problems)
+        return error_response(400, "invalid_request", message or "invalid request", details=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
+        response = error_response(e.status_code, code, str(e.detail))
+        for k, v in (e.headers or {}).items():
+            response.headers[k] = v
+        return response

@@ -1,0 +1,65 @@
+"""The lakehouse HTTP service: create_app() and the lifespan that opens and closes its services."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from api.dagster_events import DagsterReporter
+from api.deps import Services
+from api.errors import install_error_handlers
+from api.routers import datasets, health, ingest, sql
+from api.settings import ApiSettings
+from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.sql import SqlEngine
+from lakehouse_assets.core.storage import open_storage
+
+
+def open_services(settings: ApiSettings) -> Services:
+    lake = open_storage(settings)
+    catalog = Catalog(lake)
+    engine = SqlEngine(
+        catalog,
+        timeout_ms=settings.sql_timeout_ms,
+        max_rows=settings.sql_max_rows,
+        memory_limit=settings.sql_memory_limit,
+        refresh_seconds=settings.catalog_refresh_seconds,
+    )
+    return Services(settings, lake, catalog, engine, DagsterReporter(settings.report_to_dagster))
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = open_services(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.sql.close()
+            services.dagster.close()
+
+    app = FastAPI(
+        title="lakehouse",
+        version="0.1.0",
+        description="SQL, ingest and catalog over the lakehouse's datasets.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/v1")
+    for module in (datasets, ingest, sql):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn factory: `uvicorn --factory api.main:app_from_env`."""
+    os.environ.setdefault("LAKEHOUSE_HOME", ".lakehouse")
+    return create_app()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import CatalogDep, DagsterDep, LakeDep, SettingsDep, SqlDep
+from api.schemas.datasets import ManifestOut
+from api.schemas.errors import ErrorBody
+from api.upload import spool_upload
+from lakehouse_assets.core.catalog import validate_dataset_name
+from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
+
+router = APIRouter(prefix="/ingest", tags=["ingest"])
+
+CSV_BODY = {
+    "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+    },
+    "required": True,
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra={"requestBody": CSV_BODY},
+    responses={
+        200: {"model": ManifestOut, "description": "Identical content: nothing new was registered."},
+        400: {"model": ErrorBody},
+        409: {"model": ErrorBody, "description": "Schema drift: the live dataset is untouched."},
+        413: {"model": ErrorBody},
+        415: {"model": ErrorBody},
+    },
+)
+async def ingest(
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    name: Annotated[str, Query(description="Dataset name (lowercase identifier).")],
+    settings: SettingsDep,
+    lake: LakeDep,
+    catalog: CatalogDep,
+    sql: SqlDep,
+    dagster: DagsterDep,
+) -> ManifestOut:
+    """Ingest a CSV (raw text/csv body, or multipart field `file`) as a new version of `name`.
+
+    201 with the manifest for a new version, 200 when the content is already live.
+    """
+    validate_dataset_name(name)
+    path = await spool_upload(request, settings.scratch_dir, settings.max_ingest_bytes)
+    try:
+        result = await run_in_threadpool(
+            ingest_csv,
+            path,
+            name,
+            lake=lake,
+            catalog=catalog,
+            limits=IngestLimits(max_bytes=settings.max_ingest_bytes),
+            scratch_dir=settings.scratch_dir,
+            source_label="api",
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    if not result.created:
+        response.status_code = 200
+    else:
+        await run_in_threadpool(sql.refresh, True)
+        background.add_task(dagster.report_ingest, lake, result.manifest, result.created)
+    return ManifestOut.of(result.manifest)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lakehouse_assets.core.catalog import Manifest
+
+
+class ColumnOut(BaseModel):
+    name: str
+    type: str
+
+
+class VersionOut(BaseModel):
+    version: int
+    object_key: str
+    content_hash: str
+    row_count: int
+    byte_size: int
+    created_at: str
+    source: str
+
+
+class ManifestOut(BaseModel):
+    name: str
+    dataset_id: str
+    schema_: list[ColumnOut] = Field(alias="schema", description="Columns in order.")
+    fingerprint: str
+    version: int
+    object_key: str
+    row_count: int
+    byte_size: int
+    created_at: str
+    updated_at: str
+    versions: list[VersionOut]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> ManifestOut:
+        return cls.model_validate(manifest.to_dict())
+
+
+class DatasetList(BaseModel):
+    datasets: list[ManifestOut]

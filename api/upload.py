@@ -1,0 +1,96 @@
+"""Streams an ingest upload (raw text/csv body, or the `file` field of a multipart form) to a scratch
+file, enforcing the size cap while the bytes arrive: an oversized upload is refused without ever
+being held in memory or written past the cap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from lakehouse_assets.core.ingest import Spool, TooLarge
+
+RAW_TYPES = {"text/csv", "application/csv", "text/plain", "application/octet-stream", ""}
+
+
+class BadUpload(ValueError):
+    """The request does not carry a CSV the way the endpoint takes it."""
+
+
+class UnsupportedMediaType(ValueError):
+    pass
+
+
+async def spool_upload(request: Request, scratch_dir: Path, max_bytes: int) -> Path:
+    """The uploaded CSV as a scratch file path (the caller deletes it)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
+        raise TooLarge(max_bytes)
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    media = content_type.decode("latin-1").lower()
+    spool = Spool(scratch_dir, max_bytes)
+    try:
+        if media == "multipart/form-data":
+            await _read_multipart(request, spool, params.get(b"boundary"))
+        elif media in RAW_TYPES:
+            async for chunk in request.stream():
+                spool.write(chunk)
+        else:
+            raise UnsupportedMediaType(
+                f"unsupported content type {media!r}: send text/csv or multipart/form-data with a 'file' field"
+            )
+    except BaseException:
+        spool.discard()
+        raise
+    return spool.close()
+
+
+async def _read_multipart(request: Request, spool: Spool, boundary: bytes | None) -> None:
+    if not boundary:
+        raise BadUpload("multipart body has no boundary in its Content-Type")
+    state = {"field": b"", "value": b"", "headers": {}, "in_file": False, "found": False}
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["field"].decode("latin-1").lower()] = state["value"]
+        state["field"], state["value"] = b"", b""
+
+    def on_headers_finished() -> None:
+        _, opts = parse_options_header(state["headers"].get("content-disposition", b""))
+        state["in_file"] = opts.get(b"name") == b"file" and not state["found"]
+        state["found"] = state["found"] or state["in_file"]
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state["in_file"]:
+            spool.write(data[start:end])
+
+    def on_part_end() -> None:
+        state["headers"], state["in_file"] = {}, False
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except TooLarge:
+        raise
+    except Exception as e:
+        raise BadUpload(f"malformed multipart body: {e}") from None
+    if not state["found"]:
+        raise BadUpload("multipart body has no 'file' field")

@@ -1,0 +1,174 @@
+"""The `lakehouse` command: sample data, materialization, the API, and the demo stack."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from lakehouse_assets.core.settings import LakehouseSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from lakehouse_assets.core.catalog import validate_dataset_name
+    from lakehouse_assets.core.sample import write_workers_csv
+    from lakehouse_assets.core.storage import open_storage
+
+    settings = LakehouseSettings()
+    validate_dataset_name(args.name)
+    storage = open_storage(settings)
+    key = f"landing/{args.name}.csv"
+    local = storage.local_path(key)
+    target = Path(args.out) if args.out else (local or settings.scratch_dir / f"{args.name}.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    size = write_workers_csv(target, args.rows, seed=args.seed)
+    if not args.out and local is None:
+        storage.put_file(key, target)
+    where = args.out or f"{storage.describe().rstrip('/')}/{key}"
+    print(f"wrote {args.rows:,} workers ({size / 2**20:.1f} MiB) to {where}")
+    return 0
+
+
+def _ensure_dagster_home() -> Path:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and (PROJECT_ROOT / "dagster.yaml").exists():
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    _ensure_dagster_home()
+    import dagster as dg
+
+    from lakehouse_assets.definitions import defs
+    from lakehouse_assets.materialize import materialize_landing
+
+    with dg.DagsterInstance.get() as instance:
+        results = materialize_landing(defs, instance)
+    failed = [r for r in results if not r.success]
+    print(f"materialized {len(results)} runs, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _ensure_dagster_home()
+    uvicorn.run("api.main:app_from_env", factory=True, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} did not come up: its process exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status < 500:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:
+    """Start a service with its output appended to `log` (the child keeps its own handle)."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Sample data, materialize it through Dagster, then run the Dagster UI and the API until Ctrl-C."""
+    settings = LakehouseSettings()
+    os.environ.setdefault("LAKEHOUSE_HOME", str(settings.home.resolve()))
+    _ensure_dagster_home()
+    if cmd_sample(argparse.Namespace(rows=args.rows, seed=42, name="workers", out=None)):
+        return 1
+    if cmd_materialize(args):
+        return 1
+    logs = Path(os.environ["DAGSTER_HOME"]) / "logs"
+    logs.mkdir(exist_ok=True)
+    bin_dir = Path(sys.executable).parent
+    procs: list[subprocess.Popen] = []
+    try:
+        dagster_cmd = ["dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.dagster_port)]
+        ui = _spawn([str(bin_dir / "dagster"), *dagster_cmd], logs / "dagster.log")
+        procs.append(ui)
+        api = _spawn(
+            [str(bin_dir / "lakehouse"), "api", "--host", args.host, "--port", str(args.api_port)], logs / "api.log"
+        )
+        procs.append(api)
+        api_url, ui_url = f"http://{args.host}:{args.api_port}", f"http://{args.host}:{args.dagster_port}"
+        _wait_http(f"{api_url}/health", api, 60)
+        _wait_http(f"{ui_url}/server_info", ui, 180)
+        print(
+            f"\nlakehouse is up\n  Dagster UI  {ui_url}\n  API         {api_url}  (OpenAPI docs: {api_url}/docs)\n"
+            f"  logs        {logs}\n\ntry:\n  curl -s {api_url}/v1/sql -H 'content-type: application/json' "
+            f"""-d '{{"sql": "select role, count(*) n from workers group by role order by n desc limit 5"}}'\n"""
+            "\nCtrl-C stops everything.",
+            flush=True,
+        )
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+        print("a service exited; stopping (see the logs above)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample", help="write the synthetic staffing CSV into the landing zone")
+    p.add_argument("--rows", type=int, default=100_000, help="1,000 to 500,000")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--name", default="workers", help="dataset name (landing/<name>.csv)")
+    p.add_argument("--out", help="write to this path instead of the landing zone")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("materialize", help="materialize every landing CSV and the derived tables via Dagster")
+    p.set_defaults(func=cmd_materialize)
+
+    p = sub.add_parser("api", help="serve the HTTP API")
+    p.add_argument("--host", default=os.environ.get("LAKEHOUSE_API_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("LAKEHOUSE_API_PORT", "8000")))
+    p.set_defaults(func=cmd_api)
+
+    p = sub.add_parser("demo", help="sample data, materialize, then run the Dagster UI and the API")
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--api-port", type=int, default=8000)
+    p.add_argument("--dagster-port", type=int, default=3000)
+    p.set_defaults(func=cmd_demo)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"lakehouse {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Type inference for CSV columns: strict patterns, and VARCHAR whenever a value is ambiguous.
+
+A column becomes numeric only if every value looks like a canonical number. Leading zeros
+(`00123`), plus signs, thousands separators, mixed values, and columns whose name says they hold
+identifiers that merely look numeric (ZIP codes, phone numbers) stay VARCHAR, so no value is ever
+changed by a round trip through the lake.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Widening order: a value that breaks a type moves the column to the next one that holds it.
+BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP, VARCHAR = (
+    "BIGINT",
+    "DOUBLE",
+    "BOOLEAN",
+    "DATE",
+    "TIMESTAMP",
+    "VARCHAR",
+)
+
+_PATTERNS: dict[str, str] = {
+    BIGINT: r"^-?(0|[1-9][0-9]{0,17})$",  # at most 18 digits: always fits int64
+    DOUBLE: r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]{1,3})?$",
+    BOOLEAN: r"^(?i:true|false)$",
+    DATE: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    TIMESTAMP: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?$",
+}
+_CANDIDATES = (BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP)
+
+# Column names that hold identifiers which look like numbers but are not quantities.
+_IDENTIFIER_NAME = re.compile(r"(zip|postal|postcode|phone|mobile|fax|tel(ephone)?|ssn|sin|iban|account)", re.I)
+
+
+def _fits(values: pa.ChunkedArray | pa.Array, sql: str) -> bool:
+    """True when every non-null value of a string column is a valid `sql` literal."""
+    if sql == VARCHAR:
+        return True
+    valid = values.drop_null() if hasattr(values, "drop_null") else values
+    if len(valid) == 0:
+        return True
+    if not pc.all(pc.match_substring_regex(valid, _PATTERNS[sql])).as_py():
+        return False
+    if sql in (DATE, TIMESTAMP):  # the pattern admits 2024-13-45; the cast does not
+        try:
+            pc.cast(valid, pa.date32() if sql == DATE else pa.timestamp("us"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return False
+    return True
+
+
+def infer_type(name: str, values: pa.ChunkedArray | pa.Array) -> str:
+    """The narrowest type that holds every value of the string column `values`."""
+    if _IDENTIFIER_NAME.search(name):
+        return VARCHAR
+    if values.null_count == len(values):
+        return VARCHAR
+    for sql in _CANDIDATES:
+        if _fits(values, sql):
+            return sql
+    return VARCHAR
+
+
+def widen(current: str, values: pa.ChunkedArray | pa.Array) -> str:
+    """The type a column moves to when `values` do not fit `current`."""
+    if current == BIGINT and _fits(values, DOUBLE):
+        return DOUBLE
+    if current == DATE and _fits(values, TIMESTAMP):
+        return TIMESTAMP
+    return VARCHAR
+
+
+def fits(values: pa.ChunkedArray | pa.Array, sql: str) -> bool:
+    return _fits(values, sql)
+
+
+def first_misfit(values: pa.Array, sql: str) -> int | None:
+    """Index of the first value that is not a valid `sql` literal (for error messages)."""
+    for i, v in enumerate(values.to_pylist()):
+        if v is not None and not _fits(pa.array([v], pa.string()), sql):
+            return i
+    return None
+
+
+def convert(values: pa.Array, sql: str) -> pa.Array:
+    """Cast a string column whose values fit `sql` to its Arrow type."""
+    if sql == VARCHAR:
+        return values
+    if sql == BOOLEAN:
+        return pc.equal(pc.utf8_lower(values), "true")
+    if sql == TIMESTAMP:
+        return pc.cast(pc.replace_substring(values, "T", " ", max_replacements=1), pa.timestamp("us"))
+    from lakehouse_assets.core.arrow_types import arrow_type
+
+    return pc.cast(values, arrow_type(sql))

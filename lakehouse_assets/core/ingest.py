@@ -1,0 +1,406 @@
+"""CSV -> Parquet -> catalog. The only ingest code path: the `datasets` asset and `POST /v1/ingest`
+both call `ingest_csv`.
+
+The CSV is streamed in blocks (pyarrow's reader, RFC 4180 quoting and multi-line fields) into a
+staged Parquet file, so memory stays bounded whatever the file size. Column types come from the
+first block and are re-checked on every later one; a value that breaks a type widens the column and
+the pass restarts, so the result never depends on where in the file a value sits. For a dataset
+that already exists, the live schema is the target and data that cannot take it is a
+SchemaConflict. Nothing live changes until the Parquet object is complete under its own
+content-addressed key and the catalog accepts it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from lakehouse_assets.core import csv_types
+from lakehouse_assets.core.arrow_types import arrow_type
+from lakehouse_assets.core.catalog import (
+    Catalog,
+    Column,
+    Manifest,
+    SchemaConflict,
+    validate_dataset_name,
+)
+from lakehouse_assets.core.storage import LakeStorage
+
+BLOCK_SIZE = 16 << 20
+CSV_TYPES = {
+    csv_types.BIGINT,
+    csv_types.DOUBLE,
+    csv_types.BOOLEAN,
+    csv_types.DATE,
+    csv_types.TIMESTAMP,
+    "VARCHAR",
+}
+
+
+class BadCsv(ValueError):
+    """The upload is not a CSV we can ingest. `line` is the 1-based physical line, when known."""
+
+    def __init__(self, problem: str, line: int | None = None) -> None:
+        self.problem = problem
+        self.line = line
+        super().__init__(f"{problem} (line {line})" if line is not None else problem)
+
+
+class TooLarge(ValueError):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"upload exceeds the ingest size limit of {limit} bytes")
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    max_bytes: int = 1 << 30
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    manifest: Manifest
+    created: bool  # False when identical content was already the live version
+
+
+class Spool:
+    """Writes an incoming byte stream to a scratch file, refusing it once it passes the size cap."""
+
+    def __init__(self, scratch_dir: Path, max_bytes: int) -> None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self.size = 0
+        fd, name = tempfile.mkstemp(dir=scratch_dir, prefix="upload-", suffix=".csv")
+        self.path = Path(name)
+        self._f = open(fd, "wb")  # noqa: SIM115 - closed in close()/discard()
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            self.discard()
+            raise TooLarge(self.max_bytes)
+        self._f.write(chunk)
+
+    def close(self) -> Path:
+        self._f.close()
+        return self.path
+
+    def discard(self) -> None:
+        self._f.close()
+        self.path.unlink(missing_ok=True)
+
+
+def spool_stream(source: BinaryIO, scratch_dir: Path, max_bytes: int, chunk: int = 1 << 20) -> Path:
+    spool = Spool(scratch_dir, max_bytes)
+    try:
+        while data := source.read(chunk):
+            spool.write(data)
+    except BaseException:
+        spool.discard()
+        raise
+    return spool.close()
+
+
+# -- reading the CSV ---------------------------------------------------------------------------
+
+
+def read_header(path: Path) -> list[str]:
+    """The validated column names of the CSV at `path`."""
+    with open(path, "rb") as raw:
+        head = raw.read(1 << 20)
+    if not head.strip():
+        raise BadCsv("the file is empty", line=1)
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        # A cut through a multi-byte character at the end of the chunk is not an error.
+        if e.start < len(head) - 4:
+            raise BadCsv("the header is not valid UTF-8", line=head[: e.start].count(b"\n") + 1) from None
+        text = head[: e.start].decode("utf-8-sig")
+    rows = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in next(rows)]
+    for i, h in enumerate(header, start=1):
+        if not h:
+            raise BadCsv(f"column {i} of the header has a blank name", line=1)
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header, start=1):
+        if h in seen:
+            raise BadCsv(f"duplicate column name {h!r} (columns {seen[h]} and {i})", line=1)
+        seen[h] = i
+    return header
+
+
+def _locate_ragged_row(path: Path, expected: int) -> tuple[int, int]:
+    """(physical line, field count) of the first record whose field count is wrong. Error path only."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f)
+        line = 1
+        for record in reader:
+            if len(record) != expected:
+                return line, len(record)
+            line = reader.line_num + 1
+    return line, expected
+
+
+def _locate_bad_utf8(path: Path) -> int | None:
+    """Physical line of the first invalid UTF-8 sequence. Error path only."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError:
+                return lineno
+    return None
+
+
+def _odd_quote_count(path: Path) -> bool:
+    """A well-formed CSV has an even number of '"' bytes; an odd count means a quote never closed."""
+    count = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(8 << 20):
+            count += chunk.count(b'"')
+    return count % 2 == 1
+
+
+def _check_quotes(path: Path) -> None:
+    """Refuse a quoted field left open at the end of the file (pyarrow would take it as data)."""
+    if not _odd_quote_count(path):
+        return
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error as e:
+            raise BadCsv(f"malformed quoting: {e}", line=start) from None
+
+
+def _record_lines(path: Path) -> Iterator[int]:
+    """Physical line on which each data record starts (record 0 is the first after the header)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        start = reader.line_num + 1
+        for _ in reader:
+            yield start
+            start = reader.line_num + 1
+
+
+def line_of_record(path: Path, index: int) -> int | None:
+    for i, line in enumerate(_record_lines(path)):
+        if i == index:
+            return line
+    return None
+
+
+def _open_reader(path: Path, header: list[str]) -> pacsv.CSVStreamingReader:
+    return pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=BLOCK_SIZE),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in header},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            check_utf8=True,
+        ),
+    )
+
+
+def _batches(path: Path, header: list[str]) -> Iterator[pa.RecordBatch]:
+    """String record batches of the data rows, with CSV faults turned into BadCsv."""
+    try:
+        reader = _open_reader(path, header)
+        yield from reader
+    except pa.ArrowInvalid as e:
+        text = str(e)
+        if "UTF8" in text or "UTF-8" in text:
+            raise BadCsv("the file is not valid UTF-8", line=_locate_bad_utf8(path)) from None
+        if "Expected" in text and "columns" in text:
+            line, got = _locate_ragged_row(path, len(header))
+            raise BadCsv(f"ragged row: expected {len(header)} fields, found {got}", line=line) from None
+        if "Could not skip initial" in text:
+            raise BadCsv("the file has a header but no data rows", line=2) from None
+        if "quote" in text.lower() or "end of file" in text.lower():
+            raise BadCsv(f"unterminated quoted field: {text}") from None
+        raise BadCsv(f"unreadable CSV: {text}") from None
+
+
+# -- CSV -> Parquet ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Converted:
+    path: Path
+    schema: tuple[Column, ...]
+    rows: int
+
+
+@dataclass(frozen=True)
+class _Misfit:
+    column: str
+    values: pa.Array  # the batch's values for that column
+    first_record: int  # index of the batch's first data record
+
+
+def _write_parquet(path: Path, header: list[str], types: dict[str, str], dest: Path) -> int | _Misfit:
+    """One pass: convert each batch to `types` and write it; stop at the first batch that does not fit."""
+    schema = pa.schema([pa.field(h, arrow_type(types[h])) for h in header])
+    rows = 0
+    with pq.ParquetWriter(dest, schema, compression="snappy") as writer:
+        for batch in _batches(path, header):
+            arrays = []
+            for h, col in zip(header, batch.columns, strict=True):
+                if not csv_types.fits(col, types[h]):
+                    return _Misfit(h, col, rows)
+                arrays.append(csv_types.convert(col, types[h]))
+            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+            rows += batch.num_rows
+    return rows
+
+
+def csv_to_parquet(path: Path, dest: Path, *, live: Manifest | None = None, name: str = "") -> _Converted:
+    """Convert the CSV at `path` into Parquet at `dest`.
+
+    With `live`, the columns must match the live schema and take its types, else SchemaConflict.
+    """
+    header = read_header(path)
+    _check_quotes(path)
+    first = next(_batches(path, header), None)
+    if first is None or first.num_rows == 0:
+        raise BadCsv("the file has a header but no data rows", line=2)
+    inferred = {h: csv_types.infer_type(h, col) for h, col in zip(header, first.columns, strict=True)}
+    if live is not None:
+        live_names = [c.name for c in live.schema]
+        if live_names != header or any(c.type not in CSV_TYPES for c in live.schema):
+            raise SchemaConflict(name, live.schema, tuple(Column(h, inferred[h]) for h in header))
+        types = {c.name: c.type for c in live.schema}
+    else:
+        types = dict(inferred)
+
+    while True:
+        result = _write_parquet(path, header, types, dest)
+        if not isinstance(result, _Misfit):
+            return _Converted(dest, tuple(Column(h, types[h]) for h in header), result)
+        column, wider = result.column, csv_types.widen(types[result.column], result.values)
+        if live is not None:
+            index = csv_types.first_misfit(result.values, types[column]) or 0
+            line = line_of_record(path, result.first_record + index)
+            value = result.values[index].as_py()
+            new_schema = tuple(Column(h, wider if h == column else types[h]) for h in header)
+            detail = f"column {column!r} is {types[column]} but line {line} has {value!r}"
+            raise SchemaConflict(name, live.schema, new_schema, detail=detail)
+        types[column] = wider
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(4 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def object_key_for(name: str, content_hash: str) -> str:
+    return f"datasets/{name}/{content_hash}.parquet"
+
+
+def register_parquet(
+    parquet: Path,
+    name: str,
+    schema: tuple[Column, ...],
+    rows: int,
+    *,
+    lake: LakeStorage,
+    catalog: Catalog,
+    source: str,
+) -> IngestResult:
+    """Store a finished Parquet file under its content-addressed key and make it the live version.
+
+    Shared by CSV ingest and derived tables. The staged file is consumed either way.
+    """
+    try:
+        live = catalog.check(name, schema)
+        content_hash = _sha256_file(parquet)
+        if live is not None and live.current.content_hash == content_hash:
+            return IngestResult(live, created=False)
+        key = object_key_for(name, content_hash)
+        byte_size = parquet.stat().st_size
+        preexisting = lake.exists(key)
+        if not preexisting:
+            lake.put_file(key, parquet)
+        try:
+            result = catalog.register(
+                name,
+                schema,
+                object_key=key,
+                content_hash=content_hash,
+                row_count=rows,
+                byte_size=byte_size,
+                source=source,
+            )
+        except SchemaConflict:
+            if not preexisting:  # a racing writer changed the schema: our object is referenced by nothing
+                lake.delete(key)
+            raise
+        return IngestResult(result.manifest, created=result.created)
+    finally:
+        parquet.unlink(missing_ok=True)
+
+
+def ingest_csv(
+    source: BinaryIO | Path,
+    name: str,
+    *,
+    lake: LakeStorage,
+    catalog: Catalog,
+    limits: IngestLimits,
+    scratch_dir: Path,
+    source_label: str = "api",
+) -> IngestResult:
+    """Stream a CSV into a content-addressed Parquet object and register it as dataset `name`.
+
+    Raises InvalidDatasetName, BadCsv (with line number), TooLarge or SchemaConflict, each before
+    anything live changes.
+    """
+    validate_dataset_name(name)
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    owned = not isinstance(source, Path)
+    if isinstance(source, Path):
+        if source.stat().st_size > limits.max_bytes:
+            raise TooLarge(limits.max_bytes)
+        csv_path = source
+    else:
+        csv_path = spool_stream(source, scratch_dir, limits.max_bytes)
+    staged = scratch_dir / f"stage-{uuid.uuid4().hex}.parquet"
+    try:
+        live = catalog.live(name)
+        converted = csv_to_parquet(csv_path, staged, live=live, name=name)
+        return register_parquet(
+            staged,
+            name,
+            converted.schema,
+            converted.rows,
+            lake=lake,
+            catalog=catalog,
+            source=source_label,
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+        if owned:
+            csv_path.unlink(missing_ok=True)

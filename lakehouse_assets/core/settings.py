@@ -1,0 +1,43 @@
+"""One settings object, read from the environment (prefix LAKEHOUSE_) or an env file.
+
+The API, the Dagster resources and the CLI all build their storage, catalog and limits from this,
+so a deployment is configured once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LakehouseSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LAKEHOUSE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=Path(".lakehouse"), description="Local lake folder (and scratch space).")
+
+    # S3-compatible lake: set a bucket to switch the lake from the local folder to S3.
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
+    max_ingest_bytes: int = Field(default=1 << 30, description="Largest CSV accepted, in bytes.")
+    sql_timeout_ms: int = Field(default=10_000, description="Default per-query time limit.")
+    sql_max_timeout_ms: int = Field(default=60_000, description="Largest time limit a caller may ask for.")
+    sql_max_rows: int = Field(default=10_000, description="Default row limit of a query result.")
+    sql_rows_ceiling: int = Field(default=100_000, description="Largest row limit a caller may ask for.")
+    sql_memory_limit: str = "1GB"
+    catalog_refresh_seconds: float = Field(
+        default=0.5, description="How stale the API's view of the catalog may get before it re-reads."
+    )
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Where in-flight uploads and Parquet files are staged (same filesystem as a local lake)."""
+        return self.home / ".tmp"

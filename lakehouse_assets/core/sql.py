@@ -1,0 +1,230 @@
+"""Read-only SQL over the catalog's datasets, in a sandboxed in-memory DuckDB.
+
+One view per dataset (its live version) and one per version (`<name>__v<N>`), re-synced when the
+catalog changes. The sandbox is DuckDB's own: external access off except the lake's dataset
+folder, configuration locked, no extension loading; on top, only a single SELECT-class statement is
+accepted. Every query gets a time limit (interrupted from a timer) and a row limit (`truncated`).
+The database is private to this process and never a file a writer shares.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import logging
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from lakehouse_assets.core.catalog import Catalog, Manifest
+from lakehouse_assets.core.duck import ParquetSource, mount, parquet_source, quote_ident, quote_literal
+
+log = logging.getLogger(__name__)
+
+_ALLOWED_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+
+
+class SqlError(ValueError):
+    """The query cannot run: a syntax or binder error, or a statement the sandbox refuses."""
+
+
+class SqlRefused(SqlError):
+    pass
+
+
+class SqlTimeout(SqlError):
+    def __init__(self, timeout_ms: int) -> None:
+        self.timeout_ms = timeout_ms
+        super().__init__(f"query interrupted: it ran past the time limit of {timeout_ms} ms")
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[dict[str, str]]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    elapsed_ms: float
+
+
+def _json_value(v: Any) -> Any:
+    """A JSON-safe form of a DuckDB value (dates as ISO strings, NaN as null, bytes as base64)."""
+    if v is None or isinstance(v, bool | int | str):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    if isinstance(v, dt.datetime | dt.date | dt.time):
+        return v.isoformat()
+    if isinstance(v, dt.timedelta):
+        return v.total_seconds()
+    if isinstance(v, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(v)).decode("ascii")
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    if isinstance(v, list | tuple):
+        return [_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _json_value(x) for k, x in v.items()}
+    return str(v)
+
+
+class SqlEngine:
+    """A sandboxed DuckDB whose views mirror the catalog. Thread-safe: each query has its own cursor."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        timeout_ms: int = 10_000,
+        max_rows: int = 10_000,
+        memory_limit: str = "1GB",
+        threads: int | None = None,
+        refresh_seconds: float = 0.5,
+    ) -> None:
+        self.catalog = catalog
+        self.timeout_ms = timeout_ms
+        self.max_rows = max_rows
+        self.refresh_seconds = refresh_seconds
+        self._lock = threading.Lock()
+        self._views: dict[str, str] = {}  # view name -> object key it reads
+        self._arrow: dict[str, ParquetSource] = {}  # view name -> pyarrow dataset (S3 lakes), mounted per cursor
+        self._last_refresh = 0.0
+        self._local = catalog.storage.local_path("datasets/x") is not None
+        self.db = duckdb.connect(":memory:")
+        if threads:
+            self.db.execute(f"SET threads={int(threads)}")
+        self.db.execute(f"SET memory_limit={quote_literal(memory_limit)}")
+        if self._local:
+            datasets_dir = catalog.storage.local_path("datasets/x").parent  # type: ignore[union-attr]
+            datasets_dir.mkdir(parents=True, exist_ok=True)
+            self.db.execute(f"SET allowed_directories=[{quote_literal(str(datasets_dir) + '/')}]")
+        self.db.execute("SET enable_external_access=false")
+        self.db.execute("SET autoinstall_known_extensions=false")
+        self.db.execute("SET autoload_known_extensions=false")
+        self.db.execute("SET lock_configuration=true")
+        self.refresh(force=True)
+
+    # -- views -------------------------------------------------------------------------------
+
+    def _wanted_views(self, manifests: list[Manifest]) -> dict[str, str]:
+        wanted: dict[str, str] = {}
+        for m in manifests:
+            wanted[m.name] = m.object_key
+            for v in m.versions:
+                wanted[f"{m.name}__v{v.version}"] = v.object_key
+        return wanted
+
+    def refresh(self, force: bool = False) -> None:
+        """Bring the views in line with the catalog. Cheap when nothing changed."""
+        now = time.monotonic()
+        if not force and now - self._last_refresh < self.refresh_seconds:
+            return
+        with self._lock:
+            self._last_refresh = now
+            self.catalog.refresh()
+            wanted = self._wanted_views(self.catalog.list())
+            if wanted == self._views:
+                return
+            errors: list[str] = []
+            for view in set(self._views) - set(wanted):  # drop first: a poison manifest blocks nothing
+                self._drop(view)
+            for view, key in wanted.items():
+                if self._views.get(view) == key:
+                    continue
+                try:
+                    self._create(view, key)
+                except (duckdb.Error, OSError) as e:
+                    errors.append(f"{view}: {e}")
+            if errors:
+                log.warning("some dataset views could not be created: %s", "; ".join(errors))
+
+    def _drop(self, view: str) -> None:
+        if self._local:
+            self.db.execute(f"DROP VIEW IF EXISTS {quote_ident(view)}")
+        self._arrow.pop(view, None)
+        self._views.pop(view, None)
+
+    def _create(self, view: str, key: str) -> None:
+        source = parquet_source(self.catalog.storage, key)
+        if isinstance(source, str):
+            mount(self.db, view, source)
+        else:
+            self._arrow[view] = source
+        self._views[view] = key
+
+    @property
+    def views(self) -> list[str]:
+        with self._lock:
+            return sorted(self._views)
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def _check(self, sql: str) -> None:
+        if not sql or not sql.strip():
+            raise SqlError("the query is empty")
+        try:
+            statements = self.db.extract_statements(sql)
+        except duckdb.Error as e:
+            raise SqlError(str(e)) from None
+        if len(statements) != 1:
+            raise SqlRefused(f"send exactly one statement (got {len(statements)})")
+        kind = statements[0].type
+        if kind not in _ALLOWED_STATEMENTS:
+            name = getattr(kind, "name", str(kind))
+            raise SqlRefused(f"only read-only queries (SELECT, WITH, VALUES, ...) are allowed, not {name}")
+
+    def query(self, sql: str, *, limit: int | None = None, timeout_ms: int | None = None) -> QueryResult:
+        """Run one read-only statement. Raises SqlError (bad or refused) or SqlTimeout."""
+        limit = self.max_rows if limit is None else limit
+        timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
+        if limit < 0:
+            raise SqlError("limit must be zero or more")
+        if timeout_ms <= 0:
+            raise SqlError("timeout_ms must be positive")
+        self._check(sql)
+        self.refresh()
+        start = time.perf_counter()
+        cursor = self.db.cursor()
+        timed_out = threading.Event()
+
+        def interrupt() -> None:
+            timed_out.set()
+            cursor.interrupt()
+
+        timer = threading.Timer(timeout_ms / 1000, interrupt)
+        timer.daemon = True
+        try:
+            with self._lock:
+                arrow = dict(self._arrow)
+            for view, dataset in arrow.items():
+                mount(cursor, view, dataset)
+            timer.start()
+            try:
+                cursor.execute(sql)
+                description = cursor.description or []
+                fetched = cursor.fetchmany(limit + 1) if limit else []
+                truncated = len(fetched) > limit or (limit == 0 and bool(cursor.fetchone()))
+            except duckdb.InterruptException:
+                raise SqlTimeout(timeout_ms) from None
+            except duckdb.Error as e:
+                if timed_out.is_set():
+                    raise SqlTimeout(timeout_ms) from None
+                raise SqlError(str(e)) from None
+        finally:
+            timer.cancel()
+            cursor.close()
+        rows = [[_json_value(v) for v in row] for row in fetched[:limit]]
+        columns = [{"name": d[0], "type": str(d[1])} for d in description]
+        elapsed = (time.perf_counter() - start) * 1000
+        return QueryResult(columns, rows, len(rows), truncated, round(elapsed, 3))
+
+    def close(self) -> None:
+        self.db.close()

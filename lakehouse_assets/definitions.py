@@ -1,0 +1,27 @@
+"""The code location: every domain's assets, checks and sensors, and the resources they share."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from lakehouse_assets.core.settings import LakehouseSettings
+from lakehouse_assets.defs.ingest import assets as ingest_assets
+from lakehouse_assets.defs.ingest import checks as ingest_checks
+from lakehouse_assets.defs.ingest.sensors import landing_zone_sensor
+from lakehouse_assets.defs.warehouse import assets as warehouse_assets
+from lakehouse_assets.resources import LakeResource
+
+
+def build_definitions(settings: LakehouseSettings | None = None) -> dg.Definitions:
+    settings = settings or LakehouseSettings()
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([ingest_assets, warehouse_assets]),
+        asset_checks=dg.load_asset_checks_from_modules([ingest_checks]),
+        sensors=[landing_zone_sensor],
+        resources={
+            "lake": LakeResource.from_settings(settings),
+            "duckdb": DuckDBResource(database=":memory:"),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,48 @@
+import dagster as dg
+
+from lakehouse_assets.core.ingest import ingest_csv
+from lakehouse_assets.defs.ingest.metadata import dataset_metadata
+from lakehouse_assets.defs.ingest.partitions import dataset_partitions
+from lakehouse_assets.resources import LakeResource
+from lakehouse_assets.resources.lake import landing_key
+
+
+@dg.asset(
+    partitions_def=dataset_partitions,
+    group_name="ingest",
+    kinds={"csv", "parquet"},
+    owners=["team:data-platform"],
+    pool="catalog_writers",
+)
+def datasets(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    """One Parquet dataset per landing-zone CSV (`landing/<name>.csv`), registered in the catalog.
+
+    Identical content is a no-op; new content with the same schema is a new version; a changed
+    schema fails the run and leaves the live version untouched.
+    """
+    name = context.partition_key
+    storage, catalog = lake.storage(), lake.catalog()
+    try:
+        with lake.landing_file(name) as path:
+            result = ingest_csv(
+                path,
+                name,
+                lake=storage,
+                catalog=catalog,
+                limits=lake.limits(),
+                scratch_dir=lake.scratch_dir(),
+                source_label=f"dagster run {context.run_id[:8]}",
+            )
+    except FileNotFoundError as e:
+        raise dg.Failure(
+            description=f"landing file {landing_key(name)} is missing from {storage.describe()}: {e}"
+        ) from None
+    manifest = result.manifest
+    context.log.info(
+        "%s: version %d, %d rows (%s)",
+        name,
+        manifest.version,
+        manifest.row_count,
+        "new" if result.created else "unchanged",
+    )
+    return dg.MaterializeResult(metadata=dataset_metadata(storage, manifest, created=result.created))

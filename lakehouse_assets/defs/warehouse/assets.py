@@ -1,0 +1,34 @@
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from lakehouse_assets.core.warehouse import WORKERS_BY_ROLE_SQL, build_derived_table
+from lakehouse_assets.defs.ingest.assets import datasets
+from lakehouse_assets.defs.ingest.metadata import dataset_metadata
+from lakehouse_assets.resources import LakeResource
+
+
+@dg.asset(
+    deps=[dg.AssetDep(datasets, partition_mapping=dg.SpecificPartitionsPartitionMapping(["workers"]))],
+    group_name="warehouse",
+    kinds={"duckdb", "parquet"},
+    owners=["team:data-platform"],
+    automation_condition=dg.AutomationCondition.eager(),
+    pool="catalog_writers",
+)
+def workers_by_role(lake: LakeResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Head count, average hourly rate and experience per role and state, from the `workers` dataset.
+
+    Registered in the catalog as dataset `workers_by_role`, so `/v1/sql` can query it.
+    """
+    storage = lake.storage()
+    with duckdb.get_connection() as conn:
+        result = build_derived_table(
+            conn,
+            "workers_by_role",
+            WORKERS_BY_ROLE_SQL,
+            ["workers"],
+            lake=storage,
+            catalog=lake.catalog(),
+            scratch_dir=lake.scratch_dir(),
+        )
+    return dg.MaterializeResult(metadata=dataset_metadata(storage, result.manifest, created=result.created))

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.ingest import IngestLimits
+from lakehouse_assets.core.settings import LakehouseSettings
+from lakehouse_assets.core.storage import LakeStorage, open_storage
+
+LANDING_PREFIX = "landing/"
+
+
+def landing_key(name: str) -> str:
+    return f"{LANDING_PREFIX}{name}.csv"
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The lake (local folder or S3-compatible bucket), its catalog and the landing zone."""
+
+    home: str = Field(default=".lakehouse", description="Local lake folder and scratch space.")
+    s3_bucket: str | None = Field(default=None, description="Set to keep the lake in this bucket.")
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = Field(default=None, description="For MinIO or another S3-compatible store.")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    max_ingest_bytes: int = 1 << 30
+
+    @classmethod
+    def from_settings(cls, settings: LakehouseSettings) -> LakeResource:
+        """Built from the shared settings; credentials stay environment variables in the UI."""
+
+        def secret(var: str) -> dg.EnvVar | None:
+            return dg.EnvVar(var) if os.environ.get(var) else None
+
+        return cls(
+            home=str(settings.home),
+            s3_bucket=settings.s3_bucket,
+            s3_prefix=settings.s3_prefix,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            s3_region=settings.s3_region,
+            s3_access_key_id=secret("LAKEHOUSE_S3_ACCESS_KEY_ID"),
+            s3_secret_access_key=secret("LAKEHOUSE_S3_SECRET_ACCESS_KEY"),
+            max_ingest_bytes=settings.max_ingest_bytes,
+        )
+
+    def settings(self) -> LakehouseSettings:
+        return LakehouseSettings(_env_file=None, **self.model_dump())
+
+    def storage(self) -> LakeStorage:
+        return open_storage(self.settings())
+
+    def catalog(self) -> Catalog:
+        return Catalog(self.storage())
+
+    def limits(self) -> IngestLimits:
+        return IngestLimits(max_bytes=self.max_ingest_bytes)
+
+    def scratch_dir(self) -> Path:
+        return self.settings().scratch_dir
+
+    @contextlib.contextmanager
+    def landing_file(self, name: str) -> Iterator[Path]:
+        """The landing-zone CSV for dataset `name` as a local file (downloaded first from S3)."""
+        storage = self.storage()
+        key = landing_key(name)
+        local = storage.local_path(key)
+        if local is not None:
+            if not local.is_file():
+                raise FileNotFoundError(f"no landing file {key} in {storage.describe()}")
+            yield local
+            return
+        scratch = self.scratch_dir()
+        scratch.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=scratch, suffix=".csv")
+        os.close(fd)
+        try:
+            storage.download(key, Path(tmp))
+            yield Path(tmp)
+        finally:
+            Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,189 @@
+"""CSV ingest: parsing, type inference, content addressing, limits, drift and every bad input."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from lakehouse_assets.core.catalog import Catalog, InvalidDatasetName, SchemaConflict
+from lakehouse_assets.core.ingest import BadCsv, IngestLimits, IngestResult, TooLarge, ingest_csv
+from lakehouse_assets.core.settings import LakehouseSettings
+from lakehouse_assets.core.storage import LakeStorage
+
+
+@pytest.fixture
+def ingest(settings: LakehouseSettings, lake: LakeStorage, catalog: Catalog):
+    def run(data: bytes | Path, name: str = "people", max_bytes: int = 1 << 30) -> IngestResult:
+        source = data if isinstance(data, Path) else io.BytesIO(data)
+        return ingest_csv(
+            source,
+            name,
+            lake=lake,
+            catalog=catalog,
+            limits=IngestLimits(max_bytes=max_bytes),
+            scratch_dir=settings.scratch_dir,
+        )
+
+    return run
+
+
+def read_rows(lake: LakeStorage, result: IngestResult) -> list[dict]:
+    return pq.read_table(lake.local_path(result.manifest.object_key)).to_pylist()
+
+
+def schema_of(result: IngestResult) -> dict[str, str]:
+    return {c.name: c.type for c in result.manifest.schema}
+
+
+def lake_files(settings: LakehouseSettings) -> set[str]:
+    return {p.relative_to(settings.home).as_posix() for p in settings.home.rglob("*") if p.is_file()}
+
+
+def test_rfc4180_quoting_and_multiline_fields_round_trip(ingest, lake):
+    data = b'id,note\n1,"comma, inside"\n2,"say ""hi"""\n3,"two\nlines"\n4,"crlf\r\nline"\n'
+    result = ingest(data)
+    assert [r["note"] for r in read_rows(lake, result)] == ["comma, inside", 'say "hi"', "two\nlines", "crlf\r\nline"]
+    assert result.manifest.row_count == 4
+
+
+def test_type_inference_defaults_to_string_on_ambiguity(ingest, lake):
+    data = (
+        b"id,code,zip,phone,mixed,rate,flag,day,plus,empty\n"
+        b"1,00123,60601,3125550147,12,1.5,true,2024-01-02,+5,\n"
+        b"2,00456,60602,3125550148,abc,2,False,2024-02-03,+6,\n"
+    )
+    result = ingest(data)
+    assert schema_of(result) == {
+        "id": "BIGINT",
+        "code": "VARCHAR",  # leading zeros are identifiers, not numbers
+        "zip": "VARCHAR",
+        "phone": "VARCHAR",
+        "mixed": "VARCHAR",
+        "rate": "DOUBLE",
+        "flag": "BOOLEAN",
+        "day": "DATE",
+        "plus": "VARCHAR",
+        "empty": "VARCHAR",
+    }
+    rows = read_rows(lake, result)
+    assert rows[0]["code"] == "00123" and rows[1]["zip"] == "60602" and rows[0]["phone"] == "3125550147"
+    assert rows[1]["flag"] is False and rows[0]["empty"] is None
+
+
+def test_value_that_breaks_a_type_late_in_the_file_widens_the_column(ingest, lake, monkeypatch):
+    monkeypatch.setattr("lakehouse_assets.core.ingest.BLOCK_SIZE", 1 << 10)  # many small batches
+    lines = [b"id,amount,code"] + [f"{i},{i},{i + 1}".encode() for i in range(1, 400)]
+    lines += [b"400,12.5,00400"]  # past the first block: a float and a leading zero
+    result = ingest(b"\n".join(lines) + b"\n")
+    assert schema_of(result) == {"id": "BIGINT", "amount": "DOUBLE", "code": "VARCHAR"}
+    rows = read_rows(lake, result)
+    assert rows[-1] == {"id": 400, "amount": 12.5, "code": "00400"} and rows[0]["code"] == "2"
+    assert len(rows) == 400
+
+
+def test_identical_content_is_a_noop_and_new_content_is_a_new_version(ingest, lake):
+    first = ingest(b"id,name\n1,a\n")
+    again = ingest(b"id,name\n1,a\n")
+    assert first.created and not again.created
+    assert again.manifest.version == 1
+    second = ingest(b"id,name\n1,a\n2,b\n")
+    assert second.created and second.manifest.version == 2
+    old, new = second.manifest.versions
+    assert old.object_key != new.object_key  # content-addressed: nothing live is overwritten
+    assert lake.exists(old.object_key) and lake.exists(new.object_key)
+    assert new.object_key == f"datasets/people/{new.content_hash}.parquet"
+
+
+def test_new_version_takes_the_live_types_even_if_the_data_looks_narrower(ingest, lake):
+    ingest(b"id,rate\n1,1.5\n")
+    result = ingest(b"id,rate\n2,3\n")  # 3 alone would infer BIGINT; the live schema says DOUBLE
+    assert result.manifest.version == 2 and schema_of(result)["rate"] == "DOUBLE"
+    assert read_rows(lake, result) == [{"id": 2, "rate": 3.0}]
+
+
+def test_schema_drift_is_rejected_before_live_data_changes(ingest, settings, catalog):
+    live = ingest(b"id,name\n1,a\n").manifest
+    before = lake_files(settings)
+    with pytest.raises(SchemaConflict) as renamed:
+        ingest(b"id,full_name\n1,a\n")
+    assert "(id BIGINT, name VARCHAR)" in str(renamed.value) and "(id BIGINT, full_name VARCHAR)" in str(renamed.value)
+    with pytest.raises(SchemaConflict) as retyped:
+        ingest(b"id,name\nx1,a\n")
+    assert "column 'id' is BIGINT but line 2 has 'x1'" in str(retyped.value)
+    assert lake_files(settings) == before
+    assert Catalog(catalog.storage).get("people") == live
+
+
+def test_type_conflict_far_into_the_file_names_the_physical_line(ingest, monkeypatch):
+    monkeypatch.setattr("lakehouse_assets.core.ingest.BLOCK_SIZE", 1 << 10)
+    ingest(b"id,note\n1,a\n")
+    lines = [b"id,note", b'1,"multi\nline"'] + [f"{i},n".encode() for i in range(2, 300)] + [b"oops,n"]
+    with pytest.raises(SchemaConflict) as e:
+        ingest(b"\n".join(lines) + b"\n")
+    assert "line 302 has 'oops'" in str(e.value)  # header + 2-line record + 298 rows before it
+
+
+@pytest.mark.parametrize(
+    ("data", "problem", "line"),
+    [
+        (b"", "the file is empty", 1),
+        (b"  \n\n", "the file is empty", 1),
+        (b"id,name\n", "header but no data rows", 2),
+        (b"id,name", "header but no data rows", 2),
+        (b"id,id\n1,2\n", "duplicate column name 'id' (columns 1 and 2)", 1),
+        (b"id,,name\n1,2,3\n", "column 2 of the header has a blank name", 1),
+        (b"id, \n1,2\n", "column 2 of the header has a blank name", 1),
+        (b"id,name\n1,a\n2,b,c\n", "ragged row: expected 2 fields, found 3", 3),
+        (b"id,name\n1,a\n2\n", "ragged row: expected 2 fields, found 1", 3),
+        (b'id,name\n1,"a\nb"\n2,b,c\n', "ragged row: expected 2 fields, found 3", 4),
+        (b"id,name\n1,a\n2,caf\xe9\n", "not valid UTF-8", 3),
+        (b"id,n\xff\n1,a\n", "header is not valid UTF-8", 1),
+    ],
+)
+def test_bad_csv_is_refused_with_the_problem_and_line(ingest, settings, data, problem, line):
+    with pytest.raises(BadCsv) as e:
+        ingest(data)
+    assert problem in str(e.value)
+    assert e.value.line == line
+    assert not any(f.startswith(("datasets/", "catalog/")) for f in lake_files(settings))
+
+
+def test_unterminated_quote_is_refused_naming_the_line_it_opens_on(ingest):
+    with pytest.raises(BadCsv, match="malformed quoting") as e:
+        ingest(b'id,name\n1,a\n2,"never closed\n3,b\n')
+    assert e.value.line == 3
+
+
+def test_size_cap_refuses_before_anything_is_stored(ingest, settings, tmp_path):
+    data = b"id\n" + b"1\n" * 100
+    with pytest.raises(TooLarge) as e:
+        ingest(data, max_bytes=50)
+    assert e.value.limit == 50
+    path = tmp_path / "big.csv"
+    path.write_bytes(data)
+    with pytest.raises(TooLarge):
+        ingest(path, max_bytes=50)
+    assert ingest(data, max_bytes=len(data)).created
+    assert not any(f.startswith(".tmp/") for f in lake_files(settings))  # no staged leftovers
+
+
+@pytest.mark.parametrize("name", ["People", "1x", "", "a-b", "x__v2", "../etc", "a" * 64])
+def test_invalid_dataset_names_are_refused(ingest, name):
+    with pytest.raises(InvalidDatasetName):
+        ingest(b"id\n1\n", name=name)
+
+
+def test_utf8_bom_and_header_whitespace_are_not_part_of_column_names(ingest):
+    result = ingest("\ufeffid , name\n1,ä\n".encode())
+    assert [c.name for c in result.manifest.schema] == ["id", "name"]
+
+
+def test_ingest_from_a_path_leaves_the_source_file_alone(ingest, tmp_path, lake):
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"id,name\n1,a\n")
+    result = ingest(src)
+    assert src.read_bytes() == b"id,name\n1,a\n"
+    assert read_rows(lake, result) == [{"id": 1, "name": "a"}]
