@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check lakehouse_assets api tests bench
 
 validate: $(STAMP)
-	DAGSTER_HOME=$$(mktemp -d) $(BIN)/dagster definitions validate -w workspace.yaml
+	home=$$(mktemp -d) && cp dagster.yaml $$home/ && DAGSTER_HOME=$$home $(BIN)/dagster definitions validate -w workspace.yaml; rc=$$?; rm -rf $$home; exit $$rc
 
 test: lint validate
 	$(BIN)/python -m pytest

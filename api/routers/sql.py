@@ -16,9 +16,7 @@ def run_sql(body: SqlRequest, sql: SqlDep, settings: SettingsDep) -> SqlResponse
     if body.limit is not None and body.limit > settings.sql_rows_ceiling:
         raise SqlError(f"limit {body.limit} is above the largest allowed, {settings.sql_rows_ceiling}")
     if body.timeout_ms is not None and body.timeout_ms > settings.sql_max_timeout_ms:
-        raise SqlError(
-            f"timeout_ms {body.timeout_ms} is above the largest allowed, {settings.sql_max_timeout_ms}"
-        )
+        raise SqlError(f"timeout_ms {body.timeout_ms} is above the largest allowed, {settings.sql_max_timeout_ms}")
     result = sql.query(body.sql, limit=body.limit, timeout_ms=body.timeout_ms)
     return SqlResponse(
         columns=result.columns,

@@ -46,6 +46,12 @@ class Column:
     type: str
 
 
+def _fingerprint_field(text: str) -> bytes:
+    """ESC-escape the separators so a name holding them cannot mimic a column boundary (a no-op for
+    ordinary names, so fingerprints of such schemas are unchanged)."""
+    return text.replace("\x1b", "\x1b\x1b").replace("\x1f", "\x1b\x1f").replace("\x1e", "\x1b\x1e").encode("utf-8")
+
+
 def schema_fingerprint(schema: Sequence[Column]) -> str:
     """SHA-256 over (name, type) in column order; unit/record separators keep names with commas apart.
 
@@ -53,7 +59,7 @@ def schema_fingerprint(schema: Sequence[Column]) -> str:
     """
     h = hashlib.sha256()
     for c in schema:
-        h.update(c.name.encode("utf-8") + b"\x1f" + c.type.encode("utf-8") + b"\x1e")
+        h.update(_fingerprint_field(c.name) + b"\x1f" + _fingerprint_field(c.type) + b"\x1e")
     return h.hexdigest()
 
 
@@ -75,7 +81,7 @@ class SchemaConflict(Exception):
 
 def validate_dataset_name(name: str) -> str:
     """Dataset names double as SQL view names: lowercase identifiers, and never `<x>__v<N>`."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise InvalidDatasetName(
             f"invalid dataset name {name!r}: use 1-63 characters of a-z, 0-9 and '_', starting with a letter"
         )
@@ -207,11 +213,13 @@ class Catalog:
                 loaded[name] = (key, self._read_latest_readable(name, version))
         with self._lock:
             for name in list(self._manifests):
-                if name not in latest:
+                if name not in latest and self._latest_keys.get(name) == known.get(name):
                     del self._manifests[name]
                     self._latest_keys.pop(name, None)
                     changed = True
             for name, (key, manifest) in loaded.items():
+                if self._latest_keys.get(name, "") > key:
+                    continue  # this instance registered a newer version while we were reading
                 self._latest_keys[name] = key
                 if manifest is not None:
                     self._manifests[name] = manifest

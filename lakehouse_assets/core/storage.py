@@ -8,6 +8,7 @@ the catalog builds its lost-update-free registration on it (O_EXCL-style link lo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -46,7 +47,11 @@ def validate_key(key: str) -> str:
     """Return `key` if it is a safe object key; raise InvalidKey naming the problem otherwise."""
     if not key:
         raise InvalidKey("key is empty")
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+    try:
+        encoded = key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidKey(f"key {key!r} is not valid UTF-8 (it holds a lone surrogate)") from None
+    if len(encoded) > MAX_KEY_BYTES:
         raise InvalidKey(f"key is longer than {MAX_KEY_BYTES} bytes")
     if key.startswith("/"):
         raise InvalidKey(f"key {key!r} starts with '/'")
@@ -59,6 +64,19 @@ def validate_key(key: str) -> str:
     if any(p == "" for p in parts[:-1]) or key.endswith("/"):
         raise InvalidKey(f"key {key!r} has an empty path component")
     return key
+
+
+def _validate_prefix(prefix: str) -> str:
+    """A list() prefix: empty (everything), a folder-like key and one '/', or a key's leading part."""
+    if prefix.endswith("/"):
+        validate_key(prefix[:-1])
+    elif prefix:
+        head, _, last = prefix.rpartition("/")
+        if last not in (".", ".."):
+            validate_key(prefix)
+        elif head:  # a partial last name: "." may begin ".hidden"
+            validate_key(head)
+    return prefix
 
 
 class LakeStorage(ABC):
@@ -117,7 +135,9 @@ class LocalStorage(LakeStorage):
         self._tmp.mkdir(exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        return self.root / validate_key(key)
+        if validate_key(key).split("/", 1)[0] == ".tmp":
+            raise InvalidKey(f"key {key!r} is inside '.tmp', which holds the local lake's temp files")
+        return self.root / key
 
     def _temp_for(self, data: bytes) -> Path:
         fd, name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
@@ -159,7 +179,7 @@ class LocalStorage(LakeStorage):
     def get_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(key) from None
 
     def download(self, key: str, dest: Path) -> None:
@@ -171,35 +191,41 @@ class LocalStorage(LakeStorage):
     def info(self, key: str) -> ObjectInfo | None:
         try:
             st = self._path(key).stat()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         if not os.path.isfile(self._path(key)):
             return None
         return ObjectInfo(key, st.st_size, f"{st.st_mtime_ns}-{st.st_size}")
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        base = self.root / prefix if prefix else self.root
+        if prefix.startswith(".tmp/"):
+            raise InvalidKey(f"prefix {prefix!r} is inside '.tmp', which holds the local lake's temp files")
+        base = self.root / _validate_prefix(prefix) if prefix else self.root
         if prefix and not prefix.endswith("/"):
             base = base.parent
         if not base.is_dir():
             return
+        found: list[tuple[str, Path]] = []
         for dirpath, dirnames, filenames in os.walk(base):
             if Path(dirpath) == self.root:
                 dirnames[:] = [d for d in dirnames if d != ".tmp"]
-            dirnames.sort()
-            for fn in sorted(filenames):
+            for fn in filenames:
                 full = Path(dirpath) / fn
                 key = full.relative_to(self.root).as_posix()
-                if not key.startswith(prefix):
-                    continue
-                try:
-                    st = full.stat()
-                except FileNotFoundError:
-                    continue
-                yield ObjectInfo(key, st.st_size, f"{st.st_mtime_ns}-{st.st_size}")
+                if key.startswith(prefix):
+                    found.append((key, full))
+        # Sorted by key as S3 lists (UTF-8 byte order equals code point order), not in walk order.
+        for key, full in sorted(found):
+            try:
+                st = full.stat()
+            except FileNotFoundError:
+                continue
+            yield ObjectInfo(key, st.st_size, f"{st.st_mtime_ns}-{st.st_size}")
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        # A folder-like prefix, or a path below an object, holds no object: a no-op, as on S3.
+        with contextlib.suppress(IsADirectoryError, NotADirectoryError):
+            self._path(key).unlink(missing_ok=True)
 
     def arrow_location(self, key: str) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), str(self._path(key))
@@ -286,7 +312,7 @@ class S3Storage(LakeStorage):
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + _validate_prefix(prefix)):
             for obj in page.get("Contents", []):
                 yield ObjectInfo(obj["Key"][len(self.prefix) :], int(obj["Size"]), obj["ETag"].strip('"'))
 
@@ -299,6 +325,7 @@ class S3Storage(LakeStorage):
         return self._arrow_fs, f"{self.bucket}/{self._k(key)}"
 
     def local_path(self, key: str) -> Path | None:
+        validate_key(key)
         return None
 
     def describe(self) -> str:

@@ -1,6 +1,7 @@
 import dagster as dg
 
-from lakehouse_assets.core.ingest import ingest_csv
+from lakehouse_assets.core.catalog import SchemaConflict
+from lakehouse_assets.core.ingest import BadCsv, TooLarge, ingest_csv
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource
@@ -37,6 +38,9 @@ def datasets(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Materi
         raise dg.Failure(
             description=f"landing file {landing_key(name)} is missing from {storage.describe()}: {e}"
         ) from None
+    except (SchemaConflict, BadCsv, TooLarge) as e:
+        # The live version is untouched; say why in the UI instead of a stack trace.
+        raise dg.Failure(description=f"{landing_key(name)} was not ingested: {e}") from None
     manifest = result.manifest
     context.log.info(
         "%s: version %d, %d rows (%s)",

@@ -1,0 +1,171 @@
+"""The SQL sandbox: views over the catalog, limits, and every escape the issue names refused."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
+from lakehouse_assets.core.settings import LakehouseSettings
+from lakehouse_assets.core.sql import SqlEngine, SqlError, SqlRefused, SqlTimeout
+from lakehouse_assets.core.storage import LakeStorage
+
+
+@pytest.fixture
+def put(settings: LakehouseSettings, lake: LakeStorage, catalog: Catalog):
+    def run(name: str, data: bytes):
+        return ingest_csv(
+            io.BytesIO(data), name, lake=lake, catalog=catalog, limits=IngestLimits(), scratch_dir=settings.scratch_dir
+        ).manifest
+
+    return run
+
+
+@pytest.fixture
+def engine(catalog: Catalog, put):
+    put("people", b"id,name,zip\n1,ann,00123\n2,bob,60601\n3,cy,60602\n")
+    e = SqlEngine(catalog, refresh_seconds=0)
+    yield e
+    e.close()
+
+
+def test_select_returns_columns_types_and_rows(engine):
+    r = engine.query("SELECT id, name, zip FROM people ORDER BY id")
+    assert r.columns == [
+        {"name": "id", "type": "BIGINT"},
+        {"name": "name", "type": "VARCHAR"},
+        {"name": "zip", "type": "VARCHAR"},
+    ]
+    assert r.rows == [[1, "ann", "00123"], [2, "bob", "60601"], [3, "cy", "60602"]]
+    assert r.row_count == 3 and r.truncated is False and r.elapsed_ms >= 0
+
+
+def test_with_and_values_queries_are_allowed(engine):
+    assert engine.query("WITH t AS (SELECT count(*) n FROM people) SELECT n FROM t").rows == [[3]]
+    assert engine.query("VALUES (1, 'x')").rows == [[1, "x"]]
+
+
+def test_views_follow_new_versions_and_keep_old_ones(engine, put):
+    put("people", b"id,name,zip\n1,ann,00123\n")
+    assert engine.query("SELECT count(*) FROM people").rows == [[1]]
+    assert engine.query("SELECT count(*) FROM people__v1").rows == [[3]]
+    assert engine.query("SELECT count(*) FROM people__v2").rows == [[1]]
+    put("towns", b"zip,town\n60601,Chicago\n")
+    joined = engine.query("SELECT p.name, t.town FROM people__v1 p JOIN towns t USING (zip)")
+    assert joined.rows == [["bob", "Chicago"]]
+
+
+def test_row_limit_truncates_and_says_so(engine):
+    r = engine.query("SELECT * FROM range(100)", limit=10)
+    assert r.row_count == 10 and r.truncated is True and r.rows[-1] == [9]
+    exact = engine.query("SELECT * FROM range(10)", limit=10)
+    assert exact.row_count == 10 and exact.truncated is False
+
+
+def test_default_row_limit_applies(catalog):
+    e = SqlEngine(catalog, max_rows=5)
+    try:
+        r = e.query("SELECT * FROM range(6)")
+        assert r.row_count == 5 and r.truncated
+    finally:
+        e.close()
+
+
+def test_long_query_is_interrupted_at_the_time_limit(engine):
+    with pytest.raises(SqlTimeout, match="200 ms"):
+        engine.query("SELECT count(*) FROM range(100000000000) a", timeout_ms=200)
+    assert engine.query("SELECT 1").rows == [[1]]  # the engine is still usable
+
+
+def test_values_are_json_safe(engine):
+    r = engine.query(
+        "SELECT DATE '2024-01-02' d, TIMESTAMP '2024-01-02 03:04:05' ts, 1.25::DECIMAL(5,2) dec, "
+        "'nan'::DOUBLE n, [1,2] l, {'a': 1} s, '\\x01'::BLOB b, NULL z"
+    )
+    assert r.rows == [["2024-01-02", "2024-01-02T03:04:05", 1.25, None, [1, 2], {"a": 1}, "AQ==", None]]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP VIEW people",
+        "CREATE TABLE t AS SELECT 1",
+        "INSERT INTO people VALUES (4, 'x', '1')",
+        "ATTACH 'evil.db' AS evil",
+        "COPY people TO 'out.csv'",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET threads = 1",
+        "PRAGMA database_list",
+        "SELECT 1; SELECT 2",
+        "SELECT 1; DROP VIEW people",
+        "EXPORT DATABASE 'dump'",
+        "CALL pragma_version()",
+        "DETACH memory",
+    ],
+)
+def test_statements_that_are_not_a_single_query_are_refused(engine, sql):
+    with pytest.raises(SqlRefused):
+        engine.query(sql)
+    assert engine.query("SELECT count(*) FROM people").rows == [[3]]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_csv_auto('/etc/hostname')",
+        "SELECT * FROM read_text('/etc/passwd')",
+        "SELECT * FROM read_blob('/etc/passwd')",
+        "SELECT * FROM glob('/etc/*')",
+        "SELECT * FROM read_parquet('http://127.0.0.1:9/x.parquet')",
+        "SELECT * FROM read_json('https://example.com/x.json')",
+        "SELECT * FROM 'relative.csv'",
+        "SELECT * FROM query('ATTACH ''x.db''')",
+    ],
+)
+def test_reading_files_or_urls_outside_the_lake_is_refused(engine, sql):
+    with pytest.raises(SqlError):
+        engine.query(sql)
+
+
+def test_landing_zone_and_manifests_are_not_readable_through_sql(engine, settings: LakehouseSettings):
+    landing = settings.home / "landing"
+    landing.mkdir(parents=True, exist_ok=True)
+    (landing / "secret.csv").write_text("a\n1\n")
+    for path in (landing / "secret.csv", settings.home / "catalog" / "people" / "v00000001.json"):
+        with pytest.raises(SqlError, match=r"Permission|disabled"):
+            engine.query(f"SELECT * FROM read_text('{path}')")
+
+
+def test_configuration_cannot_be_changed_from_a_query(engine):
+    with pytest.raises(SqlError):
+        engine.query("SELECT set_config('enable_external_access', 'true')")
+    with pytest.raises(SqlRefused):
+        engine.query("RESET enable_external_access")
+
+
+def test_errors_name_the_problem(engine):
+    with pytest.raises(SqlError, match="nope"):
+        engine.query("SELECT * FROM nope")
+    with pytest.raises(SqlError, match="empty"):
+        engine.query("   ")
+    with pytest.raises(SqlError, match=r"(?i)syntax|parser"):
+        engine.query("SELEC 1")
+
+
+def test_a_damaged_object_does_not_hide_the_other_datasets(catalog, put, lake):
+    bad = put("broken", b"a\n1\n")
+    put("fine", b"b\n2\n")
+    path: Path = lake.local_path(bad.object_key)
+    path.write_bytes(b"not parquet")
+    e = SqlEngine(catalog)
+    try:
+        assert e.query("SELECT b FROM fine").rows == [[2]]
+        with pytest.raises(SqlError):
+            e.query("SELECT * FROM broken")
+    finally:
+        e.close()
