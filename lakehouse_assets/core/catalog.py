@@ -196,6 +196,8 @@ class Catalog:
 
     def refresh(self) -> bool:
         """Re-read manifests that changed in storage (other processes write too). True if any did."""
+        with self._lock:
+            known = dict(self._latest_keys)  # before listing: a register() meanwhile must not be undone
         latest: dict[str, tuple[int, str]] = {}
         for obj in self.storage.list(CATALOG_PREFIX):
             m = _VERSION_KEY_RE.match(obj.key)
@@ -205,8 +207,6 @@ class Catalog:
             if name not in latest or version > latest[name][0]:
                 latest[name] = (version, obj.key)
         changed = False
-        with self._lock:
-            known = dict(self._latest_keys)
         loaded: dict[str, tuple[str, Manifest | None]] = {}
         for name, (version, key) in latest.items():
             if known.get(name) != key:

@@ -38,7 +38,10 @@ from lakehouse_assets.core.catalog import (
 )
 from lakehouse_assets.core.storage import LakeStorage
 
-BLOCK_SIZE = 16 << 20
+# Small read blocks keep peak memory low (the reader prefetches several); batches are gathered into
+# row groups of about ROW_GROUP_ROWS so Parquet readers still get large, prunable row groups.
+BLOCK_SIZE = 2 << 20
+ROW_GROUP_ROWS = 128 * 1024
 CSV_TYPES = {
     csv_types.BIGINT,
     csv_types.DOUBLE,
@@ -262,6 +265,8 @@ def _write_parquet(path: Path, header: list[str], types: dict[str, str], dest: P
     """One pass: convert each batch to `types` and write it; stop at the first batch that does not fit."""
     schema = pa.schema([pa.field(h, arrow_type(types[h])) for h in header])
     rows = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
     with pq.ParquetWriter(dest, schema, compression="snappy") as writer:
         for batch in _batches(path, header):
             arrays = []
@@ -269,8 +274,14 @@ def _write_parquet(path: Path, header: list[str], types: dict[str, str], dest: P
                 if not csv_types.fits(col, types[h]):
                     return _Misfit(h, col, rows)
                 arrays.append(csv_types.convert(col, types[h]))
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+            pending.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+            pending_rows += batch.num_rows
             rows += batch.num_rows
+            if pending_rows >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
+                pending, pending_rows = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
     return rows
 
 

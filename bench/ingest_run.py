@@ -1,0 +1,44 @@
+"""One measured ingest in a fresh process, so its peak RSS is its own: `raw` is DuckDB's COPY, the
+baseline; `core` is lakehouse's ingest_csv. Prints one JSON line."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    mode, csv_path = sys.argv[1], Path(sys.argv[2])
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    if mode == "raw":
+        import duckdb
+
+        start = time.perf_counter()
+        duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv_path}')) TO '{work / 'raw.parquet'}' (FORMAT parquet)")
+        rows = duckdb.sql(f"SELECT count(*) FROM '{work / 'raw.parquet'}'").fetchall()[0][0]
+    else:
+        from lakehouse_assets.core.catalog import Catalog
+        from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
+        from lakehouse_assets.core.settings import LakehouseSettings
+        from lakehouse_assets.core.storage import open_storage
+
+        settings = LakehouseSettings(home=work, _env_file=None)
+        lake = open_storage(settings)
+        catalog = Catalog(lake)
+        start = time.perf_counter()
+        result = ingest_csv(
+            csv_path, "workers", lake=lake, catalog=catalog, limits=IngestLimits(max_bytes=1 << 40),
+            scratch_dir=settings.scratch_dir,
+        )  # fmt: skip
+        rows = result.manifest.row_count
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"mode": mode, "seconds": seconds, "rows": rows, "peak_rss_mib": peak}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+"""Ingest and SQL benchmark: lakehouse against the raw libraries underneath it, in the same run.
+
+    python -m bench.ingest_sql [--rows 500000] [--repeat 3] [--queries 300]
+
+1. CSV ingest of the sample staffing file: DuckDB `COPY (SELECT * FROM read_csv(..)) TO parquet`
+   (raw baseline) vs `ingest_csv` (core) vs `POST /v1/ingest` to a running API (HTTP); medians of
+   `--repeat` runs, each ingest in a fresh process so its peak RSS is its own.
+2. `/v1/sql` p50/p95 for a point lookup and a GROUP BY over all rows vs the same query in a plain
+   in-process DuckDB over the same Parquet object.
+
+Prints a table with the ratios and the issue's targets; writes JSON next to it in bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+POINT = "SELECT * FROM workers WHERE worker_id = {id}"
+GROUP_BY = "SELECT role, state, count(*) AS n, avg(hourly_rate) AS rate FROM workers GROUP BY role, state"
+
+
+def run_ingest_process(mode: str, csv_path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.ingest_run", mode, str(csv_path)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class ApiServer:
+    def __init__(self, home: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "LAKEHOUSE_HOME": str(home),
+            "LAKEHOUSE_REPORT_TO_DAGSTER": "false",
+            "LAKEHOUSE_MAX_INGEST_BYTES": str(1 << 40),
+        }
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--port", str(self.port)]
+        cmd += ["--log-level", "warning"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("the API did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+def http_ingest(server: ApiServer, csv_path: Path, name: str) -> float:
+    def body():
+        with open(csv_path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+    start = time.perf_counter()
+    r = httpx.post(
+        f"{server.url}/v1/ingest", params={"name": name}, content=body(),
+        headers={"content-type": "text/csv"}, timeout=600,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    if r.status_code != 201:
+        raise RuntimeError(f"ingest failed: {r.status_code} {r.text[:300]}")
+    return elapsed
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(samples, n=100, method="inclusive")
+    return statistics.median(samples), q[94]
+
+
+def time_http(client: httpx.Client, url: str, queries: list[str]) -> list[float]:
+    out = []
+    for sql in queries:
+        start = time.perf_counter()
+        r = client.post(url, json={"sql": sql})
+        out.append((time.perf_counter() - start) * 1000)
+        if r.status_code != 200:
+            raise RuntimeError(f"{sql}: {r.status_code} {r.text[:200]}")
+    return out
+
+
+def time_raw(parquet: Path, queries: list[str]) -> list[float]:
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW workers AS SELECT * FROM read_parquet('{parquet}')")
+    out = []
+    for sql in queries:
+        start = time.perf_counter()
+        con.execute(sql).fetchall()
+        out.append((time.perf_counter() - start) * 1000)
+    con.close()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+
+    from lakehouse_assets.core.sample import write_workers_csv
+
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        csv_path = work / "workers.csv"
+        size = write_workers_csv(csv_path, args.rows)
+        print(f"sample: {args.rows:,} rows, {size / 2**20:.0f} MiB CSV", flush=True)
+
+        raw, core, http = [], [], []
+        for i in range(args.repeat):
+            raw.append(run_ingest_process("raw", csv_path))
+            core.append(run_ingest_process("core", csv_path))
+            print(f"  run {i + 1}: raw {raw[-1]['seconds']:.2f}s  core {core[-1]['seconds']:.2f}s", flush=True)
+        assert all(r["rows"] == args.rows for r in raw + core)
+
+        server = ApiServer(work / "api-lake")
+        try:
+            for i in range(args.repeat):
+                http.append(http_ingest(server, csv_path, f"workers_{i}" if i else "workers"))
+            api_peak = peak_rss_mib(server.proc.pid)
+            ids = [(i * 7919) % args.rows + 1 for i in range(args.queries)]
+            points = [POINT.format(id=i) for i in ids]
+            groups = [GROUP_BY] * max(20, args.queries // 5)
+            with httpx.Client(timeout=60) as client:
+                url = f"{server.url}/v1/sql"
+                time_http(client, url, points[:20] + groups[:3])  # warm
+                http_point = time_http(client, url, points)
+                http_group = time_http(client, url, groups)
+                manifest = client.get(f"{server.url}/v1/datasets/workers").json()
+        finally:
+            server.stop()
+        parquet = work / "api-lake" / manifest["object_key"]
+        time_raw(parquet, points[:20] + groups[:3])
+        raw_point, raw_group = time_raw(parquet, points), time_raw(parquet, groups)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    raw_s = statistics.median(r["seconds"] for r in raw)
+    core_s = statistics.median(r["seconds"] for r in core)
+    http_s = statistics.median(http)
+    core_rss = max(r["peak_rss_mib"] for r in core)
+    raw_rss = max(r["peak_rss_mib"] for r in raw)
+    hp50, hp95 = percentiles(http_point)
+    rp50, rp95 = percentiles(raw_point)
+    hg50, hg95 = percentiles(http_group)
+    rg50, rg95 = percentiles(raw_group)
+
+    rows = [
+        ("ingest: raw DuckDB COPY", f"{raw_s:.2f} s", "1.00x", f"peak {raw_rss:.0f} MiB", ""),
+        ("ingest: core ingest_csv", f"{core_s:.2f} s", f"{core_s / raw_s:.2f}x", f"peak {core_rss:.0f} MiB",
+         _verdict(core_s / raw_s <= 1.5 and core_rss < 500, "<=1.5x, <500 MiB")),
+        ("ingest: POST /v1/ingest", f"{http_s:.2f} s", f"{http_s / raw_s:.2f}x", f"API peak {api_peak:.0f} MiB",
+         _verdict(http_s / raw_s <= 2.0, "<=2x")),
+        ("sql point lookup: raw DuckDB", f"p50 {rp50:.2f} ms", "", f"p95 {rp95:.2f} ms", ""),
+        ("sql point lookup: /v1/sql", f"p50 {hp50:.2f} ms", f"+{hp50 - rp50:.2f} ms", f"p95 {hp95:.2f} ms",
+         _verdict(hp50 - rp50 <= 5, "<= raw + 5 ms")),
+        ("sql GROUP BY: raw DuckDB", f"p50 {rg50:.2f} ms", "", f"p95 {rg95:.2f} ms", ""),
+        ("sql GROUP BY: /v1/sql", f"p50 {hg50:.2f} ms", f"{hg50 / rg50:.2f}x", f"p95 {hg95:.2f} ms", ""),
+    ]  # fmt: skip
+    widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
+    print()
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report = {
+        "rows": args.rows,
+        "csv_mib": size / 2**20,
+        "ingest_seconds": {"raw": raw_s, "core": core_s, "http": http_s},
+        "ingest_ratio": {"core": core_s / raw_s, "http": http_s / raw_s},
+        "peak_rss_mib": {"raw": raw_rss, "core": core_rss, "api": api_peak},
+        "sql_ms": {
+            "point": {"http_p50": hp50, "http_p95": hp95, "raw_p50": rp50, "raw_p95": rp95},
+            "group_by": {"http_p50": hg50, "http_p95": hg95, "raw_p50": rg50, "raw_p95": rg95},
+        },
+    }
+    (RESULTS / "ingest_sql.json").write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def _verdict(ok: bool, target: str) -> str:
+    return f"{'PASS' if ok else 'MISS'} ({target})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
