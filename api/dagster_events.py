@@ -34,6 +34,17 @@ class DagsterReporter:
                 self._instance = dg.DagsterInstance.get()
             return self._instance
 
+    def warm(self) -> None:
+        """Open the instance ahead of the first report (importing Dagster takes seconds)."""
+        if self.enabled:
+            threading.Thread(target=self._warm, name="dagster-instance", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            self._get_instance()
+        except Exception:
+            log.exception("could not open the Dagster instance at DAGSTER_HOME; online ingests will not be reported")
+
     def report_ingest(self, lake: LakeStorage, manifest: Manifest, created: bool) -> None:
         """Record a materialization of the `datasets` partition; never fails the request."""
         if not self.enabled or not created:

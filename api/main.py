@@ -37,6 +37,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = open_services(settings)
+        services.dagster.warm()
         app.state.services = services
         try:
             yield

@@ -82,6 +82,16 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C or a TERM from a supervisor both stop the stack (SIGINT may arrive ignored in a background job)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:
     """Start a service with its output appended to `log` (the child keeps its own handle)."""
     with open(log, "ab") as out:
@@ -97,8 +107,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     if cmd_materialize(args):
         return 1
-    logs = Path(os.environ["DAGSTER_HOME"]) / "logs"
-    logs.mkdir(exist_ok=True)
+    logs = settings.home.resolve() / "logs"  # not DAGSTER_HOME/logs: Dagster owns that folder
+    logs.mkdir(parents=True, exist_ok=True)
+    _stop_on_signals()
     bin_dir = Path(sys.executable).parent
     procs: list[subprocess.Popen] = []
     try:
