@@ -1,14 +1,109 @@
-"""Shared fixtures: a throwaway lake home per test, and the storage/catalog built from it."""
+"""Shared fixtures: a throwaway lake home per test, a real S3-compatible server (moto, over HTTP),
+and both lake backends."""
 
 from __future__ import annotations
 
+import itertools
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import boto3
+import pyarrow.fs as pafs
 import pytest
+from moto.server import ThreadedMotoServer
 
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.storage import LakeStorage, open_storage
+from lakehouse_assets.core.storage import LakeStorage, LocalStorage, S3Storage, open_storage
+
+S3_REGION = "us-east-1"
+S3_ACCESS_KEY = "testing"
+S3_SECRET_KEY = "testing"
+
+_bucket_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class S3Endpoint:
+    host: str
+    port: int
+
+    @property
+    def host_port(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host_port}"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[S3Endpoint]:
+    """One moto S3 server for the whole session, on a free port, stopped at the end."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield S3Endpoint(host, port)
+    finally:
+        server.stop()
+
+
+def make_s3_client(endpoint: S3Endpoint) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint.url,
+        region_name=S3_REGION,
+        aws_access_key_id=S3_ACCESS_KEY,
+        aws_secret_access_key=S3_SECRET_KEY,
+    )
+
+
+def make_arrow_s3(endpoint: S3Endpoint) -> pafs.S3FileSystem:
+    return pafs.S3FileSystem(
+        endpoint_override=endpoint.host_port,
+        scheme="http",
+        access_key=S3_ACCESS_KEY,
+        secret_key=S3_SECRET_KEY,
+        region=S3_REGION,
+    )
+
+
+@pytest.fixture
+def s3_client(s3_endpoint: S3Endpoint) -> Any:
+    return make_s3_client(s3_endpoint)
+
+
+@pytest.fixture
+def s3_arrow_fs(s3_endpoint: S3Endpoint) -> pafs.S3FileSystem:
+    return make_arrow_s3(s3_endpoint)
+
+
+@pytest.fixture
+def s3_bucket(s3_client: Any) -> str:
+    """A fresh, empty bucket per test (a valid S3 bucket name)."""
+    name = f"lake-test-{next(_bucket_numbers)}-{uuid.uuid4().hex[:8]}"
+    s3_client.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_storage(s3_client: Any, s3_bucket: str, s3_arrow_fs: pafs.S3FileSystem) -> S3Storage:
+    return S3Storage(s3_client, s3_bucket, arrow_fs=s3_arrow_fs)
+
+
+@pytest.fixture
+def local_storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "lake")
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest) -> LakeStorage:
+    """The same behaviour tests run over a local folder and over S3 (moto over HTTP)."""
+    return request.getfixturevalue(f"{request.param}_storage")
 
 
 @pytest.fixture

@@ -137,11 +137,12 @@ def read_header(path: Path) -> list[str]:
     for i, h in enumerate(header, start=1):
         if not h:
             raise BadCsv(f"column {i} of the header has a blank name", line=1)
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # SQL names are case-insensitive: `id` and `ID` collide
     for i, h in enumerate(header, start=1):
-        if h in seen:
-            raise BadCsv(f"duplicate column name {h!r} (columns {seen[h]} and {i})", line=1)
-        seen[h] = i
+        if h.lower() in seen:
+            first, name = seen[h.lower()]
+            raise BadCsv(f"duplicate column name {h!r} (columns {first} and {i}; {name!r} came first)", line=1)
+        seen[h.lower()] = (i, h)
     return header
 
 

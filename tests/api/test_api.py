@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
+from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
+from lakehouse_assets.core.storage import open_storage
 
 CSV = b"id,name,zip\n1,ann,00123\n2,bob,60601\n"
 
@@ -166,3 +170,18 @@ def test_restarted_api_serves_what_was_ingested(api_settings):
     with TestClient(create_app(api_settings)) as c:
         assert c.get("/v1/datasets/people").json()["version"] == 1
         assert c.post("/v1/sql", json={"sql": "SELECT count(*) FROM people"}).json()["rows"] == [[2]]
+
+
+def test_sql_picks_up_datasets_registered_by_another_process(tmp_path: Path):
+    settings = ApiSettings(home=tmp_path / "lake", report_to_dagster=False, catalog_refresh_seconds=0, _env_file=None)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/v1/sql", json={"sql": "SELECT 1"}).status_code == 200
+        # A writer with its own catalog over the same lake (what a Dagster run is).
+        other = Catalog(open_storage(settings))
+        ingest_csv(
+            io.BytesIO(b"zip,town\n60601,Chicago\n"), "towns", lake=other.storage, catalog=other,
+            limits=IngestLimits(), scratch_dir=settings.scratch_dir,
+        )  # fmt: skip
+        r = client.post("/v1/sql", json={"sql": "SELECT town FROM towns"})
+        assert r.status_code == 200 and r.json()["rows"] == [["Chicago"]]
+        assert [d["name"] for d in client.get("/v1/datasets").json()["datasets"]] == ["towns"]

@@ -24,7 +24,7 @@ from lakehouse_assets.core.storage import (
     open_storage,
     validate_key,
 )
-from tests.core.conftest import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3Endpoint
+from tests.conftest import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3Endpoint
 
 # -- helpers ---------------------------------------------------------------------------------------
 

@@ -1,0 +1,48 @@
+"""The `lakehouse` command's data steps (the long-running `api` and `demo` are exercised by make demo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lakehouse_assets.cli import main
+from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.settings import LakehouseSettings
+from lakehouse_assets.core.storage import open_storage
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path / "lake"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    return tmp_path / "lake"
+
+
+def test_sample_writes_the_landing_csv(home, capsys):
+    assert main(["sample", "--rows", "1000"]) == 0
+    csv = home / "landing" / "workers.csv"
+    assert csv.read_bytes().startswith(b'"worker_id","name","role"')
+    assert sum(1 for _ in csv.open("rb")) > 1000
+    assert "1,000 workers" in capsys.readouterr().out
+
+
+def test_sample_refuses_out_of_range_rows_with_a_clear_message(home, capsys):
+    assert main(["sample", "--rows", "10"]) == 2
+    assert "1,000" in capsys.readouterr().err
+    assert not (home / "landing" / "workers.csv").exists()
+
+
+def test_materialize_builds_datasets_and_derived_tables_in_the_instance(home, monkeypatch):
+    import lakehouse_assets.definitions as definitions
+
+    monkeypatch.setattr(definitions, "defs", definitions.build_definitions(LakehouseSettings(_env_file=None)))
+    assert main(["sample", "--rows", "1000"]) == 0
+    assert main(["materialize"]) == 0
+    catalog = Catalog(open_storage(LakehouseSettings(_env_file=None)))
+    assert catalog.get("workers").row_count == 1000
+    assert catalog.get("workers_by_role").row_count > 0
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_latest_materialization_event(dg.AssetKey("workers_by_role")) is not None
+        assert instance.has_dynamic_partition("datasets", "workers")
