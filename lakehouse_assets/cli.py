@@ -19,13 +19,14 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from lakehouse_assets.core.catalog import validate_dataset_name
+    from lakehouse_assets.core.landing import landing_key
     from lakehouse_assets.core.sample import write_workers_csv
     from lakehouse_assets.core.storage import open_storage
 
     settings = LakehouseSettings()
     validate_dataset_name(args.name)
     storage = open_storage(settings)
-    key = f"landing/{args.name}.csv"
+    key = landing_key(args.name)
     local = storage.local_path(key)
     target = Path(args.out) if args.out else (local or settings.scratch_dir / f"{args.name}.csv")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -8,29 +8,15 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse_assets.core.catalog import InvalidDatasetName, validate_dataset_name
+from lakehouse_assets.core.landing import scan_landing
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource
-from lakehouse_assets.resources.lake import LANDING_PREFIX
-
-
-def landing_dataset_names(lake: LakeResource) -> list[str]:
-    names = []
-    for obj in lake.storage().list(LANDING_PREFIX):
-        filename = obj.key[len(LANDING_PREFIX) :]
-        if "/" in filename or not filename.endswith(".csv"):
-            continue
-        try:
-            names.append(validate_dataset_name(filename[: -len(".csv")]))
-        except InvalidDatasetName:
-            continue
-    return names
 
 
 def materialize_landing(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.ExecuteInJobResult]:
     """Materialize every landing CSV's `datasets` partition, then the unpartitioned derived assets."""
     lake: LakeResource = defs.resources["lake"]
-    names = landing_dataset_names(lake)
+    names = sorted(scan_landing(lake.storage()).files)
     missing = [n for n in names if not instance.has_dynamic_partition(dataset_partitions.name, n)]
     if missing:
         instance.add_dynamic_partitions(dataset_partitions.name, missing)

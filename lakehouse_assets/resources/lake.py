@@ -11,14 +11,9 @@ from pydantic import Field
 
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.ingest import IngestLimits
+from lakehouse_assets.core.landing import landing_key
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.core.storage import LakeStorage, open_storage
-
-LANDING_PREFIX = "landing/"
-
-
-def landing_key(name: str) -> str:
-    return f"{LANDING_PREFIX}{name}.csv"
 
 
 class LakeResource(dg.ConfigurableResource):

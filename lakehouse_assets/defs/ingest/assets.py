@@ -2,10 +2,10 @@ import dagster as dg
 
 from lakehouse_assets.core.catalog import SchemaConflict
 from lakehouse_assets.core.ingest import BadCsv, TooLarge, ingest_csv
+from lakehouse_assets.core.landing import landing_key
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource
-from lakehouse_assets.resources.lake import landing_key
 
 
 @dg.asset(

@@ -4,11 +4,10 @@ import json
 
 import dagster as dg
 
-from lakehouse_assets.core.catalog import InvalidDatasetName, validate_dataset_name
+from lakehouse_assets.core.landing import scan_landing
 from lakehouse_assets.defs.ingest.assets import datasets
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource
-from lakehouse_assets.resources.lake import LANDING_PREFIX
 
 
 @dg.sensor(
@@ -19,24 +18,15 @@ from lakehouse_assets.resources.lake import LANDING_PREFIX
 )
 def landing_zone_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    requests: list[dg.RunRequest] = []
-    skipped: list[str] = []
-    current: dict[str, str] = {}
-    for obj in lake.storage().list(LANDING_PREFIX):
-        filename = obj.key[len(LANDING_PREFIX) :]
-        if "/" in filename or not filename.endswith(".csv"):
-            continue
-        name = filename[: -len(".csv")]
-        try:
-            validate_dataset_name(name)
-        except InvalidDatasetName as e:
-            skipped.append(str(e))
-            continue
-        current[name] = obj.version_tag
-        if seen.get(name) != obj.version_tag:
-            requests.append(dg.RunRequest(partition_key=name, run_key=f"{name}:{obj.version_tag}"))
-    for reason in skipped:
-        context.log.warning("ignoring landing file: %s", reason)
+    scan = scan_landing(lake.storage())
+    for problem in scan.problems:
+        context.log.warning("ignoring landing file %s", problem)
+    current = {name: obj.version_tag for name, obj in scan.files.items()}
+    requests = [
+        dg.RunRequest(partition_key=name, run_key=f"{name}:{tag}")
+        for name, tag in sorted(current.items())
+        if seen.get(name) != tag
+    ]
     new_names = sorted(
         {r.partition_key for r in requests if r.partition_key}
         - set(context.instance.get_dynamic_partitions(dataset_partitions.name))
