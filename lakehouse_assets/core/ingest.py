@@ -16,13 +16,17 @@ import codecs
 import csv
 import hashlib
 import io
+import queue
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -39,9 +43,9 @@ from lakehouse_assets.core.catalog import (
 from lakehouse_assets.core.storage import LakeStorage
 
 # Small read blocks keep peak memory low (the reader prefetches several); batches are gathered into
-# row groups of about ROW_GROUP_ROWS so Parquet readers still get large, prunable row groups.
+# row groups of about ROW_GROUP_BYTES of Arrow data, a size bound that holds whatever the row width.
 BLOCK_SIZE = 2 << 20
-ROW_GROUP_ROWS = 128 * 1024
+ROW_GROUP_BYTES = 16 << 20
 CSV_TYPES = {
     csv_types.BIGINT,
     csv_types.DOUBLE,
@@ -171,18 +175,22 @@ def _locate_bad_utf8(path: Path) -> int | None:
 
 
 def _odd_quote_count(path: Path) -> bool:
-    """A well-formed CSV has an even number of '"' bytes; an odd count means a quote never closed."""
+    """A well-formed CSV has an even number of '"' bytes; an odd count means a quote never closed.
+
+    Reads into one reusable buffer that numpy scans without holding the GIL, so it runs beside the
+    conversion at a fixed memory cost.
+    """
+    buffer = bytearray(8 << 20)
+    view = np.frombuffer(buffer, dtype=np.uint8)
     count = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(8 << 20):
-            count += chunk.count(b'"')
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buffer):
+            count += int(np.count_nonzero(view[:n] == ord('"')))
     return count % 2 == 1
 
 
-def _check_quotes(path: Path) -> None:
-    """Refuse a quoted field left open at the end of the file (pyarrow would take it as data)."""
-    if not _odd_quote_count(path):
-        return
+def _quote_error(path: Path) -> BadCsv:
+    """The strict parser's account of a quoted field left open (pyarrow would take the rest as data)."""
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
         reader = csv.reader(f, strict=True)
         start = 1
@@ -190,7 +198,8 @@ def _check_quotes(path: Path) -> None:
             for _ in reader:
                 start = reader.line_num + 1
         except csv.Error as e:
-            raise BadCsv(f"malformed quoting: {e}", line=start) from None
+            return BadCsv(f"malformed quoting: {e}", line=start)
+    return BadCsv("malformed quoting: a quoted field is never closed", line=start)
 
 
 def _record_lines(path: Path) -> Iterator[int]:
@@ -262,13 +271,46 @@ class _Misfit:
     first_record: int  # index of the batch's first data record
 
 
+class _ParquetSink:
+    """Writes row groups on a background thread so Parquet encoding overlaps CSV parsing (both release
+    the GIL). The queue holds one table: memory stays bounded to a few row groups."""
+
+    def __init__(self, dest: Path, schema: pa.Schema) -> None:
+        self._writer = pq.ParquetWriter(dest, schema, compression="snappy")
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="parquet-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (table := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write_table(table, row_group_size=table.num_rows)
+                except BaseException as e:
+                    self._error = e
+
+    def put(self, table: pa.Table) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(table)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._writer.close()
+        if self._error is not None:
+            raise self._error
+
+
 def _write_parquet(path: Path, header: list[str], types: dict[str, str], dest: Path) -> int | _Misfit:
     """One pass: convert each batch to `types` and write it; stop at the first batch that does not fit."""
     schema = pa.schema([pa.field(h, arrow_type(types[h])) for h in header])
     rows = 0
     pending: list[pa.RecordBatch] = []
-    pending_rows = 0
-    with pq.ParquetWriter(dest, schema, compression="snappy") as writer:
+    pending_bytes = 0
+    sink = _ParquetSink(dest, schema)
+    try:
         for batch in _batches(path, header):
             arrays = []
             for h, col in zip(header, batch.columns, strict=True):
@@ -276,13 +318,15 @@ def _write_parquet(path: Path, header: list[str], types: dict[str, str], dest: P
                     return _Misfit(h, col, rows)
                 arrays.append(csv_types.convert(col, types[h]))
             pending.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-            pending_rows += batch.num_rows
+            pending_bytes += pending[-1].nbytes
             rows += batch.num_rows
-            if pending_rows >= ROW_GROUP_ROWS:
-                writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
-                pending, pending_rows = [], 0
+            if pending_bytes >= ROW_GROUP_BYTES:
+                sink.put(pa.Table.from_batches(pending))
+                pending, pending_bytes = [], 0
         if pending:
-            writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
+            sink.put(pa.Table.from_batches(pending))
+    finally:
+        sink.close()
     return rows
 
 
@@ -292,7 +336,20 @@ def csv_to_parquet(path: Path, dest: Path, *, live: Manifest | None = None, name
     With `live`, the columns must match the live schema and take its types, else SchemaConflict.
     """
     header = read_header(path)
-    _check_quotes(path)
+    with ThreadPoolExecutor(1, thread_name_prefix="quote-scan") as pool:
+        odd_quotes = pool.submit(_odd_quote_count, path)
+        try:
+            converted = _convert(path, header, dest, live, name)
+        except (BadCsv, SchemaConflict):
+            if odd_quotes.result():  # an open quote explains whatever went wrong after it
+                raise _quote_error(path) from None
+            raise
+        if odd_quotes.result():
+            raise _quote_error(path)
+        return converted
+
+
+def _convert(path: Path, header: list[str], dest: Path, live: Manifest | None, name: str) -> _Converted:
     first = next(_batches(path, header), None)
     if first is None or first.num_rows == 0:
         raise BadCsv("the file has a header but no data rows", line=2)
