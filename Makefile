@@ -4,6 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_ROWS ?= 100000
+# The CPU build of torch, from the folder pip is configured to look in (never the CUDA build).
+TORCH ?= torch==2.13.0+cpu
+FIND_LINKS ?= $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
+UV_INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
 
 .PHONY: demo test lint validate bench clean
 
@@ -12,7 +16,8 @@ $(BIN)/uv:
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
 
 $(STAMP): pyproject.toml | $(BIN)/uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
+	$(UV_INSTALL) '$(TORCH)'
+	$(UV_INSTALL) -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,8 @@ from lakehouse_assets.core.ingest import BadCsv, TooLarge
 from lakehouse_assets.core.sql import SqlError, SqlRefused, SqlTimeout
 from lakehouse_assets.core.storage import InvalidKey
 
+log = logging.getLogger(__name__)
+
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     body = {"error": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
@@ -26,6 +29,11 @@ def _schema(cols: Any) -> list[dict[str, str]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Exception)
+    def _unexpected(_: Request, e: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, "internal", f"internal error: {type(e).__name__}")
+
     @app.exception_handler(BadCsv)
     def _bad_csv(_: Request, e: BadCsv) -> JSONResponse:
         return error_response(400, "bad_csv", str(e), line=e.line)

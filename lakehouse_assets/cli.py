@@ -33,6 +33,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     size = write_workers_csv(target, args.rows, seed=args.seed)
     if not args.out and local is None:
         storage.put_file(key, target)
+        target.unlink(missing_ok=True)
     where = args.out or f"{storage.describe().rstrip('/')}/{key}"
     print(f"wrote {args.rows:,} workers ({size / 2**20:.1f} MiB) to {where}")
     return 0

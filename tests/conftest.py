@@ -119,3 +119,12 @@ def lake(settings: LakehouseSettings) -> LakeStorage:
 @pytest.fixture
 def catalog(lake: LakeStorage) -> Catalog:
     return Catalog(lake)
+
+
+@pytest.fixture(scope="session")
+def chroma_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Chroma server (`chroma run`) for the whole session, on a free port, stopped at the end."""
+    from tests.chroma_server import run_chroma_server
+
+    with run_chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
+        yield url

@@ -46,3 +46,16 @@ def test_materialize_builds_datasets_and_derived_tables_in_the_instance(home, mo
     with dg.DagsterInstance.get() as instance:
         assert instance.get_latest_materialization_event(dg.AssetKey("workers_by_role")) is not None
         assert instance.has_dynamic_partition("datasets", "workers")
+
+
+def test_materialize_goes_on_past_a_bad_landing_file_and_reports_it(home, monkeypatch, capsys):
+    import lakehouse_assets.definitions as definitions
+
+    monkeypatch.setattr(definitions, "defs", definitions.build_definitions(LakehouseSettings(_env_file=None)))
+    assert main(["sample", "--rows", "1000"]) == 0
+    (home / "landing" / "broken.csv").write_text("a,b\n1,2\n3,4,5\n")
+    assert main(["materialize"]) == 1
+    assert "1 failed" in capsys.readouterr().out
+    catalog = Catalog(open_storage(LakehouseSettings(_env_file=None)))
+    assert catalog.get("workers").row_count == 1000 and catalog.find("broken") is None
+    assert catalog.get("workers_by_role").row_count > 0

@@ -129,13 +129,15 @@ def read_header(path: Path) -> list[str]:
         head = raw.read(1 << 20)
     if not head.strip():
         raise BadCsv("the file is empty", line=1)
+    # Find the header record leniently, then insist that its own bytes are UTF-8 (bad bytes further
+    # down are reported by the conversion, with their line).
+    rows = csv.reader(io.StringIO(head.decode("utf-8-sig", errors="replace"), newline=""))
+    next(rows)
+    header_bytes = b"".join(head.splitlines(keepends=True)[: rows.line_num])
     try:
-        text = head.decode("utf-8-sig")
+        text = header_bytes.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        # A cut through a multi-byte character at the end of the chunk is not an error.
-        if e.start < len(head) - 4:
-            raise BadCsv("the header is not valid UTF-8", line=head[: e.start].count(b"\n") + 1) from None
-        text = head[: e.start].decode("utf-8-sig")
+        raise BadCsv("the header is not valid UTF-8", line=header_bytes[: e.start].count(b"\n") + 1) from None
     rows = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip() for h in next(rows)]
     for i, h in enumerate(header, start=1):
@@ -156,7 +158,8 @@ def _locate_ragged_row(path: Path, expected: int) -> tuple[int, int]:
         reader = csv.reader(f)
         line = 1
         for record in reader:
-            if len(record) != expected:
+            # Blank lines are skipped, as the reader skips them (in a one-column file they are empty values).
+            if (record or expected == 1) and len(record or [""]) != expected:
                 return line, len(record)
             line = reader.line_num + 1
     return line, expected
@@ -199,22 +202,32 @@ def _quote_error(path: Path) -> BadCsv:
                 start = reader.line_num + 1
         except csv.Error as e:
             return BadCsv(f"malformed quoting: {e}", line=start)
-    return BadCsv("malformed quoting: a quoted field is never closed", line=start)
+    # The strict parser accepted it: a stray '"' inside an unquoted field. Name the line where the
+    # count of quotes last turned odd, where the unmatched one is.
+    odd, opened = False, None
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if raw.count(b'"') % 2:
+                odd = not odd
+                if odd:
+                    opened = lineno
+    return BadCsv("malformed quoting: a '\"' is never closed (quote fields that contain quotes)", line=opened)
 
 
-def _record_lines(path: Path) -> Iterator[int]:
+def _record_lines(path: Path, columns: int) -> Iterator[int]:
     """Physical line on which each data record starts (record 0 is the first after the header)."""
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
         reader = csv.reader(f)
         next(reader, None)
         start = reader.line_num + 1
-        for _ in reader:
-            yield start
+        for record in reader:
+            if record or columns == 1:  # blank lines are no records (but an empty value in one column is)
+                yield start
             start = reader.line_num + 1
 
 
-def line_of_record(path: Path, index: int) -> int | None:
-    for i, line in enumerate(_record_lines(path)):
+def line_of_record(path: Path, index: int, columns: int) -> int | None:
+    for i, line in enumerate(_record_lines(path, columns)):
         if i == index:
             return line
     return None
@@ -224,7 +237,7 @@ def _open_reader(path: Path, header: list[str]) -> pacsv.CSVStreamingReader:
     return pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=BLOCK_SIZE),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=len(header) > 1),
         convert_options=pacsv.ConvertOptions(
             column_types={h: pa.string() for h in header},
             null_values=[""],
@@ -369,7 +382,7 @@ def _convert(path: Path, header: list[str], dest: Path, live: Manifest | None, n
         column, wider = result.column, csv_types.widen(types[result.column], result.values)
         if live is not None:
             index = csv_types.first_misfit(result.values, types[column]) or 0
-            line = line_of_record(path, result.first_record + index)
+            line = line_of_record(path, result.first_record + index, len(header))
             value = result.values[index].as_py()
             new_schema = tuple(Column(h, wider if h == column else types[h]) for h in header)
             detail = f"column {column!r} is {types[column]} but line {line} has {value!r}"

@@ -37,6 +37,31 @@ class LakehouseSettings(BaseSettings):
         default=0.5, description="How stale the API's view of the catalog may get before it re-reads."
     )
 
+    # Retrieval: embeddings and the vector store.
+    embedder_backend: str = Field(default="local", description="'local' (all-MiniLM-L6-v2 on CPU) or 'ollama'.")
+    embedder_model: str | None = Field(default=None, description="Ollama model; default nomic-embed-text.")
+    ollama_host: str | None = Field(default=None, description="Defaults to OLLAMA_HOST, then localhost:11434.")
+    embed_batch_size: int = 64
+    embed_cache_size: int = 50_000
+    chroma_url: str | None = Field(
+        default=None, description="A Chroma server (http://host:port); unset: a local folder under home."
+    )
+    hnsw_ef_construction: int = 200
+    hnsw_ef_search: int = 100
+    hnsw_max_neighbors: int = 32
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def hnsw(self) -> dict[str, int]:
+        return {
+            "ef_construction": self.hnsw_ef_construction,
+            "ef_search": self.hnsw_ef_search,
+            "max_neighbors": self.hnsw_max_neighbors,
+        }
+
     @property
     def scratch_dir(self) -> Path:
         """Where in-flight uploads and Parquet files are staged (same filesystem as a local lake)."""

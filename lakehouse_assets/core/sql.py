@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import json
 import logging
 import math
+import tempfile
 import threading
 import time
 import uuid
@@ -27,7 +29,9 @@ from lakehouse_assets.core.duck import ParquetSource, mount, parquet_source, quo
 
 log = logging.getLogger(__name__)
 
-_ALLOWED_STATEMENTS = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+# SELECT only: EXPLAIN ANALYZE would execute the statement it explains (a write, in the worst case).
+_ALLOWED_STATEMENTS = {duckdb.StatementType.SELECT}
+FETCH_CHUNK = 1024
 
 
 class SqlError(ValueError):
@@ -88,20 +92,25 @@ class SqlEngine:
         memory_limit: str = "1GB",
         threads: int | None = None,
         refresh_seconds: float = 0.5,
+        max_result_bytes: int = 32 << 20,
     ) -> None:
         self.catalog = catalog
         self.timeout_ms = timeout_ms
         self.max_rows = max_rows
+        self.max_result_bytes = max_result_bytes
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
         self._views: dict[str, str] = {}  # view name -> object key it reads
         self._arrow: dict[str, ParquetSource] = {}  # view name -> pyarrow dataset (S3 lakes), mounted per cursor
         self._last_refresh = 0.0
         self._local = catalog.storage.local_path("datasets/x") is not None
+        # DuckDB adds its temp directory to the readable paths: give it a private, empty one.
+        self._spill = tempfile.TemporaryDirectory(prefix="lakehouse-sql-")
         self.db = duckdb.connect(":memory:")
         if threads:
             self.db.execute(f"SET threads={int(threads)}")
         self.db.execute(f"SET memory_limit={quote_literal(memory_limit)}")
+        self.db.execute(f"SET temp_directory={quote_literal(self._spill.name)}")
         if self._local:
             datasets_dir = catalog.storage.local_path("datasets/x").parent  # type: ignore[union-attr]
             datasets_dir.mkdir(parents=True, exist_ok=True)
@@ -110,6 +119,7 @@ class SqlEngine:
         self.db.execute("SET autoinstall_known_extensions=false")
         self.db.execute("SET autoload_known_extensions=false")
         self.db.execute("SET lock_configuration=true")
+        self._ddl = self.db.cursor()  # view DDL runs here, under the lock; queries use their own cursors
         self.refresh(force=True)
 
     # -- views -------------------------------------------------------------------------------
@@ -124,10 +134,12 @@ class SqlEngine:
 
     def refresh(self, force: bool = False) -> None:
         """Bring the views in line with the catalog. Cheap when nothing changed."""
-        now = time.monotonic()
-        if not force and now - self._last_refresh < self.refresh_seconds:
+        if not force and time.monotonic() - self._last_refresh < self.refresh_seconds:
             return
         with self._lock:
+            now = time.monotonic()
+            if not force and now - self._last_refresh < self.refresh_seconds:
+                return  # another thread refreshed while this one waited
             self._last_refresh = now
             self.catalog.refresh()
             wanted = self._wanted_views(self.catalog.list())
@@ -148,14 +160,14 @@ class SqlEngine:
 
     def _drop(self, view: str) -> None:
         if self._local:
-            self.db.execute(f"DROP VIEW IF EXISTS {quote_ident(view)}")
+            self._ddl.execute(f"DROP VIEW IF EXISTS {quote_ident(view)}")
         self._arrow.pop(view, None)
         self._views.pop(view, None)
 
     def _create(self, view: str, key: str) -> None:
         source = parquet_source(self.catalog.storage, key)
         if isinstance(source, str):
-            mount(self.db, view, source)
+            mount(self._ddl, view, source)
         else:
             self._arrow[view] = source
         self._views[view] = key
@@ -167,11 +179,12 @@ class SqlEngine:
 
     # -- queries -----------------------------------------------------------------------------
 
-    def _check(self, sql: str) -> None:
+    @staticmethod
+    def _check(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
         if not sql or not sql.strip():
             raise SqlError("the query is empty")
         try:
-            statements = self.db.extract_statements(sql)
+            statements = cursor.extract_statements(sql)
         except duckdb.Error as e:
             raise SqlError(str(e)) from None
         if len(statements) != 1:
@@ -181,6 +194,33 @@ class SqlEngine:
             name = getattr(kind, "name", str(kind))
             raise SqlRefused(f"only read-only queries (SELECT, WITH, VALUES, ...) are allowed, not {name}")
 
+    def _rows(
+        self, cursor: duckdb.DuckDBPyConnection, limit: int, timed_out: threading.Event, timeout_ms: int
+    ) -> tuple[list, bool]:
+        """Up to `limit` JSON-safe rows and whether more were left, stopping early past max_result_bytes.
+
+        Conversion runs inside the time limit too: the timer's flag is checked between chunks.
+        """
+        rows: list[list[Any]] = []
+        size = 0
+        while len(rows) < limit:
+            chunk = cursor.fetchmany(min(FETCH_CHUNK, limit - len(rows)))
+            if not chunk:
+                return rows, False
+            converted = [[_json_value(v) for v in row] for row in chunk]
+            if timed_out.is_set():
+                raise SqlTimeout(timeout_ms)
+            chunk_size = len(json.dumps(converted, separators=(",", ":"), default=str))
+            if size + chunk_size > self.max_result_bytes:  # keep the rows that fit, row by row
+                for row in converted:
+                    size += len(json.dumps(row, separators=(",", ":"), default=str)) + 1
+                    if size > self.max_result_bytes:
+                        return rows, True
+                    rows.append(row)
+            size += chunk_size
+            rows.extend(converted)
+        return rows, bool(cursor.fetchmany(1))
+
     def query(self, sql: str, *, limit: int | None = None, timeout_ms: int | None = None) -> QueryResult:
         """Run one read-only statement. Raises SqlError (bad or refused) or SqlTimeout."""
         limit = self.max_rows if limit is None else limit
@@ -189,7 +229,6 @@ class SqlEngine:
             raise SqlError("limit must be zero or more")
         if timeout_ms <= 0:
             raise SqlError("timeout_ms must be positive")
-        self._check(sql)
         self.refresh()
         start = time.perf_counter()
         cursor = self.db.cursor()
@@ -202,6 +241,7 @@ class SqlEngine:
         timer = threading.Timer(timeout_ms / 1000, interrupt)
         timer.daemon = True
         try:
+            self._check(cursor, sql)
             with self._lock:
                 arrow = dict(self._arrow)
             for view, dataset in arrow.items():
@@ -210,8 +250,9 @@ class SqlEngine:
             try:
                 cursor.execute(sql)
                 description = cursor.description or []
-                fetched = cursor.fetchmany(limit + 1) if limit else []
-                truncated = len(fetched) > limit or (limit == 0 and bool(cursor.fetchone()))
+                rows, truncated = (
+                    self._rows(cursor, limit, timed_out, timeout_ms) if limit else ([], bool(cursor.fetchmany(1)))
+                )
             except duckdb.InterruptException:
                 raise SqlTimeout(timeout_ms) from None
             except duckdb.Error as e:
@@ -221,10 +262,11 @@ class SqlEngine:
         finally:
             timer.cancel()
             cursor.close()
-        rows = [[_json_value(v) for v in row] for row in fetched[:limit]]
         columns = [{"name": d[0], "type": str(d[1])} for d in description]
         elapsed = (time.perf_counter() - start) * 1000
         return QueryResult(columns, rows, len(rows), truncated, round(elapsed, 3))
 
     def close(self) -> None:
+        self._ddl.close()
         self.db.close()
+        self._spill.cleanup()

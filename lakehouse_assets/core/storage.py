@@ -141,10 +141,14 @@ class LocalStorage(LakeStorage):
 
     def _temp_for(self, data: bytes) -> Path:
         fd, name = tempfile.mkstemp(dir=self._tmp, prefix="put-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
         return Path(name)
 
     def put_file(self, key: str, path: Path) -> None:

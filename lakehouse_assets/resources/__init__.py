@@ -1,5 +1,7 @@
 """Dagster resources. Each is a thin, typed configuration over a core object."""
 
+from lakehouse_assets.resources.embedder import EmbedderResource
 from lakehouse_assets.resources.lake import LakeResource
+from lakehouse_assets.resources.vector_store import VectorStoreResource
 
-__all__ = ["LakeResource"]
+__all__ = ["EmbedderResource", "LakeResource", "VectorStoreResource"]

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,21 +64,24 @@ class LakeResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def landing_file(self, name: str) -> Iterator[Path]:
-        """The landing-zone CSV for dataset `name` as a local file (downloaded first from S3)."""
+        """A private snapshot of the landing-zone CSV for dataset `name`: a hard link to the local file
+        (a user replacing it mid-run cannot mix two versions), or a download from S3."""
         storage = self.storage()
         key = landing_key(name)
-        local = storage.local_path(key)
-        if local is not None:
-            if not local.is_file():
-                raise FileNotFoundError(f"no landing file {key} in {storage.describe()}")
-            yield local
-            return
         scratch = self.scratch_dir()
         scratch.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=scratch, suffix=".csv")
-        os.close(fd)
+        snapshot = scratch / f"landing-{uuid.uuid4().hex}.csv"
         try:
-            storage.download(key, Path(tmp))
-            yield Path(tmp)
+            local = storage.local_path(key)
+            if local is None:
+                storage.download(key, snapshot)
+            elif not local.is_file():
+                raise FileNotFoundError(f"no landing file {key} in {storage.describe()}")
+            else:
+                try:
+                    os.link(local, snapshot)
+                except OSError:
+                    shutil.copyfile(local, snapshot)
+            yield snapshot
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            snapshot.unlink(missing_ok=True)

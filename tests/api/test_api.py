@@ -185,3 +185,16 @@ def test_sql_picks_up_datasets_registered_by_another_process(tmp_path: Path):
         r = client.post("/v1/sql", json={"sql": "SELECT town FROM towns"})
         assert r.status_code == 200 and r.json()["rows"] == [["Chicago"]]
         assert [d["name"] for d in client.get("/v1/datasets").json()["datasets"]] == ["towns"]
+
+
+def test_unexpected_errors_are_json_500s(api_settings, monkeypatch):
+    from lakehouse_assets.core.catalog import Catalog as CatalogClass
+
+    def boom(self):
+        raise OSError("disk on fire")
+
+    with TestClient(create_app(api_settings), raise_server_exceptions=False) as client:
+        monkeypatch.setattr(CatalogClass, "list", boom)
+        r = client.get("/v1/datasets")
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal", "message": "internal error: OSError"}

@@ -188,3 +188,49 @@ def test_ingest_from_a_path_leaves_the_source_file_alone(ingest, tmp_path, lake)
     result = ingest(src)
     assert src.read_bytes() == b"id,name\n1,a\n"
     assert read_rows(lake, result) == [{"id": 1, "name": "a"}]
+
+
+@pytest.mark.parametrize(
+    ("data", "problem", "line"),
+    [
+        (b"a,b\n1,x\n\n2,y\n3,z,extra\n", "ragged row: expected 2 fields, found 3", 5),  # blank line counted
+        (b"a,b\n1,x\n2,\xff\n", "the file is not valid UTF-8", 3),  # bad bytes in data, not the header
+        (b"lamp,h\nx,5'10\"\n", "never closed", 2),  # a stray quote: the line it is on
+    ],
+)
+def test_bad_input_lines_match_the_file(ingest, data, problem, line):
+    with pytest.raises(BadCsv) as e:
+        ingest(data)
+    assert problem in str(e.value) and e.value.line == line
+
+
+def test_type_conflict_line_counts_blank_lines(ingest):
+    ingest(b"a,b\n1,x\n")
+    with pytest.raises(SchemaConflict, match="line 6 has 'zz'"):
+        ingest(b"a,b\n\n\n\n1,x\nzz,y\n")
+
+
+def test_integers_too_long_for_bigint_stay_exact_strings(ingest, lake):
+    result = ingest(b"order_id,big\n1234567890123456789,1e400\n9007199254740993,1e5\n")
+    assert schema_of(result) == {"order_id": "VARCHAR", "big": "VARCHAR"}
+    assert [r["order_id"] for r in read_rows(lake, result)] == ["1234567890123456789", "9007199254740993"]
+
+
+def test_doubles_with_more_digits_than_a_double_holds_stay_strings(ingest):
+    assert schema_of(ingest(b"x\n12345678901234.123456\n"))["x"] == "VARCHAR"
+    assert schema_of(ingest(b"y\n0.000123\n", name="other"))["y"] == "DOUBLE"
+
+
+def test_identifier_hints_match_whole_words_only(ingest):
+    result = ingest(b"hotel_rate,missing_count,home_phone,zip\n120,3,3125550147,60601\n")
+    assert schema_of(result) == {
+        "hotel_rate": "BIGINT",
+        "missing_count": "BIGINT",
+        "home_phone": "VARCHAR",
+        "zip": "VARCHAR",
+    }
+
+
+def test_blank_lines_in_a_one_column_file_are_empty_values(ingest, lake):
+    result = ingest(b"x\n1\n\n3\n")
+    assert [r["x"] for r in read_rows(lake, result)] == [1, None, 3]

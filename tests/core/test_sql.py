@@ -105,6 +105,10 @@ def test_values_are_json_safe(engine):
         "EXPORT DATABASE 'dump'",
         "CALL pragma_version()",
         "DETACH memory",
+        "EXPLAIN SELECT 1",
+        "EXPLAIN ANALYZE CREATE OR REPLACE VIEW people AS SELECT 'poisoned' AS id",
+        "EXPLAIN ANALYZE COPY (SELECT 666 AS evil) TO 'x.parquet' (FORMAT parquet)",
+        "EXPLAIN ANALYZE DROP VIEW people",
     ],
 )
 def test_statements_that_are_not_a_single_query_are_refused(engine, sql):
@@ -167,5 +171,59 @@ def test_a_damaged_object_does_not_hide_the_other_datasets(catalog, put, lake):
         assert e.query("SELECT b FROM fine").rows == [[2]]
         with pytest.raises(SqlError):
             e.query("SELECT * FROM broken")
+    finally:
+        e.close()
+
+
+def test_explain_analyze_cannot_overwrite_a_live_object(engine, catalog, lake):
+    path = lake.local_path(catalog.get("people").object_key)
+    before = path.read_bytes()
+    with pytest.raises(SqlRefused):
+        engine.query(f"EXPLAIN ANALYZE COPY (SELECT 666 AS evil) TO '{path}' (FORMAT parquet)")
+    assert path.read_bytes() == before
+    assert engine.query("SELECT count(*) FROM people").rows == [[3]]
+
+
+def test_duckdb_temp_directory_is_private_and_empty(engine, tmp_path, monkeypatch):
+    allowed = engine.query("SELECT current_setting('allowed_directories')").rows[0][0]
+    assert all(".tmp" not in d or "lakehouse-sql-" in d for d in allowed)
+    with pytest.raises(SqlError):
+        engine.query("SELECT * FROM glob('.tmp/*')")
+
+
+def test_queries_keep_working_while_views_refresh(engine, put):
+    import threading
+
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def query_loop() -> None:
+        while not stop.is_set():
+            try:
+                engine.query("SELECT count(*) FROM people")
+            except Exception as e:  # any error here is a concurrency bug
+                errors.append(e)
+
+    threads = [threading.Thread(target=query_loop) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(8):
+            put("people", f"id,name,zip\n{i},x,00001\n".encode())
+            engine.refresh(force=True)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert engine.query("SELECT count(*) FROM people__v9").rows == [[1]]
+
+
+def test_results_are_cut_at_the_byte_cap_and_marked_truncated(catalog):
+    e = SqlEngine(catalog, max_result_bytes=100_000)
+    try:
+        r = e.query("SELECT repeat('x', 10000) AS s FROM range(1000)")
+        assert r.truncated is True and 0 < r.row_count < 1000
+        assert sum(len(row[0]) for row in r.rows) < 200_000
     finally:
         e.close()

@@ -92,3 +92,20 @@ def test_api_ingest_and_sql_over_an_s3_lake(s3_settings, monkeypatch):
         drift = client.post("/v1/ingest?name=workers", content=b"a\n1\n", headers=CSV)
         assert drift.status_code == 409
         assert client.post("/v1/sql", json={"sql": "SELECT count(*) FROM workers"}).json()["rows"] == [[4]]
+
+
+def test_missing_landing_object_on_s3_fails_the_run_with_a_clear_message(s3_settings):
+    defs = build_definitions(s3_settings)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("datasets", ["ghost"])
+        result = dg.materialize(
+            [defs.get_assets_def("datasets"), *defs.asset_checks],
+            partition_key="ghost",
+            instance=instance,
+            resources=defs.resources,
+            selection=dg.AssetSelection.assets("datasets"),
+            raise_on_error=False,
+        )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data
+    assert "landing/ghost.csv is missing" in failure.user_failure_data.description

@@ -3,6 +3,7 @@ import dagster as dg
 from lakehouse_assets.core.catalog import SchemaConflict
 from lakehouse_assets.core.ingest import BadCsv, TooLarge, ingest_csv
 from lakehouse_assets.core.landing import landing_key
+from lakehouse_assets.core.storage import ObjectNotFound
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource
@@ -34,7 +35,7 @@ def datasets(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Materi
                 scratch_dir=lake.scratch_dir(),
                 source_label=f"dagster run {context.run_id[:8]}",
             )
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ObjectNotFound) as e:
         raise dg.Failure(
             description=f"landing file {landing_key(name)} is missing from {storage.describe()}: {e}"
         ) from None

@@ -1,0 +1,139 @@
+"""Corpora: documents built from catalog datasets, ready to embed and search.
+
+A corpus is SQL over one catalog dataset that yields one row per document: `id` (unique in the
+corpus), `entity_id` (what a hit is about, e.g. a worker), `text` (what is embedded), `content_hash`
+(over the text and the metadata, so a changed field re-embeds or re-tags exactly that document) and
+the metadata columns that searches filter on. The result is itself a catalog dataset
+(`corpus_<name>`), so corpora are SQL-queryable, and the vector index of the same name holds its
+embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.ingest import IngestResult
+from lakehouse_assets.core.storage import LakeStorage
+from lakehouse_assets.core.warehouse import build_derived_table
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    name: str
+    source: str  # the catalog dataset the documents are built from
+    entity: str  # what entity_id identifies: "worker", "playbook"
+    sql: str
+    metadata: tuple[str, ...]  # columns stored with each vector; searches may filter on them
+
+    @property
+    def dataset(self) -> str:
+        return f"corpus_{self.name}"
+
+    @property
+    def index(self) -> str:
+        return f"corpus_{self.name}"
+
+
+def _hash(*columns: str) -> str:
+    """SQL for the SHA-256 of the columns, separated so that ('a', 'bc') and ('ab', 'c') differ."""
+    parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '\\N')" for c in columns)
+    return f"sha256(concat_ws(chr(31), {parts}))"
+
+
+_WORKER_METADATA = (
+    "worker_id",
+    "role",
+    "city",
+    "state",
+    "hourly_rate",
+    "years_experience",
+    "availability",
+    "shift",
+)
+
+WORKERS = CorpusSpec(
+    name="workers",
+    source="workers",
+    entity="worker",
+    metadata=_WORKER_METADATA,
+    sql=f"""
+SELECT
+    'worker-' || worker_id AS id,
+    CAST(worker_id AS VARCHAR) AS entity_id,
+    text,
+    {_hash("text", *_WORKER_METADATA)} AS content_hash,
+    {", ".join(_WORKER_METADATA)}
+FROM (
+    SELECT *,
+        concat_ws('. ',
+            role || ' in ' || city || ', ' || state,
+            years_experience || ' years of experience',
+            'Skills: ' || replace(skills, ';', ', '),
+            'Certifications: ' || coalesce(replace(certifications, ';', ', '), 'none'),
+            shift || ' shift, ' || replace(availability, '_', ' '),
+            'Languages: ' || replace(languages, ';', ', '),
+            resume_text
+        ) AS text
+    FROM workers
+)
+ORDER BY worker_id
+""",
+)
+
+_PLAYBOOK_METADATA = ("playbook_id", "outcome", "endorsed_ids", "rejected_ids", "recorded_at")
+
+PLAYBOOKS = CorpusSpec(
+    name="playbooks",
+    source="playbook_memory",
+    entity="playbook",
+    metadata=_PLAYBOOK_METADATA,
+    sql=f"""
+SELECT
+    'playbook-' || playbook_id AS id,
+    playbook_id AS entity_id,
+    query AS text,
+    {_hash("query", *_PLAYBOOK_METADATA)} AS content_hash,
+    {", ".join(_PLAYBOOK_METADATA)}
+FROM playbook_memory
+ORDER BY recorded_at, playbook_id
+""",
+)
+
+CORPORA: dict[str, CorpusSpec] = {c.name: c for c in (WORKERS, PLAYBOOKS)}
+
+
+def corpus_spec(name: str) -> CorpusSpec:
+    try:
+        return CORPORA[name]
+    except KeyError:
+        raise KeyError(f"no corpus named {name!r}; corpora: {', '.join(sorted(CORPORA))}") from None
+
+
+def build_corpus(
+    spec: CorpusSpec,
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    lake: LakeStorage,
+    catalog: Catalog,
+    scratch_dir: Path,
+) -> IngestResult:
+    """Build the corpus's documents from its source dataset and register them as `corpus_<name>`."""
+    return build_derived_table(
+        conn, spec.dataset, spec.sql, [spec.source], lake=lake, catalog=catalog, scratch_dir=scratch_dir
+    )
+
+
+def documents_table(
+    spec: CorpusSpec, conn: duckdb.DuckDBPyConnection, *, lake: LakeStorage, catalog: Catalog
+) -> pa.Table:
+    """The corpus's current documents (its catalog dataset) as an Arrow table."""
+    from lakehouse_assets.core.duck import mount, parquet_source
+
+    catalog.refresh()
+    mount(conn, spec.dataset, parquet_source(lake, catalog.get(spec.dataset).object_key))
+    return conn.execute(f'SELECT * FROM "{spec.dataset}"').to_arrow_table()

@@ -1,0 +1,109 @@
+"""Keeping a vector index in step with a corpus, incrementally.
+
+Only documents whose content hash is new or changed are embedded; documents gone from the corpus
+are deleted; everything else is skipped, so re-indexing after a 1% change costs about 1% of a full
+run. Embedding and the vector store's upserts overlap: while the model encodes batch N+1, a
+writer thread upserts batch N (both release the GIL).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from lakehouse_assets.core.embedder import Embedder
+from lakehouse_assets.core.vectors import IndexSpec, VectorStore
+
+EMBED_BATCH = 512
+
+
+@dataclass(frozen=True)
+class IndexSync:
+    index: str
+    embedded: int
+    skipped: int
+    deleted: int
+    total: int
+    model: str
+    dimension: int
+    seconds: float
+
+
+def _metadata_rows(table: pa.Table, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """Chroma metadata: scalar values only, and no nulls (an absent key is how Chroma says null)."""
+    rows = table.select(list(columns)).to_pylist()
+    return [{k: v for k, v in row.items() if v is not None} for row in rows]
+
+
+def plan_sync(documents: pa.Table, existing: dict[str, Any]) -> tuple[list[int], list[str]]:
+    """(row positions to embed, ids to delete) given the index's id -> content_hash."""
+    ids = documents.column("id").to_pylist()
+    hashes = documents.column("content_hash").to_pylist()
+    todo = [i for i, (id_, h) in enumerate(zip(ids, hashes, strict=True)) if existing.get(id_) != h]
+    present = set(ids)
+    removed = sorted(id_ for id_ in existing if id_ not in present)
+    return todo, removed
+
+
+def sync_index(
+    index: str,
+    documents: pa.Table,
+    metadata_columns: Sequence[str],
+    *,
+    embedder: Embedder,
+    store: VectorStore,
+    hnsw: dict[str, int] | None = None,
+    batch_size: int = EMBED_BATCH,
+    progress: Callable[[int, int], None] | None = None,
+) -> IndexSync:
+    """Make `index` hold exactly `documents` (columns id, entity_id, text, content_hash + metadata)."""
+    start = time.perf_counter()
+    store.ensure_index(IndexSpec(index, embedder.model, embedder.dimension, hnsw=hnsw or {}))
+    existing = store.get_metadata(index, "content_hash")
+    todo, removed = plan_sync(documents, existing)
+    columns = ["entity_id", "content_hash", *[c for c in metadata_columns if c not in ("entity_id", "content_hash")]]
+    lock = threading.Lock()
+    done = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="vector-upsert") as writer:
+        pending: Future | None = None
+        for start_at in range(0, len(todo), batch_size):
+            rows = documents.take(pa.array(todo[start_at : start_at + batch_size], pa.int64()))
+            vectors = embedder.embed(rows.column("text").to_pylist())
+            if pending is not None:
+                pending.result()  # at most one upsert in flight: bounded memory, errors surface here
+
+            def upsert(rows: pa.Table = rows, vectors: Any = vectors) -> None:
+                nonlocal done
+                store.upsert(
+                    index,
+                    model=embedder.model,
+                    ids=rows.column("id").to_pylist(),
+                    embeddings=vectors,
+                    documents=rows.column("text").to_pylist(),
+                    metadatas=_metadata_rows(rows, columns),
+                )
+                with lock:
+                    done += rows.num_rows
+                if progress:
+                    progress(done, len(todo))
+
+            pending = writer.submit(upsert)
+        if pending is not None:
+            pending.result()
+    store.delete(index, removed)
+    return IndexSync(
+        index=index,
+        embedded=len(todo),
+        skipped=documents.num_rows - len(todo),
+        deleted=len(removed),
+        total=documents.num_rows,
+        model=embedder.model,
+        dimension=embedder.dimension,
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,159 @@
+"""Playbook records: which workers were endorsed (or rejected) for a staffing query, and how it went.
+
+Records are appended to a JSONL log (one writer, the API process; each append is fsync'd before it
+returns). The `playbook_memory` asset rebuilds a catalog dataset from the log, and the `playbooks`
+corpus embeds each record's query, so a later, similar query finds the past outcome and search
+can boost the workers endorsed for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("success", "partial", "failure")
+
+
+class InvalidPlaybook(ValueError):
+    pass
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class PlaybookRecord:
+    query: str
+    endorsed_ids: tuple[str, ...]
+    rejected_ids: tuple[str, ...] = ()
+    outcome: str = "success"
+    contract_id: str | None = None
+    recorded_at: str = field(default_factory=_now)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.query, str) or not self.query.strip():
+            raise InvalidPlaybook("query is empty: a playbook records what was asked")
+        if self.outcome not in OUTCOMES:
+            raise InvalidPlaybook(f"outcome {self.outcome!r} is not one of {', '.join(OUTCOMES)}")
+        if not self.endorsed_ids and not self.rejected_ids:
+            raise InvalidPlaybook("a playbook needs at least one endorsed or rejected worker id")
+        both = set(self.endorsed_ids) & set(self.rejected_ids)
+        if both:
+            raise InvalidPlaybook(f"ids both endorsed and rejected: {', '.join(sorted(both))}")
+        for i in (*self.endorsed_ids, *self.rejected_ids):
+            if not isinstance(i, str) or not i.strip() or ";" in i:
+                raise InvalidPlaybook(f"invalid worker id {i!r}")
+
+    @property
+    def playbook_id(self) -> str:
+        """Content-derived: the same record logged twice is one playbook."""
+        body = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()[:20]
+
+    def to_json(self) -> dict:
+        return {"playbook_id": self.playbook_id, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> PlaybookRecord:
+        return cls(
+            query=d["query"],
+            endorsed_ids=tuple(str(i) for i in d.get("endorsed_ids", ())),
+            rejected_ids=tuple(str(i) for i in d.get("rejected_ids", ())),
+            outcome=d.get("outcome", "success"),
+            contract_id=d.get("contract_id"),
+            recorded_at=d["recorded_at"],
+        )
+
+
+@dataclass(frozen=True)
+class LogReplay:
+    records: list[PlaybookRecord]
+    skipped_lines: int
+
+
+class PlaybookLog:
+    """Append-only JSONL of playbook records."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def append(self, records: Sequence[PlaybookRecord]) -> None:
+        """Write and fsync every record before returning; a crash leaves at most one torn last line."""
+        if not records:
+            return
+        data = "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in records).encode("utf-8")
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def replay(self) -> LogReplay:
+        """Every readable record in order; corrupt or truncated lines are skipped and counted."""
+        records: list[PlaybookRecord] = []
+        skipped = 0
+        if not self.path.exists():
+            return LogReplay(records, 0)
+        with open(self.path, "rb") as f:
+            for lineno, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    records.append(PlaybookRecord.from_json(json.loads(raw)))
+                except (ValueError, KeyError, TypeError) as e:
+                    skipped += 1
+                    log.warning("%s line %d skipped: %s", self.path, lineno, e)
+        return LogReplay(records, skipped)
+
+
+PLAYBOOK_SCHEMA = pa.schema(
+    [
+        ("playbook_id", pa.string()),
+        ("query", pa.string()),
+        ("endorsed_ids", pa.string()),
+        ("rejected_ids", pa.string()),
+        ("outcome", pa.string()),
+        ("contract_id", pa.string()),
+        ("recorded_at", pa.string()),
+    ]
+)
+
+
+def playbook_table(records: Iterable[PlaybookRecord]) -> pa.Table:
+    """One row per distinct playbook (ids joined with ';'), the shape of the `playbook_memory` dataset."""
+    seen: dict[str, PlaybookRecord] = {}
+    for r in records:
+        seen.setdefault(r.playbook_id, r)
+    rows = [
+        {
+            "playbook_id": pid,
+            "query": r.query,
+            "endorsed_ids": ";".join(r.endorsed_ids),
+            "rejected_ids": ";".join(r.rejected_ids),
+            "outcome": r.outcome,
+            "contract_id": r.contract_id,
+            "recorded_at": r.recorded_at,
+        }
+        for pid, r in seen.items()
+    ]
+    return pa.Table.from_pylist(rows, schema=PLAYBOOK_SCHEMA)
+
+
+def split_ids(joined: str | None) -> list[str]:
+    return [i for i in (joined or "").split(";") if i]

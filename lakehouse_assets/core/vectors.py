@@ -1,0 +1,347 @@
+"""Vector indexes over Chroma: named collections that remember their embedding model and dimension.
+
+A Chroma server (`chroma run`) is the store whenever more than one process writes (the API, Dagster
+runs); an in-process persistent client only where one process owns the folder. Every index is a
+cosine-space collection whose metadata records `model` and `dimension`: adding or querying with
+another model or dimension is an IndexConflict, never a silent mix of vector spaces. Creating an
+index is idempotent for the same settings and a conflict for different ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+INDEX_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
+RESERVED_METADATA = ("model", "dimension", "lakehouse_index")
+UPSERT_BATCH = 4096  # below Chroma's max batch size; large enough to amortize each call
+
+
+class VectorStoreError(RuntimeError):
+    pass
+
+
+class IndexNotFound(VectorStoreError, KeyError):
+    def __str__(self) -> str:
+        return f"no vector index named {self.args[0]!r}"
+
+
+class IndexConflict(VectorStoreError):
+    """An index exists with other settings, or vectors of another model/dimension were offered."""
+
+
+class InvalidIndexRequest(VectorStoreError, ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    model: str
+    dimension: int
+    hnsw: Mapping[str, int] = field(default_factory=dict)  # ef_construction, ef_search, max_neighbors
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    name: str
+    model: str
+    dimension: int
+    count: int
+    hnsw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    id: str
+    distance: float  # cosine distance, 1 - cosine similarity
+    metadata: dict[str, Any]
+    document: str | None
+
+    @property
+    def similarity(self) -> float:
+        return 1.0 - self.distance
+
+
+def validate_index_name(name: str) -> str:
+    if not isinstance(name, str) or not INDEX_NAME_RE.fullmatch(name):
+        raise InvalidIndexRequest(
+            f"invalid index name {name!r}: use 3-63 characters of a-z, 0-9, '_', '.', '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+DEFAULT_HNSW = {"ef_construction": 200, "ef_search": 100, "max_neighbors": 32}
+
+
+class VectorStore:
+    """Indexes in one Chroma (a server through HttpClient, or a local persistent folder)."""
+
+    def __init__(self, client: Any, *, default_hnsw: Mapping[str, int] | None = None) -> None:
+        self.client = client
+        self.default_hnsw = dict(default_hnsw or DEFAULT_HNSW)
+
+    @classmethod
+    def local(cls, path: Path, **kw: Any) -> VectorStore:
+        import chromadb
+
+        path.mkdir(parents=True, exist_ok=True)
+        settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+        return cls(chromadb.PersistentClient(path=str(path), settings=settings), **kw)
+
+    @classmethod
+    def server(cls, url: str, **kw: Any) -> VectorStore:
+        """A Chroma server at `url` (http://host:port), e.g. one started with `chroma run`."""
+        from urllib.parse import urlparse
+
+        import chromadb
+
+        parsed = urlparse(url)
+        if not parsed.hostname:
+            raise VectorStoreError(f"Chroma URL {url!r} has no host: use http://host:port")
+        settings = chromadb.Settings(anonymized_telemetry=False)
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=settings,
+            )
+        except Exception as e:  # chromadb checks the server on construction
+            raise VectorStoreError(f"Chroma server at {url} is unreachable: {e}") from None
+        return cls(client, **kw)
+
+    # -- indexes ---------------------------------------------------------------------------
+
+    def _collection(self, name: str) -> Any:
+        from chromadb.errors import NotFoundError
+
+        validate_index_name(name)
+        try:
+            return self.client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            raise IndexNotFound(name) from None
+        except ValueError as e:  # older clients say "does not exist" with a ValueError
+            if "does not exist" in str(e):
+                raise IndexNotFound(name) from None
+            raise
+
+    @staticmethod
+    def _info(collection: Any) -> IndexInfo:
+        meta = collection.metadata or {}
+        config = collection.configuration or {}
+        hnsw = dict(config.get("hnsw") or {})
+        return IndexInfo(
+            name=collection.name,
+            model=str(meta.get("model", "")),
+            dimension=int(meta.get("dimension", 0)),
+            count=collection.count(),
+            hnsw={k: hnsw[k] for k in ("space", "ef_construction", "ef_search", "max_neighbors") if k in hnsw},
+        )
+
+    def create_index(self, spec: IndexSpec) -> tuple[IndexInfo, bool]:
+        """(info, created). Same settings again: the existing index; other settings: IndexConflict."""
+        validate_index_name(spec.name)
+        if not spec.model:
+            raise InvalidIndexRequest("an index needs the name of the model its vectors come from")
+        if not isinstance(spec.dimension, int) or not 1 <= spec.dimension <= 65_536:
+            raise InvalidIndexRequest(f"dimension must be an integer from 1 to 65536, not {spec.dimension!r}")
+        hnsw = {**self.default_hnsw, **spec.hnsw}
+        unknown = set(hnsw) - set(DEFAULT_HNSW)
+        if unknown:
+            raise InvalidIndexRequest(f"unknown HNSW settings {sorted(unknown)}; known: {sorted(DEFAULT_HNSW)}")
+        try:
+            existing = self._collection(spec.name)
+        except IndexNotFound:
+            existing = None
+        if existing is None:
+            try:
+                collection = self.client.create_collection(
+                    spec.name,
+                    metadata={"model": spec.model, "dimension": spec.dimension, "lakehouse_index": 1},
+                    configuration={"hnsw": {"space": "cosine", **hnsw}},
+                    embedding_function=None,
+                )
+                return self._info(collection), True
+            except Exception as e:
+                if "already exists" not in str(e):  # another process created it just now
+                    raise
+                existing = self._collection(spec.name)
+        info = self._info(existing)
+        wanted = {"space": "cosine", **hnsw}
+        differences = [
+            f"{key} {have!r} != {want!r}"
+            for key, have, want in (
+                ("model", info.model, spec.model),
+                ("dimension", info.dimension, spec.dimension),
+                *((k, info.hnsw.get(k), v) for k, v in wanted.items()),
+            )
+            if have != want
+        ]
+        if differences:
+            raise IndexConflict(f"index {spec.name!r} exists with other settings: {', '.join(differences)}")
+        return info, False
+
+    def ensure_index(self, spec: IndexSpec) -> IndexInfo:
+        return self.create_index(spec)[0]
+
+    def get_index(self, name: str) -> IndexInfo:
+        return self._info(self._collection(name))
+
+    def list_indexes(self) -> list[IndexInfo]:
+        out = []
+        for c in self.client.list_collections():
+            collection = c if hasattr(c, "metadata") else self.client.get_collection(c, embedding_function=None)
+            out.append(self._info(collection))
+        return sorted(out, key=lambda i: i.name)
+
+    def delete_index(self, name: str) -> None:
+        self._collection(name)
+        self.client.delete_collection(name)
+
+    # -- vectors ---------------------------------------------------------------------------
+
+    def _checked(self, name: str, model: str, dimension: int) -> Any:
+        collection = self._collection(name)
+        info_meta = collection.metadata or {}
+        have_model, have_dim = str(info_meta.get("model", "")), int(info_meta.get("dimension", 0))
+        if model != have_model:
+            raise IndexConflict(f"index {name!r} holds {have_model!r} vectors; these come from {model!r}")
+        if dimension != have_dim:
+            raise IndexConflict(f"index {name!r} holds {have_dim}-d vectors; got {dimension}-d")
+        return collection
+
+    def upsert(
+        self,
+        name: str,
+        *,
+        model: str,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        documents: Sequence[str] | None = None,
+        metadatas: Sequence[Mapping[str, Any]] | None = None,
+        batch_size: int = UPSERT_BATCH,
+    ) -> int:
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if embeddings.ndim != 2:
+            raise InvalidIndexRequest("embeddings must be a 2-d array: one row per id")
+        if len(ids) != len(embeddings):
+            raise InvalidIndexRequest(f"{len(ids)} ids but {len(embeddings)} vectors")
+        if len(set(ids)) != len(ids):
+            raise InvalidIndexRequest("ids must be unique within one request")
+        for seq, what in ((documents, "documents"), (metadatas, "metadatas")):
+            if seq is not None and len(seq) != len(ids):
+                raise InvalidIndexRequest(f"{len(ids)} ids but {len(seq)} {what}")
+        if not len(ids):
+            return 0
+        collection = self._checked(name, model, int(embeddings.shape[1]))
+        for start in range(0, len(ids), batch_size):
+            end = start + batch_size
+            batch_ids = list(ids[start:end])
+            batch_metadatas = None
+            if metadatas is not None:
+                batch_metadatas = [dict(m) or {"_": 0} for m in metadatas[start:end]]
+                # Chroma's upsert merges into an existing record's metadata; replace it instead, so a
+                # key the new metadata lacks (a null) does not keep its old value (None deletes a key).
+                old = collection.get(ids=batch_ids, include=["metadatas"])
+                old_keys = {id_: set(meta or ()) for id_, meta in zip(old["ids"], old["metadatas"], strict=True)}
+                for id_, meta in zip(batch_ids, batch_metadatas, strict=True):
+                    meta.update(dict.fromkeys(old_keys.get(id_, set()) - meta.keys()))
+            collection.upsert(
+                ids=batch_ids,
+                embeddings=embeddings[start:end],
+                documents=list(documents[start:end]) if documents is not None else None,
+                metadatas=batch_metadatas,
+            )
+        return len(ids)
+
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        if ids:
+            collection = self._collection(name)
+            for start in range(0, len(ids), UPSERT_BATCH):
+                collection.delete(ids=list(ids[start : start + UPSERT_BATCH]))
+
+    def get_metadata(self, name: str, field_name: str) -> dict[str, Any]:
+        """id -> metadata[field_name] for every vector in the index (for incremental updates)."""
+        collection = self._collection(name)
+        out: dict[str, Any] = {}
+        offset, page = 0, 10_000
+        while True:
+            got = collection.get(include=["metadatas"], limit=page, offset=offset)
+            for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
+                out[id_] = (meta or {}).get(field_name)
+            if len(got["ids"]) < page:
+                return out
+            offset += page
+
+    def count(self, name: str) -> int:
+        return self._collection(name).count()
+
+    def query(
+        self,
+        name: str,
+        *,
+        model: str,
+        vector: np.ndarray,
+        k: int,
+        where: Mapping[str, Any] | None = None,
+    ) -> list[VectorHit]:
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        collection = self._checked(name, model, int(vector.shape[0]))
+        if k < 1:
+            raise InvalidIndexRequest(f"k must be at least 1, not {k}")
+        result = collection.query(
+            query_embeddings=vector.reshape(1, -1),
+            n_results=k,
+            where=dict(where) if where else None,
+            include=["distances", "metadatas", "documents"],
+        )
+        ids = result["ids"][0]
+        return [
+            VectorHit(id_, float(dist), dict(meta or {}), doc)
+            for id_, dist, meta, doc in zip(
+                ids, result["distances"][0], result["metadatas"][0], result["documents"][0], strict=True
+            )
+        ]
+
+
+def _fetch(
+    store: VectorStore,
+    name: str,
+    *,
+    ids: Sequence[str],
+    model: str,
+    query: np.ndarray,
+    where: Mapping[str, Any] | None = None,
+) -> list[VectorHit]:
+    """Vectors by id (those matching `where`), scored against `query` by cosine distance."""
+    query = np.asarray(query, dtype=np.float32).reshape(-1)
+    collection = store._checked(name, model, int(query.shape[0]))
+    if not ids:
+        return []
+    got = collection.get(
+        ids=list(ids), where=dict(where) if where else None, include=["embeddings", "metadatas", "documents"]
+    )
+    out = []
+    qn = query / (np.linalg.norm(query) or 1.0)
+    for id_, emb, meta, doc in zip(got["ids"], got["embeddings"], got["metadatas"], got["documents"], strict=True):
+        v = np.asarray(emb, dtype=np.float32)
+        similarity = float(np.dot(qn, v / (np.linalg.norm(v) or 1.0)))
+        out.append(VectorHit(id_, 1.0 - similarity, dict(meta or {}), doc))
+    return out
+
+
+VectorStore.fetch = _fetch  # type: ignore[attr-defined]
+
+
+def open_vector_store(settings: Any) -> VectorStore:
+    """The Chroma server the settings name, else a persistent folder under the lake home."""
+    if settings.chroma_url:
+        return VectorStore.server(settings.chroma_url, default_hnsw=settings.hnsw)
+    return VectorStore.local(settings.chroma_path, default_hnsw=settings.hnsw)
