@@ -10,8 +10,12 @@ from fastapi import Depends, Request
 from api.dagster_events import DagsterReporter
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.embedder import CachedEmbedder
+from lakehouse_assets.core.matrix import MatrixSearch
+from lakehouse_assets.core.playbooks import PlaybookLog
 from lakehouse_assets.core.sql import SqlEngine
 from lakehouse_assets.core.storage import LakeStorage
+from lakehouse_assets.core.vectors import VectorStore
 
 
 @dataclass
@@ -23,6 +27,10 @@ class Services:
     catalog: Catalog
     sql: SqlEngine
     dagster: DagsterReporter
+    embedder: CachedEmbedder
+    vectors: VectorStore
+    matrix: MatrixSearch
+    playbooks: PlaybookLog
 
 
 def get_services(request: Request) -> Services:
@@ -54,3 +62,25 @@ LakeDep = Annotated[LakeStorage, Depends(get_lake)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 SqlDep = Annotated[SqlEngine, Depends(get_sql)]
 DagsterDep = Annotated[DagsterReporter, Depends(get_dagster)]
+
+
+def get_embedder(services: Annotated[Services, Depends(get_services)]) -> CachedEmbedder:
+    return services.embedder
+
+
+def get_vectors(services: Annotated[Services, Depends(get_services)]) -> VectorStore:
+    return services.vectors
+
+
+def get_matrix(services: Annotated[Services, Depends(get_services)]) -> MatrixSearch:
+    return services.matrix
+
+
+def get_playbooks(services: Annotated[Services, Depends(get_services)]) -> PlaybookLog:
+    return services.playbooks
+
+
+EmbedderDep = Annotated[CachedEmbedder, Depends(get_embedder)]
+VectorsDep = Annotated[VectorStore, Depends(get_vectors)]
+MatrixDep = Annotated[MatrixSearch, Depends(get_matrix)]
+PlaybooksDep = Annotated[PlaybookLog, Depends(get_playbooks)]

@@ -12,9 +12,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.upload import BadUpload, UnsupportedMediaType
 from lakehouse_assets.core.catalog import DatasetNotFound, InvalidDatasetName, SchemaConflict, format_schema
+from lakehouse_assets.core.embedder import EmbeddingError, EmptyText
 from lakehouse_assets.core.ingest import BadCsv, TooLarge
+from lakehouse_assets.core.matrix import SearchError
+from lakehouse_assets.core.playbooks import InvalidPlaybook
 from lakehouse_assets.core.sql import SqlError, SqlRefused, SqlTimeout
 from lakehouse_assets.core.storage import InvalidKey
+from lakehouse_assets.core.vectors import IndexConflict, IndexNotFound, InvalidIndexRequest, VectorStoreError
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +93,38 @@ def install_error_handlers(app: FastAPI) -> None:
     def _sql_error(_: Request, e: SqlError) -> JSONResponse:
         code = "sql_refused" if "Permission Error" in str(e) else "sql_error"
         return error_response(400, code, str(e))
+
+    @app.exception_handler(IndexNotFound)
+    def _no_index(_: Request, e: IndexNotFound) -> JSONResponse:
+        return error_response(404, "not_found", str(e))
+
+    @app.exception_handler(IndexConflict)
+    def _index_conflict(_: Request, e: IndexConflict) -> JSONResponse:
+        return error_response(409, "index_conflict", str(e))
+
+    @app.exception_handler(InvalidIndexRequest)
+    def _bad_index_request(_: Request, e: InvalidIndexRequest) -> JSONResponse:
+        return error_response(400, "invalid_request", str(e))
+
+    @app.exception_handler(VectorStoreError)
+    def _store_down(_: Request, e: VectorStoreError) -> JSONResponse:
+        return error_response(503, "vector_store_unavailable", str(e))
+
+    @app.exception_handler(SearchError)
+    def _bad_search(_: Request, e: SearchError) -> JSONResponse:
+        return error_response(400, "invalid_search", str(e))
+
+    @app.exception_handler(EmptyText)
+    def _empty_text(_: Request, e: EmptyText) -> JSONResponse:
+        return error_response(400, "empty_text", str(e))
+
+    @app.exception_handler(EmbeddingError)
+    def _embedder_down(_: Request, e: EmbeddingError) -> JSONResponse:
+        return error_response(502, "embedder_unavailable", str(e))
+
+    @app.exception_handler(InvalidPlaybook)
+    def _bad_playbook(_: Request, e: InvalidPlaybook) -> JSONResponse:
+        return error_response(400, "invalid_playbook", str(e))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:

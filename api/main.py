@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,8 +16,14 @@ from api.errors import install_error_handlers
 from api.routers import datasets, health, ingest, sql
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.embedder import embedder_from_settings
+from lakehouse_assets.core.matrix import DowngradePolicy, MatrixSearch
+from lakehouse_assets.core.playbooks import PlaybookLog
 from lakehouse_assets.core.sql import SqlEngine
 from lakehouse_assets.core.storage import open_storage
+from lakehouse_assets.core.vectors import open_vector_store
+
+log = logging.getLogger(__name__)
 
 
 def open_services(settings: ApiSettings) -> Services:
@@ -28,7 +36,32 @@ def open_services(settings: ApiSettings) -> Services:
         memory_limit=settings.sql_memory_limit,
         refresh_seconds=settings.catalog_refresh_seconds,
     )
-    return Services(settings, lake, catalog, engine, DagsterReporter(settings.report_to_dagster))
+    embedder = embedder_from_settings(settings)
+    vectors = open_vector_store(settings)
+    matrix = MatrixSearch(
+        vectors,
+        embedder,
+        min_score=settings.relevance_floor,
+        policy=DowngradePolicy(weak_models=tuple(settings.weak_models), weak_model=settings.weak_model),
+    )
+    return Services(
+        settings,
+        lake,
+        catalog,
+        engine,
+        DagsterReporter(settings.report_to_dagster),
+        embedder,
+        vectors,
+        matrix,
+        PlaybookLog(settings.playbook_log_path),
+    )
+
+
+def _warm_embedder(services: Services) -> None:
+    try:
+        services.embedder.embed(["warm up"])
+    except Exception:
+        log.exception("the embedder could not be loaded; search and embed requests will fail until it can")
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -38,6 +71,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = open_services(settings)
         services.dagster.warm()
+        if settings.warm_embedder:
+            threading.Thread(target=_warm_embedder, args=(services,), name="embedder-warm", daemon=True).start()
         app.state.services = services
         try:
             yield

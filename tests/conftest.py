@@ -4,6 +4,7 @@ and both lake backends."""
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from moto.server import ThreadedMotoServer
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.core.storage import LakeStorage, LocalStorage, S3Storage, open_storage
+
+# Test apps load the embedding model only when a test embeds (it takes seconds of a shared CPU).
+os.environ.setdefault("LAKEHOUSE_WARM_EMBEDDER", "false")
 
 S3_REGION = "us-east-1"
 S3_ACCESS_KEY = "testing"

@@ -50,6 +50,21 @@ class LakehouseSettings(BaseSettings):
     hnsw_ef_search: int = 100
     hnsw_max_neighbors: int = 32
 
+    relevance_floor: float = Field(default=0.45, description="Matrix search drops hits scoring below this.")
+    weak_models: list[str] = Field(
+        default=["qwen3.5:latest", "qwen3:latest"], description="Models the downgrade gate never escalates from."
+    )
+    weak_model: str = Field(default="qwen3.5:latest", description="What the gate recommends when a weak model will do.")
+
+    @property
+    def journal_dir(self) -> Path:
+        """Append-only JSONL logs the API writes (playbook records, ...)."""
+        return self.home / "journal"
+
+    @property
+    def playbook_log_path(self) -> Path:
+        return self.journal_dir / "playbooks.jsonl"
+
     @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"

@@ -20,7 +20,9 @@ CSV = b"id,name,zip\n1,ann,00123\n2,bob,60601\n"
 
 @pytest.fixture
 def api_settings(tmp_path: Path) -> ApiSettings:
-    return ApiSettings(home=tmp_path / "lake", report_to_dagster=False, max_ingest_bytes=4096, _env_file=None)
+    return ApiSettings(
+        home=tmp_path / "lake", report_to_dagster=False, warm_embedder=False, max_ingest_bytes=4096, _env_file=None
+    )
 
 
 @pytest.fixture
