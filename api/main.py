@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 from api.dagster_events import DagsterReporter
 from api.deps import Services
 from api.errors import install_error_handlers
-from api.routers import datasets, health, ingest, sql
+from api.routers import datasets, health, ingest, matrix, sql, vectors
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.embedder import embedder_from_settings
@@ -89,8 +89,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")
-    for module in (datasets, ingest, sql):
+    for module in (datasets, ingest, sql, matrix, vectors):
         v1.include_router(module.router)
+    v1.include_router(vectors.embed_router)
     app.include_router(v1)
     return app
 

@@ -4,22 +4,27 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.settings import LakehouseSettings
+from lakehouse_assets.defs.corpora import assets as corpora_assets
+from lakehouse_assets.defs.corpora import checks as corpora_checks
 from lakehouse_assets.defs.ingest import assets as ingest_assets
 from lakehouse_assets.defs.ingest import checks as ingest_checks
 from lakehouse_assets.defs.ingest.sensors import landing_zone_sensor
+from lakehouse_assets.defs.matrix import assets as matrix_assets
 from lakehouse_assets.defs.warehouse import assets as warehouse_assets
-from lakehouse_assets.resources import LakeResource
+from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorStoreResource
 
 
 def build_definitions(settings: LakehouseSettings | None = None) -> dg.Definitions:
     settings = settings or LakehouseSettings()
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([ingest_assets, warehouse_assets]),
-        asset_checks=dg.load_asset_checks_from_modules([ingest_checks]),
+        assets=dg.load_assets_from_modules([ingest_assets, warehouse_assets, matrix_assets, corpora_assets]),
+        asset_checks=dg.load_asset_checks_from_modules([ingest_checks, corpora_checks]),
         sensors=[landing_zone_sensor],
         resources={
             "lake": LakeResource.from_settings(settings),
             "duckdb": DuckDBResource(database=":memory:"),
+            "embedder": EmbedderResource.from_settings(settings),
+            "vector_store": VectorStoreResource.from_settings(settings),
         },
     )
 

@@ -61,12 +61,16 @@ def sync_index(
     hnsw: dict[str, int] | None = None,
     batch_size: int = EMBED_BATCH,
     progress: Callable[[int, int], None] | None = None,
+    delete_missing: bool = True,
 ) -> IndexSync:
-    """Make `index` hold exactly `documents` (columns id, entity_id, text, content_hash + metadata)."""
+    """Make `index` hold `documents` (columns id, entity_id, text, content_hash + metadata); with
+    `delete_missing`, exactly those (vectors of documents no longer present are deleted)."""
     start = time.perf_counter()
     store.ensure_index(IndexSpec(index, embedder.model, embedder.dimension, hnsw=hnsw or {}))
     existing = store.get_metadata(index, "content_hash")
     todo, removed = plan_sync(documents, existing)
+    if not delete_missing:
+        removed = []
     columns = ["entity_id", "content_hash", *[c for c in metadata_columns if c not in ("entity_id", "content_hash")]]
     lock = threading.Lock()
     done = 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ MAX_K = 200
 _RANGE_OPS = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 _LIST_OPS = {"in": "$in", "nin": "$nin"}
 _EQ_OPS = {"eq": "$eq", "ne": "$ne"}
+_SCALARS = (str, int, float, bool)
 
 
 class SearchError(ValueError):
@@ -134,16 +135,18 @@ def downgrade_gate(hits: Sequence[Hit], requested: str | None, policy: Downgrade
     )
 
 
-def translate_filter(flt: Mapping[str, Any] | None, spec: CorpusSpec) -> list[dict[str, Any]]:
-    """The filter as Chroma `where` clauses for one corpus. Raises SearchError naming the problem."""
+def filter_clauses(flt: Mapping[str, Any] | None, fields: Collection[str], *, scope: str) -> list[dict[str, Any]]:
+    """The filter language as Chroma `where` clauses over the metadata `fields` of `scope` (e.g. "index 'x'").
+
+    `{field: value}` is equality; `{field: {op: value}}` takes eq/ne (a scalar), gt/gte/lt/lte (a number)
+    and in/nin (a non-empty list of scalars of one type). Raises SearchError naming the field or operator.
+    """
     clauses: list[dict[str, Any]] = []
     for name, cond in (flt or {}).items():
-        if name not in spec.metadata:
-            raise SearchError(
-                f"unknown filter field {name!r} for corpus {spec.name!r}; known: {', '.join(spec.metadata)}"
-            )
+        if name not in fields:
+            raise SearchError(f"unknown filter field {name!r} for {scope}; known: {', '.join(fields) or 'none'}")
         if not isinstance(cond, Mapping):
-            if isinstance(cond, list | dict) or cond is None:
+            if not isinstance(cond, _SCALARS):
                 raise SearchError(f'filter {name!r}: give a value, or an object like {{"gte": 10}} or {{"in": [..]}}')
             clauses.append({name: {"$eq": cond}})
             continue
@@ -157,8 +160,12 @@ def translate_filter(flt: Mapping[str, Any] | None, spec: CorpusSpec) -> list[di
             elif op in _LIST_OPS:
                 if not isinstance(value, list) or not value:
                     raise SearchError(f"filter {name!r}: {op} needs a non-empty list")
+                if not all(isinstance(v, _SCALARS) for v in value) or len({type(v) for v in value}) > 1:
+                    raise SearchError(f"filter {name!r}: {op} needs values of one type (all text, integers, ...)")
                 clauses.append({name: {_LIST_OPS[op]: value}})
             elif op in _EQ_OPS:
+                if not isinstance(value, _SCALARS):
+                    raise SearchError(f"filter {name!r}: {op} needs a text, number or boolean, not {value!r}")
                 clauses.append({name: {_EQ_OPS[op]: value}})
             else:
                 known = ", ".join([*_EQ_OPS, *_RANGE_OPS, *_LIST_OPS])
@@ -166,7 +173,13 @@ def translate_filter(flt: Mapping[str, Any] | None, spec: CorpusSpec) -> list[di
     return clauses
 
 
-def _where(clauses: list[dict[str, Any]]) -> dict[str, Any] | None:
+def translate_filter(flt: Mapping[str, Any] | None, spec: CorpusSpec) -> list[dict[str, Any]]:
+    """The filter as Chroma `where` clauses for one corpus. Raises SearchError naming the problem."""
+    return filter_clauses(flt, spec.metadata, scope=f"corpus {spec.name!r}")
+
+
+def chroma_where(clauses: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Clauses from filter_clauses() as one Chroma `where` (None when there are none)."""
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -230,7 +243,7 @@ class MatrixSearch:
                 clauses.append({"entity_id": {"$nin": exclude}})
             try:
                 found = self.store.query(
-                    spec.index, model=self.embedder.model, vector=vector, k=fetch, where=_where(clauses)
+                    spec.index, model=self.embedder.model, vector=vector, k=fetch, where=chroma_where(clauses)
                 )
             except IndexNotFound:
                 continue  # a corpus not indexed yet contributes nothing
@@ -329,7 +342,7 @@ class MatrixSearch:
         )
         ids = [f"worker-{w}" for w in worker_ids]
         for vh in self.store.fetch(
-            WORKERS.index, ids=ids, model=self.embedder.model, query=vector, where=_where(clauses)
+            WORKERS.index, ids=ids, model=self.embedder.model, query=vector, where=chroma_where(clauses)
         ):
             hit = self._hit(WORKERS, vh)
             best[(WORKERS.entity, hit.entity_id)] = hit

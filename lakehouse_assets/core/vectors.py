@@ -10,6 +10,7 @@ index is idempotent for the same settings and a conflict for different ones.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ import numpy as np
 INDEX_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
 RESERVED_METADATA = ("model", "dimension", "lakehouse_index")
 UPSERT_BATCH = 4096  # below Chroma's max batch size; large enough to amortize each call
+METADATA_SAMPLE = 1000  # vectors read to learn an index's metadata fields
+EMPTY_METADATA_KEY = "_"  # stands in for an empty metadata mapping, which Chroma refuses
 
 
 class VectorStoreError(RuntimeError):
@@ -86,6 +89,8 @@ class VectorStore:
     def __init__(self, client: Any, *, default_hnsw: Mapping[str, int] | None = None) -> None:
         self.client = client
         self.default_hnsw = dict(default_hnsw or DEFAULT_HNSW)
+        self._fields: dict[str, frozenset[str]] = {}
+        self._fields_lock = threading.Lock()
 
     @classmethod
     def local(cls, path: Path, **kw: Any) -> VectorStore:
@@ -203,7 +208,30 @@ class VectorStore:
 
     def delete_index(self, name: str) -> None:
         self._collection(name)
-        self.client.delete_collection(name)
+        try:
+            self.client.delete_collection(name)
+        finally:
+            self._forget_fields(name)
+
+    def metadata_fields(self, name: str, *, refresh: bool = False) -> frozenset[str]:
+        """The metadata keys found on a sample of the index's vectors (the first METADATA_SAMPLE).
+
+        Cached per index; this store's upserts and deletes drop the entry. Pass `refresh=True` to re-read
+        when another process may have written new fields (e.g. before rejecting a filter field).
+        """
+        with self._fields_lock:
+            cached = None if refresh else self._fields.get(name)
+        if cached is not None:
+            return cached
+        got = self._collection(name).get(include=["metadatas"], limit=METADATA_SAMPLE)
+        fields = frozenset(k for meta in got["metadatas"] for k in (meta or ()) if k != EMPTY_METADATA_KEY)
+        with self._fields_lock:
+            self._fields[name] = fields
+        return fields
+
+    def _forget_fields(self, name: str) -> None:
+        with self._fields_lock:
+            self._fields.pop(name, None)
 
     # -- vectors ---------------------------------------------------------------------------
 
@@ -241,12 +269,27 @@ class VectorStore:
         if not len(ids):
             return 0
         collection = self._checked(name, model, int(embeddings.shape[1]))
+        try:
+            self._upsert_batches(collection, ids, embeddings, documents, metadatas, batch_size)
+        finally:
+            self._forget_fields(name)
+        return len(ids)
+
+    @staticmethod
+    def _upsert_batches(
+        collection: Any,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        documents: Sequence[str] | None,
+        metadatas: Sequence[Mapping[str, Any]] | None,
+        batch_size: int,
+    ) -> None:
         for start in range(0, len(ids), batch_size):
             end = start + batch_size
             batch_ids = list(ids[start:end])
             batch_metadatas = None
             if metadatas is not None:
-                batch_metadatas = [dict(m) or {"_": 0} for m in metadatas[start:end]]
+                batch_metadatas = [dict(m) or {EMPTY_METADATA_KEY: 0} for m in metadatas[start:end]]
                 # Chroma's upsert merges into an existing record's metadata; replace it instead, so a
                 # key the new metadata lacks (a null) does not keep its old value (None deletes a key).
                 old = collection.get(ids=batch_ids, include=["metadatas"])
@@ -259,13 +302,15 @@ class VectorStore:
                 documents=list(documents[start:end]) if documents is not None else None,
                 metadatas=batch_metadatas,
             )
-        return len(ids)
 
     def delete(self, name: str, ids: Sequence[str]) -> None:
         if ids:
             collection = self._collection(name)
-            for start in range(0, len(ids), UPSERT_BATCH):
-                collection.delete(ids=list(ids[start : start + UPSERT_BATCH]))
+            try:
+                for start in range(0, len(ids), UPSERT_BATCH):
+                    collection.delete(ids=list(ids[start : start + UPSERT_BATCH]))
+            finally:
+                self._forget_fields(name)
 
     def get_metadata(self, name: str, field_name: str) -> dict[str, Any]:
         """id -> metadata[field_name] for every vector in the index (for incremental updates)."""
@@ -304,11 +349,16 @@ class VectorStore:
         )
         ids = result["ids"][0]
         return [
-            VectorHit(id_, float(dist), dict(meta or {}), doc)
+            VectorHit(id_, float(dist), _user_metadata(meta), doc)
             for id_, dist, meta, doc in zip(
                 ids, result["distances"][0], result["metadatas"][0], result["documents"][0], strict=True
             )
         ]
+
+
+def _user_metadata(meta: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A vector's metadata as it was given (without the placeholder that stands for an empty mapping)."""
+    return {k: v for k, v in (meta or {}).items() if k != EMPTY_METADATA_KEY}
 
 
 def _fetch(
@@ -333,7 +383,7 @@ def _fetch(
     for id_, emb, meta, doc in zip(got["ids"], got["embeddings"], got["metadatas"], got["documents"], strict=True):
         v = np.asarray(emb, dtype=np.float32)
         similarity = float(np.dot(qn, v / (np.linalg.norm(v) or 1.0)))
-        out.append(VectorHit(id_, 1.0 - similarity, dict(meta or {}), doc))
+        out.append(VectorHit(id_, 1.0 - similarity, _user_metadata(meta), doc))
     return out
 
 

@@ -50,3 +50,22 @@ def build_derived_table(
         return register_parquet(staged, name, schema, rows, lake=lake, catalog=catalog, source="derived")
     finally:
         staged.unlink(missing_ok=True)
+
+
+def register_table(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    table: object,
+    *,
+    lake: LakeStorage,
+    catalog: Catalog,
+    scratch_dir: Path,
+) -> IngestResult:
+    """Register an in-memory Arrow table as dataset `name` (through the same Parquet path as SQL tables)."""
+    conn.register("__input", table)
+    try:
+        return build_derived_table(
+            conn, name, "SELECT * FROM __input", [], lake=lake, catalog=catalog, scratch_dir=scratch_dir
+        )
+    finally:
+        conn.unregister("__input")

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from api.deps import EmbedderDep, MatrixDep, PlaybooksDep, SettingsDep, VectorsDep
+from api.schemas.errors import ErrorBody
+from api.schemas.matrix import (
+    MatrixSearchRequest,
+    MatrixSearchResponse,
+    PlaybookBulkIn,
+    PlaybookIn,
+    PlaybookRecordResponse,
+)
+from lakehouse_assets.core.matrix import SearchRequest
+from lakehouse_assets.core.playbook_index import record_playbooks
+from lakehouse_assets.core.playbooks import PlaybookRecord
+
+router = APIRouter(prefix="/matrix", tags=["matrix"])
+
+
+@router.post("/search", responses={400: {"model": ErrorBody}, 502: {"model": ErrorBody}})
+def matrix_search(body: MatrixSearchRequest, matrix: MatrixDep) -> MatrixSearchResponse:
+    """Rank entities from several corpora for a text query, filtered, deduplicated and explained.
+
+    Hits below the relevance floor are dropped (an empty list is a valid answer). With `use_playbook`,
+    workers endorsed for similar past queries move up and rejected ones down, by at most 0.15.
+    `downgrade` says whether a weak local model can act on this result, and why.
+    """
+    result = matrix.search(
+        SearchRequest(
+            query=body.query,
+            corpora=body.corpora,
+            k=body.k,
+            filter=body.filter,
+            exclude_ids=body.exclude_ids,
+            min_score=body.min_score,
+            use_playbook=body.use_playbook,
+            model=body.model,
+        )
+    )
+    return MatrixSearchResponse.model_validate(asdict(result))
+
+
+@router.post("/playbooks/record", status_code=201, responses={400: {"model": ErrorBody}})
+def record(
+    body: PlaybookIn | PlaybookBulkIn,
+    playbooks: PlaybooksDep,
+    embedder: EmbedderDep,
+    vectors: VectorsDep,
+    settings: SettingsDep,
+) -> PlaybookRecordResponse:
+    """Record which workers were endorsed (and rejected) for a query, and the outcome: one record, or
+    `{"records": [...]}`. Logged durably, then searchable at once for `use_playbook`."""
+    items = body.records if isinstance(body, PlaybookBulkIn) else [body]
+    records = [
+        PlaybookRecord(
+            query=i.query,
+            endorsed_ids=tuple(str(x) for x in i.endorsed_ids),
+            rejected_ids=tuple(str(x) for x in i.rejected_ids),
+            outcome=i.outcome,
+            contract_id=i.contract_id,
+        )
+        for i in items
+    ]
+    sync = record_playbooks(records, log=playbooks, embedder=embedder, store=vectors, hnsw=settings.hnsw)
+    return PlaybookRecordResponse(
+        recorded=len(records), playbook_ids=[r.playbook_id for r in records], indexed=sync.embedded
+    )

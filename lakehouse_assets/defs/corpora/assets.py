@@ -1,0 +1,88 @@
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from lakehouse_assets.core.corpora import build_corpus, corpus_spec, documents_table
+from lakehouse_assets.core.indexing import sync_index
+from lakehouse_assets.defs.corpora.partitions import corpus_partitions
+from lakehouse_assets.defs.ingest.assets import datasets
+from lakehouse_assets.defs.ingest.metadata import dataset_metadata
+from lakehouse_assets.defs.matrix.assets import playbook_memory
+from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorStoreResource
+
+
+@dg.asset(
+    partitions_def=corpus_partitions,
+    deps=[
+        dg.AssetDep(datasets, partition_mapping=dg.SpecificPartitionsPartitionMapping(["workers"])),
+        playbook_memory,
+    ],
+    group_name="corpora",
+    kinds={"duckdb", "parquet"},
+    owners=["team:data-platform"],
+    pool="catalog_writers",
+)
+def corpus_documents(
+    context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """One document per entity of the corpus (text to embed, content hash, filterable metadata),
+    registered as the `corpus_<name>` dataset so it is SQL-queryable."""
+    spec = corpus_spec(context.partition_key)
+    storage = lake.storage()
+    with duckdb.get_connection() as conn:
+        result = build_corpus(spec, conn, lake=storage, catalog=lake.catalog(), scratch_dir=lake.scratch_dir())
+    metadata = dataset_metadata(storage, result.manifest, created=result.created)
+    metadata["source_dataset"] = dg.MetadataValue.text(spec.source)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    partitions_def=corpus_partitions,
+    deps=[corpus_documents],
+    group_name="corpora",
+    kinds={"chroma", "python"},
+    owners=["team:data-platform"],
+    pool="vector_store",
+)
+def corpus_embeddings(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    duckdb: DuckDBResource,
+    embedder: EmbedderResource,
+    vector_store: VectorStoreResource,
+) -> dg.MaterializeResult:
+    """The corpus's vector index, kept in step incrementally: only new or changed documents are embedded,
+    removed ones are deleted."""
+    spec = corpus_spec(context.partition_key)
+    with duckdb.get_connection() as conn:
+        documents = documents_table(spec, conn, lake=lake.storage(), catalog=lake.catalog())
+    model = embedder.get()
+
+    def progress(done: int, total: int) -> None:
+        if total and (done == total or done % 5000 < 512):
+            context.log.info("%s: embedded %d of %d changed documents", spec.index, done, total)
+
+    store = vector_store.get()
+    sync = sync_index(
+        spec.index,
+        documents,
+        spec.metadata,
+        embedder=model.inner,  # bulk work bypasses the query cache
+        store=store,
+        hnsw=vector_store.hnsw(),
+        progress=progress,
+    )
+    rate = sync.embedded / sync.seconds if sync.seconds and sync.embedded else 0.0
+    return dg.MaterializeResult(
+        metadata={
+            "index": dg.MetadataValue.text(sync.index),
+            "documents": dg.MetadataValue.int(sync.total),
+            "embedded": dg.MetadataValue.int(sync.embedded),
+            "skipped": dg.MetadataValue.int(sync.skipped),
+            "deleted": dg.MetadataValue.int(sync.deleted),
+            "vectors": dg.MetadataValue.int(store.count(spec.index)),
+            "model": dg.MetadataValue.text(sync.model),
+            "dimension": dg.MetadataValue.int(sync.dimension),
+            "seconds": dg.MetadataValue.float(round(sync.seconds, 3)),
+            "embedded_per_second": dg.MetadataValue.float(round(rate, 1)),
+        }
+    )

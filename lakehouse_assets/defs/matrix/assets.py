@@ -1,0 +1,37 @@
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from lakehouse_assets.core.playbooks import PlaybookLog, playbook_table
+from lakehouse_assets.core.warehouse import register_table
+from lakehouse_assets.defs.ingest.metadata import dataset_metadata
+from lakehouse_assets.resources import LakeResource
+
+playbook_log = dg.AssetSpec(
+    "playbook_log",
+    group_name="matrix",
+    kinds={"jsonl"},
+    owners=["team:data-platform"],
+    description="Append-only JSONL of playbook records written by POST /v1/matrix/playbooks/record.",
+)
+
+
+@dg.asset(
+    deps=[playbook_log], group_name="matrix", kinds={"parquet"}, owners=["team:data-platform"], pool="catalog_writers"
+)
+def playbook_memory(
+    context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """Every distinct playbook in the log, as the `playbook_memory` dataset the `playbooks` corpus reads."""
+    replay = PlaybookLog(lake.settings().playbook_log_path).replay()
+    if replay.skipped_lines:
+        context.log.warning("%d unreadable lines in the playbook log were skipped", replay.skipped_lines)
+    table = playbook_table(replay.records)
+    storage = lake.storage()
+    with duckdb.get_connection() as conn:
+        result = register_table(
+            conn, "playbook_memory", table, lake=storage, catalog=lake.catalog(), scratch_dir=lake.scratch_dir()
+        )
+    metadata = dataset_metadata(storage, result.manifest, created=result.created)
+    metadata["log_records"] = dg.MetadataValue.int(len(replay.records))
+    metadata["skipped_lines"] = dg.MetadataValue.int(replay.skipped_lines)
+    return dg.MaterializeResult(metadata=metadata)
