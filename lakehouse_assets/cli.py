@@ -94,6 +94,32 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def _launch_corpus_backfill(ui_url: str) -> str:
+    """Ask the Dagster daemon to build every corpus and its embeddings (a backfill over the corpus
+    partitions), through the webserver's GraphQL API. Returns the backfill id or why it failed."""
+    import json
+
+    from lakehouse_assets.core.corpora import CORPORA
+
+    query = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+        __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+    params = {
+        "partitionNames": sorted(CORPORA),
+        "assetSelection": [{"path": ["corpus_documents"]}, {"path": ["corpus_embeddings"]}],
+        "fromFailure": False,
+    }
+    body = json.dumps({"query": query, "variables": {"params": params}}).encode()
+    request = urllib.request.Request(f"{ui_url}/graphql", data=body, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            result = json.load(r)["data"]["launchPartitionBackfill"]
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        return f"could not launch the backfill: {e}; materialize corpus_embeddings from the UI"
+    if "backfillId" in result:
+        return f"backfill {result['backfillId']}"
+    return f"could not launch the backfill: {result.get('message', result)}"
+
+
 def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:
     """Start a service with its output appended to `log` (the child keeps its own handle)."""
     with open(log, "ab") as out:
@@ -115,6 +141,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     bin_dir = Path(sys.executable).parent
     procs: list[subprocess.Popen] = []
     try:
+        chroma_url = f"http://{args.host}:{args.chroma_port}"
+        chroma = _spawn(
+            [str(bin_dir / "chroma"), "run", "--path", str(settings.chroma_path.resolve()), "--host", args.host,
+             "--port", str(args.chroma_port)],
+            logs / "chroma.log",
+        )  # fmt: skip
+        procs.append(chroma)
+        _wait_http(f"{chroma_url}/api/v2/heartbeat", chroma, 60)
+        os.environ["LAKEHOUSE_CHROMA_URL"] = chroma_url  # API and Dagster runs share the server
         dagster_cmd = ["dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.dagster_port)]
         ui = _spawn([str(bin_dir / "dagster"), *dagster_cmd], logs / "dagster.log")
         procs.append(ui)
@@ -125,10 +160,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         api_url, ui_url = f"http://{args.host}:{args.api_port}", f"http://{args.host}:{args.dagster_port}"
         _wait_http(f"{api_url}/health", api, 60)
         _wait_http(f"{ui_url}/server_info", ui, 180)
+        backfill = _launch_corpus_backfill(ui_url)
+        sql_example = '{"sql": "select role, count(*) n from workers group by role order by n desc limit 5"}'
+        search_example = '{"query": "forklift operator with OSHA 10", "k": 3, "filter": {"state": "IL"}}'
         print(
             f"\nlakehouse is up\n  Dagster UI  {ui_url}\n  API         {api_url}  (OpenAPI docs: {api_url}/docs)\n"
-            f"  logs        {logs}\n\ntry:\n  curl -s {api_url}/v1/sql -H 'content-type: application/json' "
-            f"""-d '{{"sql": "select role, count(*) n from workers group by role order by n desc limit 5"}}'\n"""
+            f"  Chroma      {chroma_url}\n  logs        {logs}\n\n"
+            f"Embedding the corpora runs in the background ({backfill}); watch it under Runs.\n\n"
+            f"try:\n  curl -s {api_url}/v1/sql -H 'content-type: application/json' -d '{sql_example}'\n"
+            f"  curl -s {api_url}/v1/matrix/search -H 'content-type: application/json' -d '{search_example}'\n"
             "\nCtrl-C stops everything.",
             flush=True,
         )
@@ -173,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--api-port", type=int, default=8000)
     p.add_argument("--dagster-port", type=int, default=3000)
+    p.add_argument("--chroma-port", type=int, default=8001)
     p.set_defaults(func=cmd_demo)
 
     args = parser.parse_args(argv)

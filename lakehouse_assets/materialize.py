@@ -1,7 +1,9 @@
 """Materialize the landing zone through Dagster, in-process, recorded in the instance the UI reads.
 
 Used by `lakehouse materialize` and `make demo`: every landing CSV becomes a `datasets` partition
-(added if new) and is materialized with its checks; then the derived tables are rebuilt.
+(added if new) and is materialized with its checks; then the derived tables and the playbook memory
+are rebuilt. Corpora and embeddings take minutes per 10,000 documents: `make demo` hands them to the
+Dagster daemon as a backfill instead.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def materialize_landing(defs: dg.Definitions, instance: dg.DagsterInstance) -> l
                 raise_on_error=False,  # one bad landing file must not stop the others
             )
         )
-    derived = dg.AssetSelection.groups("warehouse")
+    derived = dg.AssetSelection.groups("warehouse") | dg.AssetSelection.assets("playbook_memory")
     results.append(
         dg.materialize(assets, instance=instance, resources=defs.resources, selection=derived, raise_on_error=False)
     )
