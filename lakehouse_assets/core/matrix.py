@@ -269,7 +269,7 @@ class MatrixSearch:
 
     @staticmethod
     def _hit(spec: CorpusSpec, vh: VectorHit, boost: float = 0.0, why: list[Boost] | None = None) -> Hit:
-        meta = {k: v for k, v in vh.metadata.items() if k not in ("entity_id", "content_hash")}
+        meta = {k: v for k, v in sorted(vh.metadata.items()) if k not in ("entity_id", "content_hash")}
         return Hit(
             corpus=spec.name,
             id=vh.id,
