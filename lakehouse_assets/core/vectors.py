@@ -325,6 +325,31 @@ class VectorStore:
                 return out
             offset += page
 
+    def fetch(
+        self,
+        name: str,
+        *,
+        ids: Sequence[str],
+        model: str,
+        query: np.ndarray,
+        where: Mapping[str, Any] | None = None,
+    ) -> list[VectorHit]:
+        """Vectors by id (those matching `where`), scored against `query` by cosine distance."""
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        collection = self._checked(name, model, int(query.shape[0]))
+        if not ids:
+            return []
+        got = collection.get(
+            ids=list(ids), where=dict(where) if where else None, include=["embeddings", "metadatas", "documents"]
+        )
+        out = []
+        qn = query / (np.linalg.norm(query) or 1.0)
+        for id_, emb, meta, doc in zip(got["ids"], got["embeddings"], got["metadatas"], got["documents"], strict=True):
+            v = np.asarray(emb, dtype=np.float32)
+            similarity = float(np.dot(qn, v / (np.linalg.norm(v) or 1.0)))
+            out.append(VectorHit(id_, 1.0 - similarity, _user_metadata(meta), doc))
+        return out
+
     def count(self, name: str) -> int:
         return self._collection(name).count()
 
@@ -359,35 +384,6 @@ class VectorStore:
 def _user_metadata(meta: Mapping[str, Any] | None) -> dict[str, Any]:
     """A vector's metadata as it was given (without the placeholder that stands for an empty mapping)."""
     return {k: v for k, v in (meta or {}).items() if k != EMPTY_METADATA_KEY}
-
-
-def _fetch(
-    store: VectorStore,
-    name: str,
-    *,
-    ids: Sequence[str],
-    model: str,
-    query: np.ndarray,
-    where: Mapping[str, Any] | None = None,
-) -> list[VectorHit]:
-    """Vectors by id (those matching `where`), scored against `query` by cosine distance."""
-    query = np.asarray(query, dtype=np.float32).reshape(-1)
-    collection = store._checked(name, model, int(query.shape[0]))
-    if not ids:
-        return []
-    got = collection.get(
-        ids=list(ids), where=dict(where) if where else None, include=["embeddings", "metadatas", "documents"]
-    )
-    out = []
-    qn = query / (np.linalg.norm(query) or 1.0)
-    for id_, emb, meta, doc in zip(got["ids"], got["embeddings"], got["metadatas"], got["documents"], strict=True):
-        v = np.asarray(emb, dtype=np.float32)
-        similarity = float(np.dot(qn, v / (np.linalg.norm(v) or 1.0)))
-        out.append(VectorHit(id_, 1.0 - similarity, _user_metadata(meta), doc))
-    return out
-
-
-VectorStore.fetch = _fetch  # type: ignore[attr-defined]
 
 
 def open_vector_store(settings: Any) -> VectorStore:
