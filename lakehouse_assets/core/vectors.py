@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 INDEX_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
 RESERVED_METADATA = ("model", "dimension", "lakehouse_index")
 UPSERT_BATCH = 4096  # below Chroma's max batch size; large enough to amortize each call
+HOT_SECONDS = 5.0  # how long a collection handle is reused on the query path
 METADATA_SAMPLE = 1000  # vectors read to learn an index's metadata fields
 EMPTY_METADATA_KEY = "_"  # stands in for an empty metadata mapping, which Chroma refuses
 
@@ -91,6 +93,8 @@ class VectorStore:
         self.default_hnsw = dict(default_hnsw or DEFAULT_HNSW)
         self._fields: dict[str, frozenset[str]] = {}
         self._fields_lock = threading.Lock()
+        self._hot: dict[str, tuple[float, Any]] = {}
+        self._hot_lock = threading.Lock()
 
     @classmethod
     def local(cls, path: Path, **kw: Any) -> VectorStore:
@@ -208,6 +212,8 @@ class VectorStore:
 
     def delete_index(self, name: str) -> None:
         self._collection(name)
+        with self._hot_lock:
+            self._hot.pop(name, None)
         try:
             self.client.delete_collection(name)
         finally:
@@ -235,8 +241,31 @@ class VectorStore:
 
     # -- vectors ---------------------------------------------------------------------------
 
-    def _checked(self, name: str, model: str, dimension: int) -> Any:
+    def _hot_collection(self, name: str, *, fresh: bool = False) -> Any:
+        """The collection handle for reads and writes, reused for HOT_SECONDS: against a Chroma server
+        each lookup is an HTTP round trip, which would double the cost of a query. A handle whose
+        collection was dropped meanwhile fails with NotFoundError; callers then retry with `fresh`."""
+        now = time.monotonic()
+        with self._hot_lock:
+            entry = self._hot.get(name)
+        if entry is not None and not fresh and now - entry[0] < HOT_SECONDS:
+            return entry[1]
         collection = self._collection(name)
+        with self._hot_lock:
+            self._hot[name] = (now, collection)
+        return collection
+
+    def _on_collection(self, name: str, model: str, dimension: int, action: Any) -> Any:
+        """Run `action(collection)` on the checked, reused handle; once more on a fresh one if it went stale."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            return action(self._checked(name, model, dimension))
+        except NotFoundError:
+            return action(self._checked(name, model, dimension, fresh=True))
+
+    def _checked(self, name: str, model: str, dimension: int, *, fresh: bool = False) -> Any:
+        collection = self._hot_collection(name, fresh=fresh)
         info_meta = collection.metadata or {}
         have_model, have_dim = str(info_meta.get("model", "")), int(info_meta.get("dimension", 0))
         if model != have_model:
@@ -268,7 +297,7 @@ class VectorStore:
                 raise InvalidIndexRequest(f"{len(ids)} ids but {len(seq)} {what}")
         if not len(ids):
             return 0
-        collection = self._checked(name, model, int(embeddings.shape[1]))
+        collection = self._checked(name, model, int(embeddings.shape[1]), fresh=True)
         try:
             self._upsert_batches(collection, ids, embeddings, documents, metadatas, batch_size)
         finally:
@@ -363,14 +392,18 @@ class VectorStore:
         where: Mapping[str, Any] | None = None,
     ) -> list[VectorHit]:
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
-        collection = self._checked(name, model, int(vector.shape[0]))
         if k < 1:
             raise InvalidIndexRequest(f"k must be at least 1, not {k}")
-        result = collection.query(
-            query_embeddings=vector.reshape(1, -1),
-            n_results=k,
-            where=dict(where) if where else None,
-            include=["distances", "metadatas", "documents"],
+        result = self._on_collection(
+            name,
+            model,
+            int(vector.shape[0]),
+            lambda collection: collection.query(
+                query_embeddings=vector.reshape(1, -1),
+                n_results=k,
+                where=dict(where) if where else None,
+                include=["distances", "metadatas", "documents"],
+            ),
         )
         ids = result["ids"][0]
         return [

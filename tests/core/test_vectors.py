@@ -547,3 +547,18 @@ def test_resource_with_a_server(chroma_server_url: str, name: str) -> None:
     assert not Path("/nonexistent/never-used").exists()
     with pytest.raises(VectorStoreError, match="unreachable"):
         VectorStoreResource(chroma_url=f"http://127.0.0.1:{free_port()}").get()
+
+
+def test_a_reused_handle_follows_an_index_dropped_and_recreated_elsewhere(tmp_path):
+    """The query path reuses collection handles; another writer replacing the index must not leave
+    this store querying (or mis-checking) the old one."""
+    from lakehouse_assets.core.vectors import IndexSpec, VectorStore
+
+    reader, writer = VectorStore.local(tmp_path / "c"), VectorStore.local(tmp_path / "c")
+    reader.create_index(IndexSpec("shared", "m", 4))
+    reader.upsert("shared", model="m", ids=["a"], embeddings=np.eye(4, dtype=np.float32)[:1])
+    assert [h.id for h in reader.query("shared", model="m", vector=np.eye(4)[0], k=1)] == ["a"]
+    writer.delete_index("shared")
+    writer.create_index(IndexSpec("shared", "m", 4))
+    writer.upsert("shared", model="m", ids=["b"], embeddings=np.eye(4, dtype=np.float32)[1:2])
+    assert [h.id for h in reader.query("shared", model="m", vector=np.eye(4)[1], k=1)] == ["b"]
