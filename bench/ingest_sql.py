@@ -63,6 +63,7 @@ class ApiServer:
             **os.environ,
             "LAKEHOUSE_HOME": str(home),
             "LAKEHOUSE_REPORT_TO_DAGSTER": "false",
+            "LAKEHOUSE_WARM_EMBEDDER": "false",  # ingest and SQL only: keep the embedding model out of the way
             "LAKEHOUSE_MAX_INGEST_BYTES": str(1 << 40),
         }
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--port", str(self.port)]
