@@ -15,6 +15,7 @@ from lakehouse_assets.core.matrix import MatrixSearch
 from lakehouse_assets.core.playbooks import PlaybookLog
 from lakehouse_assets.core.sql import SqlEngine
 from lakehouse_assets.core.storage import LakeStorage
+from lakehouse_assets.core.validation import Roster
 from lakehouse_assets.core.vectors import VectorStore
 
 
@@ -31,6 +32,7 @@ class Services:
     vectors: VectorStore
     matrix: MatrixSearch
     playbooks: PlaybookLog
+    roster: Roster
 
 
 def get_services(request: Request) -> Services:
@@ -84,3 +86,10 @@ EmbedderDep = Annotated[CachedEmbedder, Depends(get_embedder)]
 VectorsDep = Annotated[VectorStore, Depends(get_vectors)]
 MatrixDep = Annotated[MatrixSearch, Depends(get_matrix)]
 PlaybooksDep = Annotated[PlaybookLog, Depends(get_playbooks)]
+
+
+def get_roster(services: Annotated[Services, Depends(get_services)]) -> Roster:
+    return services.roster
+
+
+RosterDep = Annotated[Roster, Depends(get_roster)]

@@ -18,6 +18,7 @@ from lakehouse_assets.core.matrix import SearchError
 from lakehouse_assets.core.playbooks import InvalidPlaybook
 from lakehouse_assets.core.sql import SqlError, SqlRefused, SqlTimeout
 from lakehouse_assets.core.storage import InvalidKey
+from lakehouse_assets.core.validation import UnknownKind, ValidationFailed
 from lakehouse_assets.core.vectors import IndexConflict, IndexNotFound, InvalidIndexRequest, VectorStoreError
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidPlaybook)
     def _bad_playbook(_: Request, e: InvalidPlaybook) -> JSONResponse:
         return error_response(400, "invalid_playbook", str(e))
+
+    @app.exception_handler(ValidationFailed)
+    def _invalid_proposal(_: Request, e: ValidationFailed) -> JSONResponse:
+        return JSONResponse(status_code=422, content=e.to_json())
+
+    @app.exception_handler(UnknownKind)
+    def _unknown_kind(_: Request, e: UnknownKind) -> JSONResponse:
+        return error_response(400, "unknown_kind", str(e))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:

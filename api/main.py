@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 from api.dagster_events import DagsterReporter
 from api.deps import Services
 from api.errors import install_error_handlers
-from api.routers import datasets, health, ingest, matrix, sql, vectors
+from api.routers import datasets, health, ingest, matrix, sql, validate, vectors
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.embedder import embedder_from_settings
@@ -21,6 +21,7 @@ from lakehouse_assets.core.matrix import DowngradePolicy, MatrixSearch
 from lakehouse_assets.core.playbooks import PlaybookLog
 from lakehouse_assets.core.sql import SqlEngine
 from lakehouse_assets.core.storage import open_storage
+from lakehouse_assets.core.validation import Roster
 from lakehouse_assets.core.vectors import open_vector_store
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def open_services(settings: ApiSettings) -> Services:
         vectors,
         matrix,
         PlaybookLog(settings.playbook_log_path),
+        Roster(catalog, lake, settings.roster_dataset),
     )
 
 
@@ -89,7 +91,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")
-    for module in (datasets, ingest, sql, matrix, vectors):
+    for module in (datasets, ingest, sql, matrix, vectors, validate):
         v1.include_router(module.router)
     v1.include_router(vectors.embed_router)
     app.include_router(v1)

@@ -56,6 +56,8 @@ class LakehouseSettings(BaseSettings):
     )
     weak_model: str = Field(default="qwen3.5:latest", description="What the gate recommends when a weak model will do.")
 
+    roster_dataset: str = Field(default="workers", description="The catalog dataset fills are validated against.")
+
     @property
     def journal_dir(self) -> Path:
         """Append-only JSONL logs the API writes (playbook records, ...)."""

@@ -200,3 +200,21 @@ def test_unexpected_errors_are_json_500s(api_settings, monkeypatch):
         r = client.get("/v1/datasets")
     assert r.status_code == 500
     assert r.json() == {"error": "internal", "message": "internal error: OSError"}
+
+
+def test_validate_route_statuses_and_tagged_errors(client):
+    post_csv(client, "workers", b"worker_id,availability,shift\n1,available,night\n2,unavailable,night\n")
+    ok = client.post("/v1/validate", json={"kind": "sms", "payload": {"to": "+13125550147", "body": "Shift at 7am."}})
+    assert ok.status_code == 200 and ok.json()["ok"] is True
+    fill = {"contract_id": "c", "target_count": 2, "candidates": [{"worker_id": 1, "reason": "fits"}]}
+    assert client.post("/v1/validate", json={"kind": "fill", "payload": fill, "context": {"shift": "night"}}).json()[
+        "ok"
+    ]
+    phantom = {**fill, "candidates": [{"worker_id": 99, "reason": "made up"}]}
+    r = client.post("/v1/validate", json={"kind": "fill", "payload": phantom})
+    assert r.status_code == 422 and r.json() == {"Consistency": {"reason": "worker 99 is not in the roster"}}
+    r = client.post(
+        "/v1/validate", json={"kind": "email", "payload": {"to": "a@b.co", "subject": "x", "body": "123-45-6789"}}
+    )
+    assert r.status_code == 422 and list(r.json()) == ["Policy"]
+    assert_error(client.post("/v1/validate", json={"kind": "tweet", "payload": {}}), 400, "unknown_kind", "tweet")
