@@ -92,8 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SqlError)
     def _sql_error(_: Request, e: SqlError) -> JSONResponse:
-        code = "sql_refused" if "Permission Error" in str(e) else "sql_error"
-        return error_response(400, code, str(e))
+        return error_response(400, "sql_error", str(e))
 
     @app.exception_handler(IndexNotFound)
     def _no_index(_: Request, e: IndexNotFound) -> JSONResponse:

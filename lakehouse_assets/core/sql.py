@@ -255,6 +255,8 @@ class SqlEngine:
                 )
             except duckdb.InterruptException:
                 raise SqlTimeout(timeout_ms) from None
+            except duckdb.PermissionException as e:  # the sandbox refused a file, URL or setting
+                raise SqlRefused(str(e)) from None
             except duckdb.Error as e:
                 if timed_out.is_set():
                     raise SqlTimeout(timeout_ms) from None
