@@ -10,7 +10,9 @@ from fastapi import Depends, Request
 from api.dagster_events import DagsterReporter
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.chat import ChatRouter
 from lakehouse_assets.core.embedder import CachedEmbedder
+from lakehouse_assets.core.jsonl import DailyJournal
 from lakehouse_assets.core.matrix import MatrixSearch
 from lakehouse_assets.core.playbooks import PlaybookLog
 from lakehouse_assets.core.sql import SqlEngine
@@ -33,6 +35,8 @@ class Services:
     matrix: MatrixSearch
     playbooks: PlaybookLog
     roster: Roster
+    chat: ChatRouter
+    sessions: DailyJournal
 
 
 def get_services(request: Request) -> Services:
@@ -93,3 +97,15 @@ def get_roster(services: Annotated[Services, Depends(get_services)]) -> Roster:
 
 
 RosterDep = Annotated[Roster, Depends(get_roster)]
+
+
+def get_chat(services: Annotated[Services, Depends(get_services)]) -> ChatRouter:
+    return services.chat
+
+
+def get_sessions(services: Annotated[Services, Depends(get_services)]) -> DailyJournal:
+    return services.sessions
+
+
+ChatDep = Annotated[ChatRouter, Depends(get_chat)]
+SessionsDep = Annotated[DailyJournal, Depends(get_sessions)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,10 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.openai_wire import OPENAI_PATHS, openai_error
 from api.upload import BadUpload, UnsupportedMediaType
 from lakehouse_assets.core.catalog import DatasetNotFound, InvalidDatasetName, SchemaConflict, format_schema
+from lakehouse_assets.core.chat import ChatError, UpstreamError, UpstreamRateLimited
 from lakehouse_assets.core.embedder import EmbeddingError, EmptyText
 from lakehouse_assets.core.ingest import BadCsv, TooLarge
+from lakehouse_assets.core.iterate import InvalidIterateRequest
 from lakehouse_assets.core.matrix import SearchError
 from lakehouse_assets.core.playbooks import InvalidPlaybook
 from lakehouse_assets.core.sql import SqlError, SqlRefused, SqlTimeout
@@ -27,6 +31,11 @@ log = logging.getLogger(__name__)
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     body = {"error": code, "message": message, **{k: v for k, v in extra.items() if v is not None}}
     return JSONResponse(status_code=status, content=body)
+
+
+def _speaks_openai(request: Request) -> bool:
+    """The OpenAI-compatible route answers errors in OpenAI's shape, which OpenAI clients parse."""
+    return request.url.path in OPENAI_PATHS
 
 
 def _schema(cols: Any) -> list[dict[str, str]]:
@@ -134,13 +143,38 @@ def install_error_handlers(app: FastAPI) -> None:
     def _unknown_kind(_: Request, e: UnknownKind) -> JSONResponse:
         return error_response(400, "unknown_kind", str(e))
 
+    @app.exception_handler(ChatError)
+    def _chat_failed(request: Request, e: ChatError) -> JSONResponse:
+        headers = {}
+        if isinstance(e, UpstreamRateLimited):
+            headers["Retry-After"] = str(max(1, math.ceil(e.retry_after))) if e.retry_after is not None else "1"
+        if _speaks_openai(request):
+            return JSONResponse(openai_error(e.status, str(e), e.code), status_code=e.status, headers=headers)
+        response = error_response(
+            e.status,
+            e.code,
+            str(e),
+            upstream_status=e.upstream_status if isinstance(e, UpstreamError) else None,
+            retry_after=getattr(e, "retry_after", None),
+            # every try, when there was more than the one this message already describes
+            attempts=[f.to_json() for f in e.failed_attempts] if len(e.failed_attempts) > 1 else None,
+        )
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(InvalidIterateRequest)
+    def _bad_iterate(_: Request, e: InvalidIterateRequest) -> JSONResponse:
+        return error_response(400, "invalid_request", str(e))
+
     @app.exception_handler(RequestValidationError)
-    def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+    def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
         problems = [
             {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "reason": err.get("msg")}
             for err in e.errors()
         ]
         message = "; ".join(f"{p['field'] or 'body'}: {p['reason']}" for p in problems)
+        if _speaks_openai(request):
+            return JSONResponse(openai_error(400, message or "invalid request", "invalid_request"), status_code=400)
         return error_response(400, "invalid_request", message or "invalid request", details=problems)
 
     @app.exception_handler(StarletteHTTPException)

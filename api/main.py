@@ -13,10 +13,12 @@ from fastapi import APIRouter, FastAPI
 from api.dagster_events import DagsterReporter
 from api.deps import Services
 from api.errors import install_error_handlers
-from api.routers import datasets, health, ingest, matrix, sql, validate, vectors
+from api.routers import chat, datasets, health, ingest, iterate, matrix, sql, validate, vectors
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.chat import chat_router_from_settings
 from lakehouse_assets.core.embedder import embedder_from_settings
+from lakehouse_assets.core.jsonl import DailyJournal
 from lakehouse_assets.core.matrix import DowngradePolicy, MatrixSearch
 from lakehouse_assets.core.playbooks import PlaybookLog
 from lakehouse_assets.core.sql import SqlEngine
@@ -56,6 +58,8 @@ def open_services(settings: ApiSettings) -> Services:
         matrix,
         PlaybookLog(settings.playbook_log_path),
         Roster(catalog, lake, settings.roster_dataset),
+        chat_router_from_settings(settings),
+        DailyJournal(settings.session_log_dir),
     )
 
 
@@ -81,17 +85,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         finally:
             services.sql.close()
             services.dagster.close()
+            services.chat.close()
 
     app = FastAPI(
         title="lakehouse",
         version="0.1.0",
-        description="SQL, ingest and catalog over the lakehouse's datasets.",
+        description="SQL, ingest, search, chat and validation over the lakehouse's datasets.",
         lifespan=lifespan,
     )
     install_error_handlers(app)
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")
-    for module in (datasets, ingest, sql, matrix, vectors, validate):
+    for module in (datasets, ingest, sql, matrix, vectors, validate, iterate, chat):
         v1.include_router(module.router)
     v1.include_router(vectors.embed_router)
     app.include_router(v1)

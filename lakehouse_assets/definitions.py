@@ -10,6 +10,9 @@ from lakehouse_assets.defs.ingest import assets as ingest_assets
 from lakehouse_assets.defs.ingest import checks as ingest_checks
 from lakehouse_assets.defs.ingest.sensors import landing_zone_sensor
 from lakehouse_assets.defs.matrix import assets as matrix_assets
+from lakehouse_assets.defs.validation import assets as validation_assets
+from lakehouse_assets.defs.validation import checks as validation_checks
+from lakehouse_assets.defs.validation.schedules import iterate_sessions_job, iterate_sessions_schedule
 from lakehouse_assets.defs.warehouse import assets as warehouse_assets
 from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorStoreResource
 
@@ -17,9 +20,13 @@ from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorSto
 def build_definitions(settings: LakehouseSettings | None = None) -> dg.Definitions:
     settings = settings or LakehouseSettings()
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([ingest_assets, warehouse_assets, matrix_assets, corpora_assets]),
-        asset_checks=dg.load_asset_checks_from_modules([ingest_checks, corpora_checks]),
+        assets=dg.load_assets_from_modules(
+            [ingest_assets, warehouse_assets, matrix_assets, corpora_assets, validation_assets]
+        ),
+        asset_checks=dg.load_asset_checks_from_modules([ingest_checks, corpora_checks, validation_checks]),
         sensors=[landing_zone_sensor],
+        schedules=[iterate_sessions_schedule],
+        jobs=[iterate_sessions_job],
         resources={
             "lake": LakeResource.from_settings(settings),
             "duckdb": DuckDBResource(database=":memory:"),

@@ -3,10 +3,11 @@ and both lake backends."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,11 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.core.storage import LakeStorage, LocalStorage, S3Storage, open_storage
+from lakehouse_assets.core.validation import Roster
+from tests.fakes.llm_servers import FakeLLMServer
 
 # Test apps load the embedding model only when a test embeds (it takes seconds of a shared CPU).
 os.environ.setdefault("LAKEHOUSE_WARM_EMBEDDER", "false")
@@ -132,3 +136,35 @@ def chroma_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
     with run_chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
         yield url
+
+
+@pytest.fixture
+def make_roster(settings: LakehouseSettings, lake: LakeStorage, catalog: Catalog) -> Callable[[bytes], Roster]:
+    """Ingest a roster CSV as the `workers` dataset and return the Roster that validates fills against it."""
+
+    def make(csv: bytes) -> Roster:
+        ingest_csv(
+            io.BytesIO(csv),
+            "workers",
+            lake=lake,
+            catalog=catalog,
+            limits=IngestLimits(),
+            scratch_dir=settings.scratch_dir,
+        )
+        return Roster(catalog, lake)
+
+    return make
+
+
+@pytest.fixture
+def ollama() -> Iterator[FakeLLMServer]:
+    """A fake local Ollama (no key) on loopback."""
+    with FakeLLMServer("ollama") as server:
+        yield server
+
+
+@pytest.fixture
+def openrouter() -> Iterator[FakeLLMServer]:
+    """A fake OpenRouter: OpenAI-compatible under /api/v1, key `or-key`."""
+    with FakeLLMServer("openai", api_key="or-key", base_path="/api/v1") as server:
+        yield server

@@ -136,4 +136,4 @@ def documents_table(
 
     catalog.refresh()
     mount(conn, spec.dataset, parquet_source(lake, catalog.get(spec.dataset).object_key))
-    return conn.execute(f'SELECT * FROM "{spec.dataset}"').to_arrow_table()
+    return conn.sql(f'SELECT * FROM "{spec.dataset}"').to_arrow_table()

@@ -27,6 +27,11 @@ DEFAULT_OLLAMA_MODEL = "nomic-embed-text"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
+def resolve_ollama_host(configured: str | None) -> str:
+    """The configured host, else OLLAMA_HOST (as the official client reads it), else the local default."""
+    return configured or os.environ.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST
+
+
 class EmbeddingError(RuntimeError):
     """The embedder cannot produce vectors (model missing, server unreachable, bad input)."""
 
@@ -128,7 +133,7 @@ class OllamaEmbedder(Embedder):
     ) -> None:
         import ollama
 
-        self.host = host or os.environ.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST
+        self.host = resolve_ollama_host(host)
         self.model = f"ollama/{model}"
         self._name = model
         self.batch_size = batch_size

@@ -28,7 +28,7 @@ def record_playbooks(
     conn = duckdb.connect()
     try:
         conn.register("playbook_memory", playbook_table(records))
-        documents = conn.execute(PLAYBOOKS.sql).to_arrow_table()
+        documents = conn.sql(PLAYBOOKS.sql).to_arrow_table()
     finally:
         conn.close()
     return sync_index(

@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+
+from lakehouse_assets.core.jsonl import JsonlJournal, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +28,6 @@ class InvalidPlaybook(ValueError):
     pass
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass(frozen=True)
 class PlaybookRecord:
     query: str
@@ -40,7 +35,7 @@ class PlaybookRecord:
     rejected_ids: tuple[str, ...] = ()
     outcome: str = "success"
     contract_id: str | None = None
-    recorded_at: str = field(default_factory=_now)
+    recorded_at: str = field(default_factory=utc_now)
 
     def __post_init__(self) -> None:
         if not isinstance(self.query, str) or not self.query.strip():
@@ -84,41 +79,27 @@ class LogReplay:
 
 
 class PlaybookLog:
-    """Append-only JSONL of playbook records."""
+    """Append-only JSONL of playbook records (a JsonlJournal of PlaybookRecord)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._journal = JsonlJournal(path)
 
     def append(self, records: Sequence[PlaybookRecord]) -> None:
         """Write and fsync every record before returning; a crash leaves at most one torn last line."""
-        if not records:
-            return
-        data = "".join(json.dumps(r.to_json(), sort_keys=True) + "\n" for r in records).encode("utf-8")
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        self._journal.append([r.to_json() for r in records])
 
     def replay(self) -> LogReplay:
         """Every readable record in order; corrupt or truncated lines are skipped and counted."""
+        journal = self._journal.replay()
         records: list[PlaybookRecord] = []
-        skipped = 0
-        if not self.path.exists():
-            return LogReplay(records, 0)
-        with open(self.path, "rb") as f:
-            for lineno, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    records.append(PlaybookRecord.from_json(json.loads(raw)))
-                except (ValueError, KeyError, TypeError) as e:
-                    skipped += 1
-                    log.warning("%s line %d skipped: %s", self.path, lineno, e)
+        skipped = journal.skipped_lines
+        for line in journal.lines:
+            try:
+                records.append(PlaybookRecord.from_json(line.record or {}))
+            except (ValueError, KeyError, TypeError) as e:
+                skipped += 1
+                log.warning("%s line %d skipped: %s", self.path, line.lineno, e)
         return LogReplay(records, skipped)
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class LakehouseSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="LAKEHOUSE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="LAKEHOUSE_", env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
     home: Path = Field(default=Path(".lakehouse"), description="Local lake folder (and scratch space).")
@@ -58,6 +58,40 @@ class LakehouseSettings(BaseSettings):
 
     roster_dataset: str = Field(default="workers", description="The catalog dataset fills are validated against.")
 
+    # Chat: providers are routed by model name. Local Ollama needs no key; every other provider is
+    # registered only when its key is set (environment or the .env file), under the name its vendor
+    # documents or with the LAKEHOUSE_ prefix.
+    ollama_chat: bool = Field(default=True, description="Route bare and ollama/<m> models to local Ollama.")
+    ollama_cloud_url: str = "https://ollama.com"
+    openrouter_url: str = "https://openrouter.ai/api/v1"
+    opencode_url: str = "https://opencode.ai/zen/v1"
+    kimi_url: str = "https://api.kimi.com/coding/v1"
+    ollama_cloud_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LAKEHOUSE_OLLAMA_CLOUD_API_KEY", "OLLAMA_API_KEY")
+    )
+    openrouter_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LAKEHOUSE_OPENROUTER_API_KEY", "OPENROUTER_API_KEY")
+    )
+    opencode_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LAKEHOUSE_OPENCODE_API_KEY", "OPENCODE_API_KEY")
+    )
+    kimi_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LAKEHOUSE_KIMI_API_KEY", "KIMI_API_KEY")
+    )
+    chat_timeout_seconds: float = Field(default=120.0, description="Default deadline of a chat call, retries included.")
+    chat_retries: int = Field(default=2, description="Retries of a transient failure before the next fallback.")
+    chat_backoff_seconds: float = Field(default=0.5, description="First retry delay; doubles per retry.")
+    chat_max_backoff_seconds: float = Field(default=8.0, description="Longest wait before a retry (Retry-After too).")
+
+    # Model tiers: callers name a tier, and its models are tried in order.
+    local_fast: list[str] = Field(default=["qwen3.5:latest"])
+    local_judge: list[str] = Field(default=["qwen3.5:latest"])
+    cloud_judge: list[str] = Field(default=["kimi-k2.6:cloud"])
+    frontier_review: list[str] = Field(default=["openrouter/anthropic/claude-opus-4-7", "opencode/claude-opus-4-7"])
+
+    iterate_max_iterations: int = Field(default=3, description="Default attempts of POST /v1/iterate.")
+    iterate_token_budget: int = Field(default=20_000, description="Default token budget of one iterate session.")
+
     @property
     def journal_dir(self) -> Path:
         """Append-only JSONL logs the API writes (playbook records, ...)."""
@@ -66,6 +100,21 @@ class LakehouseSettings(BaseSettings):
     @property
     def playbook_log_path(self) -> Path:
         return self.journal_dir / "playbooks.jsonl"
+
+    @property
+    def session_log_dir(self) -> Path:
+        """Iterate sessions, one JSONL file per UTC day."""
+        return self.journal_dir / "sessions"
+
+    @property
+    def model_tiers(self) -> dict[str, list[str]]:
+        return {
+            "local_fast": self.local_fast,
+            "local_judge": self.local_judge,
+            "cloud_judge": self.cloud_judge,
+            "frontier_review": self.frontier_review,
+            "weak_models": self.weak_models,
+        }
 
     @property
     def chroma_path(self) -> Path:

@@ -14,16 +14,8 @@ ROSTER = b"worker_id,name,availability,shift\n1,Ann,available,night\n2,Bob,avail
 
 
 @pytest.fixture
-def roster(settings, lake, catalog) -> Roster:
-    ingest_csv(
-        io.BytesIO(ROSTER),
-        "workers",
-        lake=lake,
-        catalog=catalog,
-        limits=IngestLimits(),
-        scratch_dir=settings.scratch_dir,
-    )
-    return Roster(catalog, lake)
+def roster(make_roster) -> Roster:
+    return make_roster(ROSTER)
 
 
 def fails(kind: str, payload, context=None, roster=None) -> dict:

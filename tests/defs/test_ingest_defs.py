@@ -3,7 +3,6 @@ and online ingests through the API show up in the instance."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -24,12 +23,6 @@ WORKERS = (
     "worker_id,name,role,state,hourly_rate,years_experience\n"
     "1,Ann,welder,OH,30.5,10\n2,Bob,welder,OH,28.0,4\n3,Cy,forklift operator,IL,21.25,2\n"
 )
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        yield inst
 
 
 @pytest.fixture

@@ -1,0 +1,66 @@
+"""Append-only JSONL journals: fsync'd appends, replay that skips and counts bad lines, daily files."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from lakehouse_assets.core.jsonl import DailyJournal, JsonlJournal
+
+
+def test_append_then_replay_in_order_with_offsets(tmp_path):
+    journal = JsonlJournal(tmp_path / "j" / "log.jsonl")
+    journal.append([{"n": 1}, {"n": 2, "text": "naïve ✓"}])
+    journal.append([{"n": 3}])
+    replay = journal.replay()
+    assert replay.records == [{"n": 1}, {"n": 2, "text": "naïve ✓"}, {"n": 3}] and replay.skipped_lines == 0
+    raw = journal.path.read_bytes()
+    for line in replay.lines:  # each offset points at the start of its own line
+        assert raw[line.offset :].startswith(b'{"n": ' + str(line.record["n"]).encode())
+    assert [line.lineno for line in replay.lines] == [1, 2, 3]
+
+
+def test_corrupt_and_torn_lines_are_skipped_and_counted(tmp_path):
+    journal = JsonlJournal(tmp_path / "log.jsonl")
+    journal.append([{"n": 1}])
+    with journal.path.open("ab") as f:
+        f.write(b"not json\n[1, 2]\n\n")
+    journal.append([{"n": 2}])
+    with journal.path.open("ab") as f:
+        f.write(b'{"n": 3, "torn')  # a crash mid-write
+    replay = journal.replay()
+    assert replay.records == [{"n": 1}, {"n": 2}] and replay.skipped_lines == 3
+
+
+def test_a_missing_journal_is_empty(tmp_path):
+    assert JsonlJournal(tmp_path / "none.jsonl").replay().records == []
+
+
+def test_concurrent_appends_never_interleave(tmp_path):
+    journal = JsonlJournal(tmp_path / "log.jsonl")
+    payload = "x" * 5000
+
+    def writer(w: int) -> None:
+        for i in range(50):
+            journal.append([{"w": w, "i": i, "p": payload}])
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    replay = journal.replay()
+    assert replay.skipped_lines == 0 and len(replay.records) == 200
+    assert sorted((r["w"], r["i"]) for r in replay.records) == [(w, i) for w in range(4) for i in range(50)]
+
+
+def test_daily_journal_keeps_one_file_per_day(tmp_path):
+    daily = DailyJournal(tmp_path / "sessions")
+    daily.day("2026-11-20").append([{"a": 1}])
+    daily.day("2026-11-21").append([{"b": 2}])
+    assert daily.days() == ["2026-11-20", "2026-11-21"]
+    assert daily.day("2026-11-21").replay().records == [{"b": 2}]
+    for bad in ("../etc/passwd", "2026-13-01", "yesterday"):
+        with pytest.raises(ValueError):
+            daily.day(bad)
