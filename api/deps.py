@@ -14,6 +14,8 @@ from lakehouse_assets.core.chat import ChatRouter
 from lakehouse_assets.core.embedder import CachedEmbedder
 from lakehouse_assets.core.jsonl import DailyJournal
 from lakehouse_assets.core.matrix import MatrixSearch
+from lakehouse_assets.core.observer import Observer
+from lakehouse_assets.core.pathway import PathwayMemory
 from lakehouse_assets.core.playbooks import PlaybookLog
 from lakehouse_assets.core.sql import SqlEngine
 from lakehouse_assets.core.storage import LakeStorage
@@ -37,6 +39,8 @@ class Services:
     roster: Roster
     chat: ChatRouter
     sessions: DailyJournal
+    pathway: PathwayMemory
+    observer: Observer
 
 
 def get_services(request: Request) -> Services:
@@ -109,3 +113,17 @@ def get_sessions(services: Annotated[Services, Depends(get_services)]) -> DailyJ
 
 ChatDep = Annotated[ChatRouter, Depends(get_chat)]
 SessionsDep = Annotated[DailyJournal, Depends(get_sessions)]
+
+
+def get_pathway(services: Annotated[Services, Depends(get_services)]) -> PathwayMemory:
+    return services.pathway
+
+
+PathwayDep = Annotated[PathwayMemory, Depends(get_pathway)]
+
+
+def get_observer(services: Annotated[Services, Depends(get_services)]) -> Observer:
+    return services.observer
+
+
+ObserverDep = Annotated[Observer, Depends(get_observer)]

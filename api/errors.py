@@ -19,6 +19,8 @@ from lakehouse_assets.core.embedder import EmbeddingError, EmptyText
 from lakehouse_assets.core.ingest import BadCsv, TooLarge
 from lakehouse_assets.core.iterate import InvalidIterateRequest
 from lakehouse_assets.core.matrix import SearchError
+from lakehouse_assets.core.observer import InvalidOp
+from lakehouse_assets.core.pathway import PathwayError, TraceNotFound, TraceRetired
 from lakehouse_assets.core.playbooks import InvalidPlaybook
 from lakehouse_assets.core.sql import SqlError, SqlRefused, SqlTimeout
 from lakehouse_assets.core.storage import InvalidKey
@@ -161,6 +163,22 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         response.headers.update(headers)
         return response
+
+    @app.exception_handler(InvalidOp)
+    def _bad_op(_: Request, e: InvalidOp) -> JSONResponse:
+        return error_response(400, "invalid_op", str(e))
+
+    @app.exception_handler(TraceNotFound)
+    def _no_trace(_: Request, e: TraceNotFound) -> JSONResponse:
+        return error_response(404, "not_found", str(e))
+
+    @app.exception_handler(TraceRetired)
+    def _retired(_: Request, e: TraceRetired) -> JSONResponse:
+        return error_response(409, "trace_retired", str(e))
+
+    @app.exception_handler(PathwayError)
+    def _bad_trace(_: Request, e: PathwayError) -> JSONResponse:
+        return error_response(400, "invalid_trace", str(e))
 
     @app.exception_handler(InvalidIterateRequest)
     def _bad_iterate(_: Request, e: InvalidIterateRequest) -> JSONResponse:

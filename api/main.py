@@ -13,13 +13,16 @@ from fastapi import APIRouter, FastAPI
 from api.dagster_events import DagsterReporter
 from api.deps import Services
 from api.errors import install_error_handlers
-from api.routers import chat, datasets, health, ingest, iterate, matrix, sql, validate, vectors
+from api.observe import ObserverMiddleware
+from api.routers import chat, datasets, health, ingest, iterate, matrix, observer, pathway, sql, validate, vectors
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.chat import chat_router_from_settings
 from lakehouse_assets.core.embedder import embedder_from_settings
 from lakehouse_assets.core.jsonl import DailyJournal
 from lakehouse_assets.core.matrix import DowngradePolicy, MatrixSearch
+from lakehouse_assets.core.observer import Observer
+from lakehouse_assets.core.pathway import PathwayMemory
 from lakehouse_assets.core.playbooks import PlaybookLog
 from lakehouse_assets.core.sql import SqlEngine
 from lakehouse_assets.core.storage import open_storage
@@ -60,6 +63,12 @@ def open_services(settings: ApiSettings) -> Services:
         Roster(catalog, lake, settings.roster_dataset),
         chat_router_from_settings(settings),
         DailyJournal(settings.session_log_dir),
+        PathwayMemory(settings.pathway_log_path, embed=embedder.embed),
+        Observer(
+            DailyJournal(settings.observer_log_dir),
+            ring_size=settings.observer_ring_size,
+            sample_rate=settings.observer_sample_rate,
+        ),
     )
 
 
@@ -86,6 +95,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             services.sql.close()
             services.dagster.close()
             services.chat.close()
+            services.observer.close()
 
     app = FastAPI(
         title="lakehouse",
@@ -94,9 +104,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(ObserverMiddleware)
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")
-    for module in (datasets, ingest, sql, matrix, vectors, validate, iterate, chat):
+    for module in (datasets, ingest, sql, matrix, vectors, validate, iterate, chat, pathway, observer):
         v1.include_router(module.router)
     v1.include_router(vectors.embed_router)
     app.include_router(v1)

@@ -18,12 +18,12 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.duck import mount, parquet_source, quote_literal
+from lakehouse_assets.core.duck import mount, parquet_source
 from lakehouse_assets.core.ingest import IngestResult
 from lakehouse_assets.core.iterate import SCHEMA
 from lakehouse_assets.core.jsonl import JsonlJournal
 from lakehouse_assets.core.storage import LakeStorage
-from lakehouse_assets.core.warehouse import build_derived_table
+from lakehouse_assets.core.warehouse import replace_day
 
 DATASET = "iterate_sessions"
 
@@ -111,22 +111,16 @@ def write_day(
     scratch_dir: Path,
 ) -> IngestResult:
     """Replace `day`'s rows of the dataset with `table` (creating the dataset on first use)."""
-    date.fromisoformat(day)
-    conn.register("__day", table)
-    try:
-        catalog.refresh()
-        order = "ORDER BY day, started_at, session_id, journal_line"
-        if catalog.find(DATASET) is None:
-            sql, inputs = f"SELECT * FROM __day {order}", []
-        else:
-            sql = (
-                f"SELECT * FROM (SELECT * FROM {DATASET} WHERE day <> {quote_literal(day)} "
-                f"UNION ALL SELECT * FROM __day) {order}"
-            )
-            inputs = [DATASET]
-        return build_derived_table(conn, DATASET, sql, inputs, lake=lake, catalog=catalog, scratch_dir=scratch_dir)
-    finally:
-        conn.unregister("__day")
+    return replace_day(
+        conn,
+        DATASET,
+        day,
+        table,
+        order_by=("started_at", "session_id", "journal_line"),
+        lake=lake,
+        catalog=catalog,
+        scratch_dir=scratch_dir,
+    )
 
 
 def ungrounded_accepted_fills(

@@ -55,6 +55,12 @@ class JsonlJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._tail_checked = False
+
+    def _ends_torn(self, fd: int) -> bool:
+        """Whether the file ends inside a line (a crash mid-write): the next record must start on a new one."""
+        size = os.fstat(fd).st_size
+        return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
     def append(self, records: Sequence[dict[str, Any]]) -> None:
         """Write and fsync every record before returning."""
@@ -63,8 +69,12 @@ class JsonlJournal:
         data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
+                if not self._tail_checked:
+                    if self._ends_torn(fd):
+                        data = b"\n" + data
+                    self._tail_checked = True
                 view = memoryview(data)
                 while view:
                     written = os.write(fd, view)

@@ -89,6 +89,56 @@ class LakehouseSettings(BaseSettings):
     cloud_judge: list[str] = Field(default=["kimi-k2.6:cloud"])
     frontier_review: list[str] = Field(default=["openrouter/anthropic/claude-opus-4-7", "opencode/claude-opus-4-7"])
 
+    # Memory: pathway traces and the observer's ring of recent operations.
+    observer_ring_size: int = Field(default=2000, description="Operations the observer keeps in memory.")
+    observer_sample_rate: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="Share of /v1 calls the API middleware records as ops."
+    )
+
+    # Distillation: which scored records are exported for fine-tuning, and the held-out set they must avoid.
+    sft_min_score: float = Field(default=0.8, description="Lowest score an accepted record needs to be exported.")
+    eval_holdout_dataset: str = Field(
+        default="eval_holdout", description="Catalog dataset of held-out evaluation items (an `input` column)."
+    )
+    firewall_similarity: float = Field(
+        default=0.92, description="Cosine similarity at which an input counts as a near-duplicate of a held-out item."
+    )
+
+    # Drift: daily scores of how far data, vectors, the scorer and endorsements moved (defs/drift).
+    drift_dataset: str = Field(default="workers", description="The catalog dataset whose columns dataset_drift scores.")
+    drift_baseline_version: int = Field(
+        default=1, ge=1, description="Version of drift_dataset the live version is compared with (1 = the first)."
+    )
+    drift_min_rows: int = Field(
+        default=30, ge=1, description="Smallest sample on either side that gets a verdict other than too_few_rows."
+    )
+    drift_max_sample: int = Field(
+        default=50_000, ge=1, description="Rows sampled (seeded, repeatable) per side of a dataset or scorer check."
+    )
+    drift_max_categories: int = Field(
+        default=200, ge=2, description="Text columns with more distinct values are free text, not scored as categories."
+    )
+    drift_embedding_sample: int = Field(
+        default=1000, ge=1, description="Vectors per corpus in the stored baseline and in each day's sample."
+    )
+    drift_psi_threshold: float = Field(default=0.2, description="PSI of a numeric column above which it drifted.")
+    drift_ks_threshold: float = Field(default=0.2, description="KS statistic of a numeric column to call drift.")
+    drift_js_threshold: float = Field(
+        default=0.1, description="Jensen-Shannon distance (base 2) of a categorical column above which it drifted."
+    )
+    drift_centroid_threshold: float = Field(
+        default=0.05, description="Cosine distance of a corpus centroid from its baseline's above which it drifted."
+    )
+    drift_mmd_threshold: float = Field(
+        default=0.05, description="Squared RBF-kernel MMD of corpus vectors against the baseline to call drift."
+    )
+    drift_scorer_threshold: float = Field(
+        default=0.1, description="Day-over-day Wasserstein distance of scored_evidence scores above which they drifted."
+    )
+    drift_playbook_threshold: float = Field(
+        default=0.3, description="Jensen-Shannon distance of a day's endorsements from all earlier ones to call drift."
+    )
+
     iterate_max_iterations: int = Field(default=3, description="Default attempts of POST /v1/iterate.")
     iterate_token_budget: int = Field(default=20_000, description="Default token budget of one iterate session.")
 
@@ -105,6 +155,20 @@ class LakehouseSettings(BaseSettings):
     def session_log_dir(self) -> Path:
         """Iterate sessions, one JSONL file per UTC day."""
         return self.journal_dir / "sessions"
+
+    @property
+    def pathway_log_path(self) -> Path:
+        return self.journal_dir / "pathway.jsonl"
+
+    @property
+    def observer_log_dir(self) -> Path:
+        """Observer operations, one JSONL file per UTC day."""
+        return self.journal_dir / "observer"
+
+    @property
+    def replay_log_dir(self) -> Path:
+        """Replay runs, one JSONL file per UTC day."""
+        return self.journal_dir / "replay"
 
     @property
     def model_tiers(self) -> dict[str, list[str]]:

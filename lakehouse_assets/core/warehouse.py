@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 
 from lakehouse_assets.core.arrow_types import columns_of
 from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.duck import mount, parquet_source, quote_literal
+from lakehouse_assets.core.duck import mount, parquet_source, quote_ident, quote_literal
 from lakehouse_assets.core.ingest import IngestResult, register_parquet
 from lakehouse_assets.core.storage import LakeStorage
 
@@ -69,3 +70,36 @@ def register_table(
         )
     finally:
         conn.unregister("__input")
+
+
+def replace_day(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    day: str,
+    table: object,
+    *,
+    order_by: Sequence[str],
+    lake: LakeStorage,
+    catalog: Catalog,
+    scratch_dir: Path,
+    day_column: str = "day",
+) -> IngestResult:
+    """Make `table` the rows of `day` in dataset `name` (which has a `day` column), keeping every other
+    day's rows; the dataset is created on first use. Rows are written in `order_by` order, so the same
+    input gives the same Parquet bytes and re-running a day registers no new version."""
+    date.fromisoformat(day)
+    order = ", ".join(quote_ident(c) for c in (day_column, *order_by))
+    conn.register("__day", table)
+    try:
+        catalog.refresh()
+        if catalog.find(name) is None:
+            sql, inputs = f"SELECT * FROM __day ORDER BY {order}", []
+        else:
+            sql = (
+                f"SELECT * FROM (SELECT * FROM {quote_ident(name)} WHERE {quote_ident(day_column)} <> "
+                f"{quote_literal(day)} UNION ALL BY NAME SELECT * FROM __day) ORDER BY {order}"
+            )
+            inputs = [name]
+        return build_derived_table(conn, name, sql, inputs, lake=lake, catalog=catalog, scratch_dir=scratch_dir)
+    finally:
+        conn.unregister("__day")

@@ -64,3 +64,15 @@ def test_daily_journal_keeps_one_file_per_day(tmp_path):
     for bad in ("../etc/passwd", "2026-13-01", "yesterday"):
         with pytest.raises(ValueError):
             daily.day(bad)
+
+
+def test_appending_after_a_torn_line_starts_a_new_line(tmp_path):
+    path = tmp_path / "log.jsonl"
+    JsonlJournal(path).append([{"n": 1}])
+    with path.open("ab") as f:
+        f.write(b'{"n": 2, "to')  # the crash
+    restarted = JsonlJournal(path)
+    restarted.append([{"n": 3}])
+    restarted.append([{"n": 4}])
+    replay = restarted.replay()
+    assert replay.records == [{"n": 1}, {"n": 3}, {"n": 4}] and replay.skipped_lines == 1

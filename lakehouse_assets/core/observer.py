@@ -1,0 +1,234 @@
+"""The observer: a witness of every operation (API calls, MCP tool calls, scenario runs, overseer
+corrections), kept in a bounded ring in memory and in a daily JSONL journal on disk.
+
+The ring holds the latest `ring_size` ops: a new op evicts the oldest, a write is never refused. The
+last 10 scenario ops are kept apart. Ops posted explicitly are journaled (fsync'd) before they enter
+the ring; ops recorded by the API middleware go through a background writer that journals them in
+batches, so a request never waits for a disk flush. On start the ring is refilled from the newest
+journal days (unreadable lines skipped and counted).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from lakehouse_assets.core.jsonl import DailyJournal, utc_now
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("mcp", "scenario", "api", "overseer_correction")
+SCENARIO_KEPT = 10
+QUEUE_LIMIT = 10_000
+
+
+class InvalidOp(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Op:
+    endpoint: str
+    source: str
+    ok: bool
+    latency_ms: float | None = None
+    error: str | None = None
+    timestamp: str = field(default_factory=utc_now)
+    method: str | None = None
+    status: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.endpoint, str) or not self.endpoint.strip():
+            raise InvalidOp("endpoint is required")
+        if self.source not in SOURCES:
+            raise InvalidOp(f"source {self.source!r} is not one of {', '.join(SOURCES)}")
+        if not isinstance(self.ok, bool):
+            raise InvalidOp("ok is required: true or false")
+        if self.latency_ms is not None and (not isinstance(self.latency_ms, int | float) or self.latency_ms < 0):
+            raise InvalidOp("latency_ms must be a non-negative number")
+        try:
+            datetime.fromisoformat(self.timestamp.replace("Z", "+00:00"))
+        except (AttributeError, ValueError) as e:
+            raise InvalidOp(f"timestamp {self.timestamp!r} is not ISO-8601") from e
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Op:
+        missing = [f for f in ("endpoint", "source", "ok") if d.get(f) is None]
+        if missing:
+            raise InvalidOp(f"missing required field(s): {', '.join(missing)}")
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d and d[k] is not None}
+        return cls(**known)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EndpointStats:
+    count: int
+    errors: int
+    error_rate: float
+    p50_ms: float | None
+    p99_ms: float | None
+
+
+class Observer:
+    def __init__(self, journal: DailyJournal, *, ring_size: int = 2000, sample_rate: float = 1.0) -> None:
+        if ring_size < 1:
+            raise ValueError("ring_size must be at least 1")
+        self.journal, self.sample_rate = journal, sample_rate
+        self._lock = threading.Lock()
+        self._ring: deque[Op] = deque(maxlen=ring_size)
+        self._scenario: deque[Op] = deque(maxlen=SCENARIO_KEPT)
+        self._by_source: Counter[str] = Counter()
+        self.recorded = self.evicted = self.dropped = self.skipped_lines = self.replayed = 0
+        self._queue: queue.Queue[Op | None] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self._writer: threading.Thread | None = None
+        self._replay()
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def _replay(self) -> None:
+        """Refill the ring from the newest days of the journal."""
+        wanted = self._ring.maxlen or 0
+        days: list[list[Op]] = []
+        total = 0
+        for day in reversed(self.journal.days()):
+            replay = self.journal.day(day).replay()
+            self.skipped_lines += replay.skipped_lines
+            ops = []
+            for record in replay.records:
+                try:
+                    ops.append(Op.from_json(record))
+                except (InvalidOp, TypeError):
+                    self.skipped_lines += 1
+            days.append(ops)
+            total += len(ops)
+            if total >= wanted:
+                break
+        for ops in reversed(days):
+            for op in ops:
+                self._apply(op)
+        self.replayed, self.recorded, self.evicted = self.recorded, 0, 0
+
+    def _apply(self, op: Op) -> None:
+        with self._lock:
+            if len(self._ring) == self._ring.maxlen:
+                self.evicted += 1
+            self._ring.append(op)
+            if op.source == "scenario":
+                self._scenario.append(op)
+            self._by_source[op.source] += 1
+            self.recorded += 1
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def record(self, op: Op) -> Op:
+        """Journal the op (fsync'd), then keep it in the ring."""
+        self.journal.append([op.to_json()])
+        self._apply(op)
+        return op
+
+    def sampled(self) -> bool:
+        return self.sample_rate >= 1.0 or random.random() < self.sample_rate
+
+    def record_async(self, op: Op) -> None:
+        """Hand the op to the background writer (for the request path). Dropped, and counted, only if
+        the writer has fallen QUEUE_LIMIT ops behind."""
+        if self._writer is None:
+            self._start_writer()
+        try:
+            self._queue.put_nowait(op)
+        except queue.Full:
+            self.dropped += 1
+
+    def _start_writer(self) -> None:
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="observer-writer", daemon=True)
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            batch = [first]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            ops = [op for op in batch if op is not None]
+            try:
+                if ops:
+                    self.journal.append([op.to_json() for op in ops])
+                    for op in ops:
+                        self._apply(op)
+            except OSError:
+                log.exception("the observer journal could not be written; %d ops lost", len(ops))
+                self.dropped += len(ops)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+            if None in batch:
+                return
+
+    def flush(self) -> None:
+        """Wait until every queued op is journaled and in the ring."""
+        if self._writer is not None:
+            self._queue.join()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=10)
+            self._writer = None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def recent(self, n: int = 50) -> list[dict[str, Any]]:
+        with self._lock:
+            return [op.to_json() for op in list(self._ring)[-n:]]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            ring = list(self._ring)
+            scenario = [op.to_json() for op in self._scenario]
+            by_source = dict(self._by_source)
+        by_endpoint: dict[str, list[Op]] = {}
+        for op in ring:
+            by_endpoint.setdefault(op.endpoint, []).append(op)
+        endpoints = {}
+        for endpoint, ops in sorted(by_endpoint.items()):
+            latencies = np.array([op.latency_ms for op in ops if op.latency_ms is not None], dtype=float)
+            errors = sum(not op.ok for op in ops)
+            endpoints[endpoint] = asdict(
+                EndpointStats(
+                    count=len(ops),
+                    errors=errors,
+                    error_rate=round(errors / len(ops), 4),
+                    p50_ms=round(float(np.percentile(latencies, 50)), 3) if latencies.size else None,
+                    p99_ms=round(float(np.percentile(latencies, 99)), 3) if latencies.size else None,
+                )
+            )
+        return {
+            "in_buffer": len(ring),
+            "capacity": self._ring.maxlen,
+            "recorded": self.recorded,
+            "replayed": self.replayed,
+            "evicted": self.evicted,
+            "dropped": self.dropped,
+            "skipped_lines": self.skipped_lines,
+            "sample_rate": self.sample_rate,
+            "by_source": by_source,
+            "by_endpoint": endpoints,
+            "recent_scenario": scenario,
+        }
