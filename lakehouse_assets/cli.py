@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lakehouse_assets.core.settings import LakehouseSettings
@@ -94,18 +95,27 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _launch_corpus_backfill(ui_url: str) -> str:
-    """Ask the Dagster daemon to build every corpus and its embeddings (a backfill over the corpus
-    partitions), through the webserver's GraphQL API. Returns the backfill id or why it failed."""
-    import json
+DAILY_DEMO_ASSETS = (
+    "iterate_sessions",
+    "evidence_records",
+    "scored_evidence",
+    "sft_export",
+    "dataset_drift",
+    "scorer_drift",
+    "playbook_drift",
+)
 
-    from lakehouse_assets.core.corpora import CORPORA
+
+def _launch_backfill(ui_url: str, partitions: list[str], assets: list[str], what: str) -> str:
+    """Ask the Dagster daemon to materialize `assets` for `partitions` (a backfill), through the
+    webserver's GraphQL API. Returns the backfill id or why it failed."""
+    import json
 
     query = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
         __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
     params = {
-        "partitionNames": sorted(CORPORA),
-        "assetSelection": [{"path": ["corpus_documents"]}, {"path": ["corpus_embeddings"]}],
+        "partitionNames": partitions,
+        "assetSelection": [{"path": [a]} for a in assets],
         "fromFailure": False,
     }
     body = json.dumps({"query": query, "variables": {"params": params}}).encode()
@@ -114,7 +124,7 @@ def _launch_corpus_backfill(ui_url: str) -> str:
         with urllib.request.urlopen(request, timeout=30) as r:
             result = json.load(r)["data"]["launchPartitionBackfill"]
     except (OSError, KeyError, TypeError, ValueError) as e:
-        return f"could not launch the backfill: {e}; materialize corpus_embeddings from the UI"
+        return f"could not launch the backfill: {e}; materialize {what} from the UI"
     if "backfillId" in result:
         return f"backfill {result['backfillId']}"
     return f"could not launch the backfill: {result.get('message', result)}"
@@ -160,13 +170,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         api_url, ui_url = f"http://{args.host}:{args.api_port}", f"http://{args.host}:{args.dagster_port}"
         _wait_http(f"{api_url}/health", api, 60)
         _wait_http(f"{ui_url}/server_info", ui, 180)
-        backfill = _launch_corpus_backfill(ui_url)
+        from lakehouse_assets.core.corpora import CORPORA
+        from lakehouse_assets.demo_activity import generate_activity
+
+        backfill = _launch_backfill(
+            ui_url, sorted(CORPORA), ["corpus_documents", "corpus_embeddings"], "corpus_embeddings"
+        )
+        calls = generate_activity(api_url)
+        today = datetime.now(UTC).date().isoformat()
+        daily = _launch_backfill(ui_url, [today], list(DAILY_DEMO_ASSETS), f"the {today} partitions")
         sql_example = '{"sql": "select role, count(*) n from workers group by role order by n desc limit 5"}'
         search_example = '{"query": "forklift operator with OSHA 10", "k": 3, "filter": {"state": "IL"}}'
         print(
             f"\nlakehouse is up\n  Dagster UI  {ui_url}\n  API         {api_url}  (OpenAPI docs: {api_url}/docs)\n"
             f"  Chroma      {chroma_url}\n  logs        {logs}\n\n"
-            f"Embedding the corpora runs in the background ({backfill}); watch it under Runs.\n\n"
+            f"Embedding the corpora runs in the background ({backfill}); watch it under Runs.\n"
+            f"{sum(calls.values())} demo API calls were made; today's distillation and drift partitions ({today}) "
+            f"are being materialized from them ({daily}).\n\n"
             f"try:\n  curl -s {api_url}/v1/sql -H 'content-type: application/json' -d '{sql_example}'\n"
             f"  curl -s {api_url}/v1/matrix/search -H 'content-type: application/json' -d '{search_example}'\n"
             "\nCtrl-C stops everything.",

@@ -122,6 +122,8 @@ class IterateOutcome:
     grounded_in_roster: bool | None = None
     error: str | None = None
     finished_at: str | None = None
+    prompt: str = ""
+    context: dict[str, Any] | None = None
 
     @property
     def prompt_tokens(self) -> int:
@@ -170,6 +172,8 @@ class IterateOutcome:
             "finished_at": self.finished_at,
             "latency_ms": round(sum(a.latency_ms for a in self.attempts), 2),
             "error": self.error,
+            "prompt": self.prompt,
+            "context": self.context,
         }
 
 
@@ -216,6 +220,8 @@ def run_iterate(
         kind=spec.kind,
         requested=spec.model or spec.tier or "",
         started_at=utc_now(),
+        prompt=spec.prompt,
+        context=dict(spec.context) if spec.context else None,
     )
     messages = _messages(spec)
     try:

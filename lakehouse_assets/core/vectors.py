@@ -382,6 +382,27 @@ class VectorStore:
     def count(self, name: str) -> int:
         return self._collection(name).count()
 
+    def ids(self, name: str, page: int = 10_000) -> list[str]:
+        """Every id in the index (unordered)."""
+        collection = self._collection(name)
+        out: list[str] = []
+        while True:
+            got = collection.get(include=[], limit=page, offset=len(out))["ids"]
+            out.extend(got)
+            if len(got) < page:
+                return out
+
+    def vectors(self, name: str, ids: Sequence[str], batch: int = 1_000) -> dict[str, np.ndarray]:
+        """id -> stored vector for the ids that exist (absent ids are left out)."""
+        collection = self._collection(name)
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), batch):
+            got = collection.get(ids=list(ids[start : start + batch]), include=["embeddings"])
+            found.update(
+                (i, np.asarray(v, dtype=np.float32)) for i, v in zip(got["ids"], got["embeddings"], strict=True)
+            )
+        return found
+
     def query(
         self,
         name: str,

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse_assets.core.arrow_types import columns_of
@@ -103,3 +104,25 @@ def replace_day(
         return build_derived_table(conn, name, sql, inputs, lake=lake, catalog=catalog, scratch_dir=scratch_dir)
     finally:
         conn.unregister("__day")
+
+
+def read_day(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    day: str,
+    *,
+    order_by: Sequence[str],
+    lake: LakeStorage,
+    catalog: Catalog,
+    day_column: str = "day",
+) -> pa.Table | None:
+    """`day`'s rows of dataset `name`, in `order_by` order; None if the dataset does not exist."""
+    date.fromisoformat(day)
+    catalog.refresh()
+    manifest = catalog.find(name)
+    if manifest is None:
+        return None
+    mount(conn, name, parquet_source(lake, manifest.object_key))
+    order = ", ".join(quote_ident(c) for c in order_by)
+    sql = f"SELECT * FROM {quote_ident(name)} WHERE {quote_ident(day_column)} = ? ORDER BY {order}"
+    return conn.sql(sql, params=[day]).to_arrow_table()
