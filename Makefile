@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0+cpu
 FIND_LINKS ?= $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
 
-.PHONY: demo test lint validate bench bench-retrieval clean
+.PHONY: demo test lint validate bench bench-retrieval bench-observer clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ test: lint validate
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest_sql
+
+bench-observer: $(STAMP)
+	$(BIN)/python -m bench.observer_overhead --requests 6000
 
 # Embedding 100,000 workers on 2 CPU cores takes about 40 minutes; ROWS=20000 for a quicker look.
 ROWS ?= 100000

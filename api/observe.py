@@ -64,16 +64,18 @@ class ObserverMiddleware:
         observer = getattr(services, "observer", None)
         if observer is None or not observer.sampled():
             return
-        endpoint = endpoint_of(scope["app"], scope.get("path", ""))
-        ok = status < 400
-        observer.record_async(
-            Op(
-                endpoint=endpoint,
+        app, path, method = scope["app"], scope.get("path", ""), scope.get("method")
+
+        def build() -> Op:  # runs on the observer's writer thread, not on the request path
+            ok = status < 400
+            return Op(
+                endpoint=endpoint_of(app, path),
                 source="api",
                 ok=ok,
                 latency_ms=round(latency_ms, 3),
                 error=None if ok else f"HTTP {status}",
-                method=scope.get("method"),
+                method=method,
                 status=status,
             )
-        )
+
+        observer.record_async(build)

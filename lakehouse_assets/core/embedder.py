@@ -40,7 +40,8 @@ class EmptyText(EmbeddingError, ValueError):
     pass
 
 
-def _normalize(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (zero rows left as they are), as float32: dot products are cosines."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -180,7 +181,7 @@ class OllamaEmbedder(Embedder):
                 f"Ollama model {self._name!r} at {self.host} returned {vectors.shape[1]}-d vectors, "
                 f"expected {self._dimension}"
             )
-        return _normalize(vectors)
+        return unit_rows(vectors)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         check_texts(texts)

@@ -14,8 +14,9 @@ import logging
 import queue
 import random
 import threading
+import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 SOURCES = ("mcp", "scenario", "api", "overseer_correction")
 SCENARIO_KEPT = 10
 QUEUE_LIMIT = 10_000
+BATCH_LINGER_SECONDS = 0.05
 
 
 class InvalidOp(ValueError):
@@ -141,9 +143,9 @@ class Observer:
     def sampled(self) -> bool:
         return self.sample_rate >= 1.0 or random.random() < self.sample_rate
 
-    def record_async(self, op: Op) -> None:
-        """Hand the op to the background writer (for the request path). Dropped, and counted, only if
-        the writer has fallen QUEUE_LIMIT ops behind."""
+    def record_async(self, op: Op | Callable[[], Op]) -> None:
+        """Hand an op (or a function that builds it, so even building it happens off the request path)
+        to the background writer. Dropped, and counted, only if the writer is QUEUE_LIMIT ops behind."""
         if self._writer is None:
             self._start_writer()
         try:
@@ -159,14 +161,22 @@ class Observer:
 
     def _write_loop(self) -> None:
         while True:
-            first = self._queue.get()
-            batch = [first]
-            while len(batch) < 500:
+            batch = [self._queue.get()]
+            deadline = time.monotonic() + BATCH_LINGER_SECONDS  # one fsync for a burst, not one per op
+            while len(batch) < 500 and batch[-1] is not None:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
-            ops = [op for op in batch if op is not None]
+            ops = []
+            for item in batch:
+                if item is None:
+                    continue
+                try:
+                    ops.append(item if isinstance(item, Op) else item())
+                except (InvalidOp, TypeError, ValueError):
+                    log.exception("an op could not be built; skipped")
+                    self.dropped += 1
             try:
                 if ops:
                     self.journal.append([op.to_json() for op in ops])

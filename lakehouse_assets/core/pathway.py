@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from lakehouse_assets.core.embedder import unit_rows
 from lakehouse_assets.core.jsonl import JsonlJournal, utc_now
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -291,22 +292,16 @@ class PathwayMemory:
         if self._embed is None:
             raise PathwayError("text search needs an embedder")
         vectors = self._vectors_for(snapshot)
-        query = self._unit(self._embed([text]))[0]
+        query = unit_rows(self._embed([text]))[0]
         scored = sorted(((float(vectors[uid] @ query), uid) for uid, _, _ in snapshot), key=lambda s: (-s[0], s[1]))[:k]
         with self._lock:
             return [Hit(self._traces[uid].to_json(), round(score, 6)) for score, uid in scored]
-
-    @staticmethod
-    def _unit(m: np.ndarray) -> np.ndarray:
-        m = np.asarray(m, dtype=np.float32)
-        norms = np.linalg.norm(m, axis=1, keepdims=True)
-        return m / np.where(norms == 0, 1, norms)
 
     def _vectors_for(self, snapshot: list[tuple[str, str, str]]) -> dict[str, np.ndarray]:
         """Unit vectors of the traces' text, embedding only those new or changed since last time."""
         missing = [(uid, h, text) for uid, h, text in snapshot if self._vectors.get(uid, ("",))[0] != h]
         if missing and self._embed is not None:
-            vectors = self._unit(self._embed([text for _, _, text in missing]))
+            vectors = unit_rows(self._embed([text for _, _, text in missing]))
             for (uid, h, _), v in zip(missing, vectors, strict=True):
                 self._vectors[uid] = (h, v)
         return {uid: self._vectors[uid][1] for uid, _, _ in snapshot}

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from lakehouse_assets.core.embedder import unit_rows
 from lakehouse_assets.core.iterate import KIND_INSTRUCTIONS
 
 SFT_SOURCES = frozenset({"iterate", "replay"})
@@ -61,12 +62,7 @@ class Firewall:
         self.threshold = threshold
         self._embed = embed
         self._hashes = {input_hash(t): i for i, t in enumerate(self.holdout)}
-        self._vectors = self._unit(embed(self.holdout)) if embed is not None and self.holdout else None
-
-    @staticmethod
-    def _unit(m: np.ndarray) -> np.ndarray:
-        m = np.asarray(m, dtype=np.float32)
-        return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+        self._vectors = unit_rows(embed(self.holdout)) if embed is not None and self.holdout else None
 
     def check(self, prompts: Sequence[str]) -> list[Contamination | None]:
         found: list[Contamination | None] = [None] * len(prompts)
@@ -78,7 +74,7 @@ class Firewall:
             else:
                 rest.append(i)
         if rest and self._vectors is not None and self._embed is not None:
-            sims = self._unit(self._embed([prompts[i] for i in rest])) @ self._vectors.T
+            sims = unit_rows(self._embed([prompts[i] for i in rest])) @ self._vectors.T
             for row, i in enumerate(rest):
                 j = int(np.argmax(sims[row]))
                 if sims[row, j] >= self.threshold:

@@ -74,7 +74,7 @@ class CountingEmbedder(Embedder):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         rows = [_fake_vector(self.model, t, self.dimension) for t in texts]
-        return embedder_mod._normalize(np.asarray(rows))
+        return embedder_mod.unit_rows(np.asarray(rows))
 
 
 @dataclass
