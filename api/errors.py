@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.openai_wire import OPENAI_PATHS, openai_error
+from api.security import Forbidden, Unauthorized
 from api.upload import BadUpload, UnsupportedMediaType
 from lakehouse_assets.core.catalog import DatasetNotFound, InvalidDatasetName, SchemaConflict, format_schema
 from lakehouse_assets.core.chat import ChatError, UpstreamError, UpstreamRateLimited
@@ -144,6 +145,19 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UnknownKind)
     def _unknown_kind(_: Request, e: UnknownKind) -> JSONResponse:
         return error_response(400, "unknown_kind", str(e))
+
+    @app.exception_handler(Unauthorized)
+    def _unauthorized(request: Request, e: Unauthorized) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"}
+        if _speaks_openai(request):
+            return JSONResponse(openai_error(401, str(e), "invalid_api_key"), status_code=401, headers=headers)
+        response = error_response(401, "unauthorized", str(e))
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(Forbidden)
+    def _forbidden(_: Request, e: Forbidden) -> JSONResponse:
+        return error_response(403, "forbidden", str(e))
 
     @app.exception_handler(ChatError)
     def _chat_failed(request: Request, e: ChatError) -> JSONResponse:

@@ -8,13 +8,14 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from api.dagster_events import DagsterReporter
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.observe import ObserverMiddleware
 from api.routers import chat, datasets, health, ingest, iterate, matrix, observer, pathway, sql, validate, vectors
+from api.security import authorize
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.chat import chat_router_from_settings
@@ -106,7 +107,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(ObserverMiddleware)
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1")
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize)])
     for module in (datasets, ingest, sql, matrix, vectors, validate, iterate, chat, pathway, observer):
         v1.include_router(module.router)
     v1.include_router(vectors.embed_router)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, SecretStr, field_validator
 
 from lakehouse_assets.core.settings import LakehouseSettings
 
@@ -15,3 +17,31 @@ class ApiSettings(LakehouseSettings):
         default=True,
         description="Record online ingests as materializations in the Dagster instance (DAGSTER_HOME).",
     )
+
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token every /v1 call must send; unset: the API is open (loopback only)."
+    )
+    api_tokens_secondary: list[SecretStr] = Field(
+        default_factory=list, description="More accepted tokens, for rotation (JSON list)."
+    )
+    api_allow_cidrs: list[str] = Field(
+        default_factory=list, description='Only these networks may call /v1, e.g. ["10.0.0.0/8", "127.0.0.1/32"].'
+    )
+
+    @field_validator("api_allow_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as e:
+                raise ValueError(f"api_allow_cidrs: {cidr!r} is not a network: {e}") from e
+        return v
+
+    def tokens(self) -> tuple[str, ...]:
+        """Every accepted token (empty ones ignored)."""
+        all_ = [self.api_token, *self.api_tokens_secondary]
+        return tuple(t.get_secret_value().strip() for t in all_ if t is not None and t.get_secret_value().strip())
+
+    def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(c, strict=False) for c in self.api_allow_cidrs]

@@ -65,6 +65,14 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.security import UnsafeBind, check_bind
+    from api.settings import ApiSettings
+
+    try:
+        check_bind(args.host, ApiSettings())
+    except UnsafeBind as e:
+        print(f"lakehouse api: {e}", file=sys.stderr)
+        return 2
     _ensure_dagster_home()
     uvicorn.run("api.main:app_from_env", factory=True, host=args.host, port=args.port, log_level="info")
     return 0
@@ -176,7 +184,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         backfill = _launch_backfill(
             ui_url, sorted(CORPORA), ["corpus_documents", "corpus_embeddings"], "corpus_embeddings"
         )
-        calls = generate_activity(api_url)
+        from api.settings import ApiSettings
+
+        tokens = ApiSettings().tokens()
+        calls = generate_activity(api_url, token=tokens[0] if tokens else None)
         today = datetime.now(UTC).date().isoformat()
         daily = _launch_backfill(ui_url, [today], list(DAILY_DEMO_ASSETS), f"the {today} partitions")
         sql_example = '{"sql": "select role, count(*) n from workers group by role order by n desc limit 5"}'

@@ -27,11 +27,14 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any], counts: Counter
     return r
 
 
-def generate_activity(api_url: str, timeout: float = 120.0, client: httpx.Client | None = None) -> Counter[str]:
+def generate_activity(
+    api_url: str, timeout: float = 120.0, client: httpx.Client | None = None, token: str | None = None
+) -> Counter[str]:
     """Call the API like a staffing co-pilot would; returns calls per route and status."""
     if client is not None:
         return _activity(client)
-    with httpx.Client(base_url=api_url, timeout=timeout) as own:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=api_url, timeout=timeout, headers=headers) as own:
         return _activity(own)
 
 
