@@ -62,6 +62,13 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from lakehouse_assets.mcp_server import run
+
+    run(args.api_url, args.token)
+    return 0
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -233,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("materialize", help="materialize every landing CSV and the derived tables via Dagster")
     p.set_defaults(func=cmd_materialize)
+
+    p = sub.add_parser("mcp", help="serve the MCP tools over stdio (a client of the HTTP API)")
+    p.add_argument(
+        "--api-url", default=None, help="the API (default LAKEHOUSE_MCP_API_URL, else http://127.0.0.1:8000)"
+    )
+    p.add_argument("--token", default=None, help="bearer token (default LAKEHOUSE_API_TOKEN)")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("api", help="serve the HTTP API")
     p.add_argument("--host", default=os.environ.get("LAKEHOUSE_API_HOST", "127.0.0.1"))
