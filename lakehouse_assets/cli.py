@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +61,18 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     failed = [r for r in results if not r.success]
     print(f"materialized {len(results)} runs, {len(failed)} failed")
     return 1 if failed else 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from lakehouse_assets.doctor import report, run_checks
+
+    ports = {"API": args.api_port, "Dagster UI": args.dagster_port, "Chroma server": args.chroma_port}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Dagster's preview/beta notices are not findings
+        checks = run_checks(LakehouseSettings(), ports=ports, embedder=not args.no_embedder)
+    text, healthy = report(checks, args.json)
+    print(text)
+    return 0 if healthy else 1
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
@@ -240,6 +253,14 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("materialize", help="materialize every landing CSV and the derived tables via Dagster")
     p.set_defaults(func=cmd_materialize)
+
+    p = sub.add_parser("doctor", help="check that this installation can work; prints the fix for each failure")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-embedder", action="store_true", help="skip loading the embedding model (about 10 s)")
+    p.add_argument("--api-port", type=int, default=8000)
+    p.add_argument("--dagster-port", type=int, default=3000)
+    p.add_argument("--chroma-port", type=int, default=8001)
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("mcp", help="serve the MCP tools over stdio (a client of the HTTP API)")
     p.add_argument(

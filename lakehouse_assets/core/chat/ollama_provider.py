@@ -83,5 +83,13 @@ class OllamaProvider:
             finish_reason=response.done_reason,
         )
 
+    def probe(self, timeout: float = 5.0) -> tuple[bool, str]:
+        """Is the server there? (GET /api/version; no model is loaded.)"""
+        try:
+            r = httpx.get(f"{self.base_url}/api/version", headers=self._headers, timeout=timeout)
+        except httpx.HTTPError as e:
+            return False, f"{self.base_url} unreachable ({type(e).__name__})"
+        return r.status_code < 400, f"{self.base_url} answers {r.status_code}"
+
     def close(self) -> None:
         self._transport.close()

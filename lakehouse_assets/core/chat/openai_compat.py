@@ -89,5 +89,15 @@ class OpenAICompatProvider:
             finish_reason=choice.get("finish_reason"),
         )
 
+    def probe(self, timeout: float = 5.0) -> tuple[bool, str]:
+        """Is the server there and does it take our key? (GET /models; nothing is generated.)"""
+        try:
+            r = self._http.get(f"{self.base_url}/models", headers=self._headers, timeout=timeout)
+        except httpx.HTTPError as e:
+            return False, f"{self.base_url} unreachable ({type(e).__name__})"
+        if r.status_code in (401, 403):
+            return False, f"{self.base_url} refuses the key ({r.status_code})"
+        return r.status_code < 400, f"{self.base_url} answers {r.status_code}"
+
     def close(self) -> None:
         """The HTTP client is shared; its owner closes it."""

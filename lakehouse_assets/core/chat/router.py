@@ -43,6 +43,8 @@ class Provider(Protocol):
 
     def chat(self, model: str, request: ChatRequest, timeout: float) -> ProviderReply: ...
 
+    def probe(self, timeout: float = 5.0) -> tuple[bool, str]: ...
+
     def close(self) -> None: ...
 
 
@@ -99,6 +101,10 @@ class ChatRouter:
 
     def providers(self) -> list[ProviderInfo]:
         return [ProviderInfo(p.name, p.protocol, p.base_url) for p in self._providers.values()]
+
+    def probe(self) -> dict[str, tuple[bool, str]]:
+        """Each registered provider: reachable (and, where it says so, accepting our key)?"""
+        return {name: p.probe() for name, p in self._providers.items()}
 
     def resolve(self, model: str) -> tuple[Provider, str]:
         r = route(model)
