@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from api.dagster_events import DagsterReporter
 from api.deps import Services
 from api.errors import install_error_handlers
+from api.limits import BodyLimit, ConcurrencyLimit
 from api.observe import ObserverMiddleware
 from api.routers import chat, datasets, health, ingest, iterate, matrix, observer, pathway, sql, validate, vectors
 from api.security import authorize
@@ -105,6 +106,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # the last added runs first: the observer also witnesses requests the cap turns away
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(ConcurrencyLimit, max_in_flight=settings.api_max_in_flight)
     app.add_middleware(ObserverMiddleware)
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize)])

@@ -18,6 +18,12 @@ class ApiSettings(LakehouseSettings):
         description="Record online ingests as materializations in the Dagster instance (DAGSTER_HOME).",
     )
 
+    api_max_body_bytes: int = Field(
+        default=16 << 20, ge=1, description="Largest request body under /v1 except ingest (which has its own cap)."
+    )
+    api_max_in_flight: int = Field(
+        default=64, ge=0, description="Requests under /v1 served at once; more get 503 + Retry-After (0: no cap)."
+    )
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token every /v1 call must send; unset: the API is open (loopback only)."
     )

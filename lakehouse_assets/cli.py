@@ -6,7 +6,6 @@ import argparse
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -15,8 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lakehouse_assets.core.settings import LakehouseSettings
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from lakehouse_assets.services import PROJECT_ROOT, Service, Stack, StackConfig, StackError, down, status
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -98,21 +96,6 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} did not come up: its process exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status < 500:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-
-
 def _stop_on_signals() -> None:
     """Ctrl-C or a TERM from a supervisor both stop the stack (SIGINT may arrive ignored in a background job)."""
 
@@ -158,14 +141,88 @@ def _launch_backfill(ui_url: str, partitions: list[str], assets: list[str], what
     return f"could not launch the backfill: {result.get('message', result)}"
 
 
-def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:
-    """Start a service with its output appended to `log` (the child keeps its own handle)."""
-    with open(log, "ab") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+def _stack_config(args: argparse.Namespace, settings: LakehouseSettings) -> StackConfig:
+    return StackConfig(
+        home=settings.home.resolve(),
+        host=args.host,
+        api_port=args.api_port,
+        dagster_port=args.dagster_port,
+        chroma_port=args.chroma_port,
+    )
+
+
+def _print_urls(services: list[Service], logs: Path) -> None:
+    width = max(len(s.name) for s in services)
+    lines = [f"  {s.name:{width}}  {s.url}" + ("  (OpenAPI docs: /docs)" if s.name == "api" else "") for s in services]
+    print("\nlakehouse is up\n" + "\n".join(lines) + f"\n  {'logs':{width}}  {logs}", flush=True)
+
+
+def _serve(stack: Stack) -> int:
+    """Keep the stack up until Ctrl-C (or `lakehouse down`), or until a service dies."""
+    try:
+        while stack.running():
+            time.sleep(1)
+        print("a service exited; stopping everything (see the logs)", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping...", file=sys.stderr)
+        return 0
+    finally:
+        stack.stop()
+
+
+def cmd_ui_check(args: argparse.Namespace) -> int:
+    from lakehouse_assets.ui_check import NoBrowser, check_ui
+
+    try:
+        result = check_ui(args.url, Path(args.out))
+    except NoBrowser as e:
+        print(f"lakehouse ui-check: {e}", file=sys.stderr)
+        return 2
+    print(f"asset graph at {result.url}: found {', '.join(result.found) or 'nothing'}")
+    if result.missing:
+        print(f"missing: {', '.join(result.missing)}", file=sys.stderr)
+    print(f"screenshot: {result.screenshot}")
+    return 0 if result.ok else 1
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start Chroma, the Dagster webserver and daemon, and the API; wait for each; serve until Ctrl-C."""
+    settings = LakehouseSettings()
+    os.environ.setdefault("LAKEHOUSE_HOME", str(settings.home.resolve()))
+    _ensure_dagster_home()
+    _stop_on_signals()
+    stack = Stack(_stack_config(args, settings))
+    try:
+        services = stack.start()
+    except (StackError, KeyboardInterrupt) as e:
+        print(f"lakehouse up: {e}" if isinstance(e, StackError) else "interrupted", file=sys.stderr)
+        return 1
+    _print_urls(services, stack.config.logs)
+    print("\nCtrl-C (or `lakehouse down`) stops everything.", flush=True)
+    return _serve(stack)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    stopped = down(_stack_config(args, LakehouseSettings()))
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing is running")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    rows = status(_stack_config(args, LakehouseSettings()))
+    if not rows:
+        print("nothing is running (no stack state)")
+        return 1
+    for r in rows:
+        state = "up" if r["running"] and r["healthy"] else "running, not answering" if r["running"] else "down"
+        print(f"{r['name']:8} {state:24} {r['url']}  pid {r['pid']}  log {r['log']}")
+    return 0 if all(r["running"] and r["healthy"] for r in rows) else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Sample data, materialize it through Dagster, then run the Dagster UI and the API until Ctrl-C."""
+    """Sample data, materialize it through Dagster, bring the stack up, make a round of API calls and
+    materialize today's daily graph from them; serve until Ctrl-C."""
     settings = LakehouseSettings()
     os.environ.setdefault("LAKEHOUSE_HOME", str(settings.home.resolve()))
     _ensure_dagster_home()
@@ -173,71 +230,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     if cmd_materialize(args):
         return 1
-    logs = settings.home.resolve() / "logs"  # not DAGSTER_HOME/logs: Dagster owns that folder
-    logs.mkdir(parents=True, exist_ok=True)
     _stop_on_signals()
-    bin_dir = Path(sys.executable).parent
-    procs: list[subprocess.Popen] = []
+    stack = Stack(_stack_config(args, settings))
     try:
-        chroma_url = f"http://{args.host}:{args.chroma_port}"
-        chroma = _spawn(
-            [str(bin_dir / "chroma"), "run", "--path", str(settings.chroma_path.resolve()), "--host", args.host,
-             "--port", str(args.chroma_port)],
-            logs / "chroma.log",
-        )  # fmt: skip
-        procs.append(chroma)
-        _wait_http(f"{chroma_url}/api/v2/heartbeat", chroma, 60)
-        os.environ["LAKEHOUSE_CHROMA_URL"] = chroma_url  # API and Dagster runs share the server
-        dagster_cmd = ["dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", args.host, "-p", str(args.dagster_port)]
-        ui = _spawn([str(bin_dir / "dagster"), *dagster_cmd], logs / "dagster.log")
-        procs.append(ui)
-        api = _spawn(
-            [str(bin_dir / "lakehouse"), "api", "--host", args.host, "--port", str(args.api_port)], logs / "api.log"
-        )
-        procs.append(api)
-        api_url, ui_url = f"http://{args.host}:{args.api_port}", f"http://{args.host}:{args.dagster_port}"
-        _wait_http(f"{api_url}/health", api, 60)
-        _wait_http(f"{ui_url}/server_info", ui, 180)
+        services = stack.start()
+    except (StackError, KeyboardInterrupt) as e:
+        print(f"lakehouse demo: {e}" if isinstance(e, StackError) else "interrupted", file=sys.stderr)
+        return 1
+    try:
+        from api.settings import ApiSettings
         from lakehouse_assets.core.corpora import CORPORA
         from lakehouse_assets.demo_activity import generate_activity
 
+        urls = {s.name: s.url for s in services}
         backfill = _launch_backfill(
-            ui_url, sorted(CORPORA), ["corpus_documents", "corpus_embeddings"], "corpus_embeddings"
+            urls["dagster"], sorted(CORPORA), ["corpus_documents", "corpus_embeddings"], "corpus_embeddings"
         )
-        from api.settings import ApiSettings
-
         tokens = ApiSettings().tokens()
-        calls = generate_activity(api_url, token=tokens[0] if tokens else None)
+        calls = generate_activity(urls["api"], token=tokens[0] if tokens else None)
         today = datetime.now(UTC).date().isoformat()
-        daily = _launch_backfill(ui_url, [today], list(DAILY_DEMO_ASSETS), f"the {today} partitions")
-        sql_example = '{"sql": "select role, count(*) n from workers group by role order by n desc limit 5"}'
-        search_example = '{"query": "forklift operator with OSHA 10", "k": 3, "filter": {"state": "IL"}}'
-        print(
-            f"\nlakehouse is up\n  Dagster UI  {ui_url}\n  API         {api_url}  (OpenAPI docs: {api_url}/docs)\n"
-            f"  Chroma      {chroma_url}\n  logs        {logs}\n\n"
-            f"Embedding the corpora runs in the background ({backfill}); watch it under Runs.\n"
-            f"{sum(calls.values())} demo API calls were made; today's distillation and drift partitions ({today}) "
-            f"are being materialized from them ({daily}).\n\n"
-            f"try:\n  curl -s {api_url}/v1/sql -H 'content-type: application/json' -d '{sql_example}'\n"
-            f"  curl -s {api_url}/v1/matrix/search -H 'content-type: application/json' -d '{search_example}'\n"
-            "\nCtrl-C stops everything.",
-            flush=True,
-        )
-        while all(p.poll() is None for p in procs):
-            time.sleep(1)
-        print("a service exited; stopping (see the logs above)", file=sys.stderr)
-        return 1
+        daily = _launch_backfill(urls["dagster"], [today], list(DAILY_DEMO_ASSETS), f"the {today} partitions")
     except KeyboardInterrupt:
+        stack.stop()
         return 0
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    except Exception:
+        stack.stop()
+        raise
+    api_url = urls["api"]
+    sql_example = '{"sql": "select role, count(*) n from workers group by role order by n desc limit 5"}'
+    search_example = '{"query": "forklift operator with OSHA 10", "k": 3, "filter": {"state": "IL"}}'
+    _print_urls(services, stack.config.logs)
+    print(
+        f"\nEmbedding the corpora runs in the background ({backfill}); watch it under Runs.\n"
+        f"{sum(calls.values())} demo API calls were made; today's distillation and drift partitions ({today}) "
+        f"are being materialized from them ({daily}).\n\n"
+        f"try:\n  curl -s {api_url}/v1/sql -H 'content-type: application/json' -d '{sql_example}'\n"
+        f"  curl -s {api_url}/v1/matrix/search -H 'content-type: application/json' -d '{search_example}'\n"
+        "\nCtrl-C (or `lakehouse down`) stops everything.",
+        flush=True,
+    )
+    return _serve(stack)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,13 +306,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=int(os.environ.get("LAKEHOUSE_API_PORT", "8000")))
     p.set_defaults(func=cmd_api)
 
-    p = sub.add_parser("demo", help="sample data, materialize, then run the Dagster UI and the API")
+    def stack_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--api-port", type=int, default=8000)
+        p.add_argument("--dagster-port", type=int, default=3000)
+        p.add_argument("--chroma-port", type=int, default=8001)
+
+    p = sub.add_parser("demo", help="sample data, materialize, bring the stack up, make demo activity")
     p.add_argument("--rows", type=int, default=100_000)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--api-port", type=int, default=8000)
-    p.add_argument("--dagster-port", type=int, default=3000)
-    p.add_argument("--chroma-port", type=int, default=8001)
+    stack_args(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("ui-check", help="render the Dagster UI in headless Chromium; check the asset graph; screenshot")
+    p.add_argument("--url", default="http://127.0.0.1:3000", help="the Dagster UI")
+    p.add_argument("--out", default="dagster-ui.png", help="where the screenshot goes")
+    p.set_defaults(func=cmd_ui_check)
+
+    p = sub.add_parser("up", help="start Chroma, the Dagster UI and daemon, and the API; Ctrl-C stops them")
+    stack_args(p)
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", help="stop the stack `lakehouse up` started")
+    stack_args(p)
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("status", help="is each service of the stack running and answering?")
+    stack_args(p)
+    p.set_defaults(func=cmd_status)
 
     args = parser.parse_args(argv)
     try:

@@ -5,57 +5,38 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pyarrow.csv as pacsv
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from api.main import create_app
 from api.settings import ApiSettings
 from lakehouse_assets.core.sample import generate_workers
+from tests.live_server import serve
 
 TOKEN = "mcp-test-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("mcp") / "lake"
     settings = ApiSettings(home=home, report_to_dagster=False, warm_embedder=False, api_token=TOKEN, _env_file=None)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
     csv = io.BytesIO()
     pacsv.write_csv(generate_workers(1000, seed=3), csv)
-    r = httpx.post(
-        f"{url}/v1/ingest?name=workers",
-        content=csv.getvalue(),
-        headers={"content-type": "text/csv", "Authorization": f"Bearer {TOKEN}"},
-    )
-    assert r.status_code == 201, r.text
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(settings)) as url:
+        r = httpx.post(
+            f"{url}/v1/ingest?name=workers",
+            content=csv.getvalue(),
+            headers={"content-type": "text/csv", "Authorization": f"Bearer {TOKEN}"},
+        )
+        assert r.status_code == 201, r.text
+        yield url
 
 
 def run_session(api_url: str, token: str, calls: list[tuple[str, dict]]) -> tuple[list, list]:

@@ -1,4 +1,5 @@
-"""One settings object, read from the environment (prefix LAKEHOUSE_) or an env file.
+"""One settings object, read from the environment (prefix LAKEHOUSE_) or one env file (`.env` in the
+working directory, or the file LAKEHOUSE_ENV_FILE names; `lakehouse.env.example` lists the settings).
 
 The API, the Dagster resources and the CLI all build their storage, catalog and limits from this,
 so a deployment is configured once.
@@ -6,6 +7,7 @@ so a deployment is configured once.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -14,7 +16,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class LakehouseSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="LAKEHOUSE_", env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_prefix="LAKEHOUSE_",
+        env_file=os.environ.get("LAKEHOUSE_ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     home: Path = Field(default=Path(".lakehouse"), description="Local lake folder (and scratch space).")
