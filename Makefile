@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0+cpu
 FIND_LINKS ?= $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
 
-.PHONY: demo test lint validate bench bench-retrieval bench-observer clean
+.PHONY: demo test lint validate bench bench-retrieval bench-observer bench-load clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ test: lint validate
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest_sql
+
+# Against a running stack (make demo): LOAD_SECONDS and LOAD_CONCURRENCY tune it.
+LOAD_SECONDS ?= 60
+LOAD_CONCURRENCY ?= 8
+bench-load: $(STAMP)
+	$(BIN)/python -m bench.load --seconds $(LOAD_SECONDS) --concurrency $(LOAD_CONCURRENCY)
 
 bench-observer: $(STAMP)
 	$(BIN)/python -m bench.observer_overhead --requests 6000
