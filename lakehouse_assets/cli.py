@@ -80,6 +80,16 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _materialize_names(names: list[str]) -> bool:
+    import dagster as dg
+
+    from lakehouse_assets.definitions import defs
+    from lakehouse_assets.materialize import materialize_assets
+
+    with dg.DagsterInstance.get() as instance:
+        return materialize_assets(defs, instance, names).success
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -243,11 +253,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from lakehouse_assets.demo_activity import generate_activity
 
         urls = {s.name: s.url for s in services}
+        tokens = ApiSettings().tokens()
+        calls = generate_activity(urls["api"], token=tokens[0] if tokens else None)
+        _materialize_names(["playbook_memory"])  # the playbooks the activity recorded, before the corpus is built
         backfill = _launch_backfill(
             urls["dagster"], sorted(CORPORA), ["corpus_documents", "corpus_embeddings"], "corpus_embeddings"
         )
-        tokens = ApiSettings().tokens()
-        calls = generate_activity(urls["api"], token=tokens[0] if tokens else None)
         today = datetime.now(UTC).date().isoformat()
         daily = _launch_backfill(urls["dagster"], [today], list(DAILY_DEMO_ASSETS), f"the {today} partitions")
     except KeyboardInterrupt:

@@ -40,3 +40,15 @@ def materialize_landing(defs: dg.Definitions, instance: dg.DagsterInstance) -> l
         dg.materialize(assets, instance=instance, resources=defs.resources, selection=derived, raise_on_error=False)
     )
     return results
+
+
+def materialize_assets(defs: dg.Definitions, instance: dg.DagsterInstance, names: list[str]) -> dg.ExecuteInJobResult:
+    """Materialize unpartitioned assets by name, in-process, recorded in `instance`."""
+    assets = list(defs.assets or []) + list(defs.asset_checks or [])
+    return dg.materialize(
+        assets,
+        instance=instance,
+        resources=defs.resources,
+        selection=dg.AssetSelection.assets(*names),
+        raise_on_error=False,
+    )
