@@ -28,6 +28,8 @@ from pathlib import Path
 import duckdb
 import httpx
 
+from lakehouse_assets.services import wait_until_answers
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 POINT = "SELECT * FROM workers WHERE worker_id = {id}"
@@ -69,14 +71,7 @@ class ApiServer:
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--port", str(self.port)]
         cmd += ["--log-level", "warning"]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("the API did not start")
+        wait_until_answers(f"{self.url}/health", self.proc, 60, "the API")
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -70,15 +70,23 @@ def answers(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def wait_healthy(service: Service, proc: subprocess.Popen, timeout: float) -> None:
+def wait_until_answers(url: str, proc: subprocess.Popen | None, timeout: float, what: str = "the service") -> None:
+    """Poll `url` until it answers; fail early if `proc` exits, or after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise StackError(f"{service.name} exited with status {proc.returncode}; see {service.log}")
-        if answers(service.health):
+        if proc is not None and proc.poll() is not None:
+            raise StackError(f"{what} exited with status {proc.returncode}")
+        if answers(url):
             return
         time.sleep(0.25)
-    raise StackError(f"{service.name} did not answer {service.health} within {timeout:.0f} s; see {service.log}")
+    raise StackError(f"{what} did not answer {url} within {timeout:.0f} s")
+
+
+def wait_healthy(service: Service, proc: subprocess.Popen, timeout: float) -> None:
+    try:
+        wait_until_answers(service.health, proc, timeout, service.name)
+    except StackError as e:
+        raise StackError(f"{e}; see {service.log}") from None
 
 
 def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:

@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from lakehouse_assets.core.sample import generate_workers
+from lakehouse_assets.services import wait_until_answers
 from tests.live_server import free_port
 
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
@@ -45,14 +46,7 @@ class ApiProcess:
         self.proc = subprocess.Popen(
             [LAKEHOUSE, "api", "--port", str(self.port)], env=env, stdout=log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("the API did not start")
+        wait_until_answers(f"{self.url}/health", self.proc, 60, "the API")
 
     def kill9(self) -> None:
         assert self.proc is not None
