@@ -47,8 +47,8 @@ def past_tasks(sessions: JsonlJournal, limit: int) -> list[ReplayTask]:
     return list(tasks.values())[:limit]
 
 
-def retrieve_context(matrix: MatrixSearch | None, prompt: str, k: int) -> list[str]:
-    """Worker ids and snippets the corpus offers for the prompt; empty when search is unavailable."""
+def retrieve_context(matrix: MatrixSearch | None, prompt: str, k: int) -> list[tuple[str, str]]:
+    """(worker id, snippet) the corpus offers for the prompt; empty when search is unavailable."""
     if matrix is None or k < 1:
         return []
     try:
@@ -56,7 +56,7 @@ def retrieve_context(matrix: MatrixSearch | None, prompt: str, k: int) -> list[s
     except Exception as e:  # a missing index or a down store must not stop a replay run
         log.warning("retrieval failed, replaying without context: %s", e)
         return []
-    return [f"worker {h.entity_id}: {h.snippet}" for h in result.hits]
+    return [(h.entity_id, h.snippet) for h in result.hits]
 
 
 def _judge(task: ReplayTask, raw: str, roster: Roster | None) -> dict[str, Any]:
@@ -90,17 +90,17 @@ def replay_task(
     run_id: str | None = None,
 ) -> dict[str, Any]:
     """Replay one task; returns (and journals) its replay.run.v1 record. Chat errors are recorded, not raised."""
-    context_lines = retrieve_context(matrix, task.prompt, k)
+    context = retrieve_context(matrix, task.prompt, k)
     prompt = task.prompt
-    if context_lines:
-        prompt += "\n\nCandidates from the roster:\n" + "\n".join(context_lines)
+    if context:
+        prompt += "\n\nCandidates from the roster:\n" + "\n".join(f"worker {i}: {snippet}" for i, snippet in context)
     record: dict[str, Any] = {
         "schema": REPLAY_SCHEMA,
         "run_id": run_id or uuid.uuid4().hex,
         "task_id": task.task_id,
         "kind": task.kind,
         "prompt": task.prompt,
-        "context_ids": [line.split(":", 1)[0].removeprefix("worker ") for line in context_lines],
+        "context_ids": [worker_id for worker_id, _ in context],
         "started_at": utc_now(),
         "model": None,
         "provider": None,
