@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0+cpu
 FIND_LINKS ?= $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
 
-.PHONY: demo test lint validate bench bench-retrieval bench-observer bench-load clean
+.PHONY: demo test lint validate bench bench-retrieval bench-observer bench-load bench-scale clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ bench-observer: $(STAMP)
 ROWS ?= 100000
 bench-retrieval: $(STAMP)
 	$(BIN)/python -m bench.retrieval --rows $(ROWS)
+
+# The whole pipeline at SCALE_ROWS workers, each stage against its raw baseline; report in bench/results/.
+# 100,000 takes about 15 minutes here; 500,000 (the long run) about an hour.
+SCALE_ROWS ?= 100000
+bench-scale: $(STAMP)
+	$(BIN)/lakehouse bench scale --rows $(SCALE_ROWS)
 
 clean:
 	rm -rf $(VENV) .lakehouse .dagster_home

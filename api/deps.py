@@ -1,4 +1,8 @@
-"""Annotated dependencies: routes declare what they need; tests override these."""
+"""Annotated dependencies: routes declare what they need; tests override these.
+
+The getters are `async def` on purpose: they only read app state, and FastAPI runs a plain `def`
+dependency on the thread pool, one hop per dependency per request (about 0.3 ms each here).
+"""
 
 from __future__ import annotations
 
@@ -43,27 +47,27 @@ class Services:
     observer: Observer
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_settings(services: Annotated[Services, Depends(get_services)]) -> ApiSettings:
+async def get_settings(services: Annotated[Services, Depends(get_services)]) -> ApiSettings:
     return services.settings
 
 
-def get_lake(services: Annotated[Services, Depends(get_services)]) -> LakeStorage:
+async def get_lake(services: Annotated[Services, Depends(get_services)]) -> LakeStorage:
     return services.lake
 
 
-def get_catalog(services: Annotated[Services, Depends(get_services)]) -> Catalog:
+async def get_catalog(services: Annotated[Services, Depends(get_services)]) -> Catalog:
     return services.catalog
 
 
-def get_sql(services: Annotated[Services, Depends(get_services)]) -> SqlEngine:
+async def get_sql(services: Annotated[Services, Depends(get_services)]) -> SqlEngine:
     return services.sql
 
 
-def get_dagster(services: Annotated[Services, Depends(get_services)]) -> DagsterReporter:
+async def get_dagster(services: Annotated[Services, Depends(get_services)]) -> DagsterReporter:
     return services.dagster
 
 
@@ -74,19 +78,19 @@ SqlDep = Annotated[SqlEngine, Depends(get_sql)]
 DagsterDep = Annotated[DagsterReporter, Depends(get_dagster)]
 
 
-def get_embedder(services: Annotated[Services, Depends(get_services)]) -> CachedEmbedder:
+async def get_embedder(services: Annotated[Services, Depends(get_services)]) -> CachedEmbedder:
     return services.embedder
 
 
-def get_vectors(services: Annotated[Services, Depends(get_services)]) -> VectorStore:
+async def get_vectors(services: Annotated[Services, Depends(get_services)]) -> VectorStore:
     return services.vectors
 
 
-def get_matrix(services: Annotated[Services, Depends(get_services)]) -> MatrixSearch:
+async def get_matrix(services: Annotated[Services, Depends(get_services)]) -> MatrixSearch:
     return services.matrix
 
 
-def get_playbooks(services: Annotated[Services, Depends(get_services)]) -> PlaybookLog:
+async def get_playbooks(services: Annotated[Services, Depends(get_services)]) -> PlaybookLog:
     return services.playbooks
 
 
@@ -96,18 +100,18 @@ MatrixDep = Annotated[MatrixSearch, Depends(get_matrix)]
 PlaybooksDep = Annotated[PlaybookLog, Depends(get_playbooks)]
 
 
-def get_roster(services: Annotated[Services, Depends(get_services)]) -> Roster:
+async def get_roster(services: Annotated[Services, Depends(get_services)]) -> Roster:
     return services.roster
 
 
 RosterDep = Annotated[Roster, Depends(get_roster)]
 
 
-def get_chat(services: Annotated[Services, Depends(get_services)]) -> ChatRouter:
+async def get_chat(services: Annotated[Services, Depends(get_services)]) -> ChatRouter:
     return services.chat
 
 
-def get_sessions(services: Annotated[Services, Depends(get_services)]) -> DailyJournal:
+async def get_sessions(services: Annotated[Services, Depends(get_services)]) -> DailyJournal:
     return services.sessions
 
 
@@ -115,14 +119,14 @@ ChatDep = Annotated[ChatRouter, Depends(get_chat)]
 SessionsDep = Annotated[DailyJournal, Depends(get_sessions)]
 
 
-def get_pathway(services: Annotated[Services, Depends(get_services)]) -> PathwayMemory:
+async def get_pathway(services: Annotated[Services, Depends(get_services)]) -> PathwayMemory:
     return services.pathway
 
 
 PathwayDep = Annotated[PathwayMemory, Depends(get_pathway)]
 
 
-def get_observer(services: Annotated[Services, Depends(get_services)]) -> Observer:
+async def get_observer(services: Annotated[Services, Depends(get_services)]) -> Observer:
     return services.observer
 
 

@@ -57,7 +57,7 @@ def token_matches(presented: str, tokens: tuple[str, ...]) -> bool:
     return matched
 
 
-def authorize(
+async def authorize(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> None:
     """The /v1 gate: the allowlist first (403), then the token (401)."""

@@ -154,7 +154,7 @@ def self_cpu() -> float:
 class ApiServer:
     """The lakehouse API (uvicorn) on a free port, searching the given Chroma server."""
 
-    def __init__(self, home: Path, chroma_url: str) -> None:
+    def __init__(self, home: Path, chroma_url: str, env: dict[str, str] | None = None) -> None:
         from tests.chroma_server import free_port
 
         self.port = free_port()
@@ -165,6 +165,7 @@ class ApiServer:
             "LAKEHOUSE_CHROMA_URL": chroma_url,
             "LAKEHOUSE_REPORT_TO_DAGSTER": "false",
             "LAKEHOUSE_WARM_EMBEDDER": "true",
+            **(env or {}),
         }
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--port", str(self.port)]
         cmd += ["--log-level", "warning"]

@@ -230,6 +230,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if all(r["running"] and r["healthy"] for r in rows) else 1
 
 
+BENCHMARKS = ("scale",)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Benchmarks live in the source checkout's bench/ (they start servers and write reports there)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "bench" / f"{args.name}.py").is_file():
+        raise RuntimeError(f"bench/{args.name}.py is not here: benchmarks run from a source checkout ({root})")
+    return subprocess.run([sys.executable, "-m", f"bench.{args.name}", *args.options], cwd=root).returncode
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Sample data, materialize it through Dagster, bring the stack up, make a round of API calls and
     materialize today's daily graph from them; serve until Ctrl-C."""
@@ -344,6 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("status", help="is each service of the stack running and answering?")
     stack_args(p)
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("bench", help="run a benchmark from the checkout: `lakehouse bench scale --rows N`")
+    p.add_argument("name", choices=BENCHMARKS)
+    p.add_argument("options", nargs=argparse.REMAINDER, help="passed to the benchmark (--help lists them)")
+    p.set_defaults(func=cmd_bench)
 
     args = parser.parse_args(argv)
     try:

@@ -45,6 +45,12 @@ def _hash(*columns: str) -> str:
     return f"sha256(concat_ws(chr(31), {parts}))"
 
 
+# A worker's document says what the worker can do (role, skills, certifications): that is what
+# dense similarity ranks well. Where, when and for how much (city, state, shift, availability,
+# rate, years) are metadata, matched exactly by filters rather than approximately by the
+# embedding. The sample's resume_text restates those same fields in prose; embedding it tripled
+# the tokens per document (96 vs 30) and cut throughput from ~175 to ~50 documents/s for no
+# meaning the fields do not already carry.
 _WORKER_METADATA = (
     "worker_id",
     "role",
@@ -71,13 +77,9 @@ SELECT
 FROM (
     SELECT *,
         concat_ws('. ',
-            role || ' in ' || city || ', ' || state,
-            years_experience || ' years of experience',
+            role,
             'Skills: ' || replace(skills, ';', ', '),
-            'Certifications: ' || coalesce(replace(certifications, ';', ', '), 'none'),
-            shift || ' shift, ' || replace(availability, '_', ' '),
-            'Languages: ' || replace(languages, ';', ', '),
-            resume_text
+            'Certifications: ' || coalesce(replace(certifications, ';', ', '), 'none')
         ) AS text
     FROM workers
 )

@@ -47,7 +47,7 @@ class LakehouseSettings(BaseSettings):
     embedder_backend: str = Field(default="local", description="'local' (all-MiniLM-L6-v2 on CPU) or 'ollama'.")
     embedder_model: str | None = Field(default=None, description="Ollama model; default nomic-embed-text.")
     ollama_host: str | None = Field(default=None, description="Defaults to OLLAMA_HOST, then localhost:11434.")
-    embed_batch_size: int = 64
+    embed_batch_size: int = 32
     embed_cache_size: int = 50_000
     chroma_url: str | None = Field(
         default=None, description="A Chroma server (http://host:port); unset: a local folder under home."
@@ -56,7 +56,7 @@ class LakehouseSettings(BaseSettings):
     hnsw_ef_search: int = 100
     hnsw_max_neighbors: int = 32
 
-    relevance_floor: float = Field(default=0.45, description="Matrix search drops hits scoring below this.")
+    relevance_floor: float = Field(default=0.52, description="Matrix search drops hits scoring below this.")
     weak_models: list[str] = Field(
         default=["qwen3.5:latest", "qwen3:latest"], description="Models the downgrade gate never escalates from."
     )

@@ -567,3 +567,13 @@ def test_resource_shares_the_embedder_with_an_asset_in_dagster_materialize(
     assert metadata["dimension"].value == 384
     assert metadata["model"].value == LOCAL_MODEL
     assert metadata["cache_hits"].value == 2  # the step used the same embedder (and cache) as this process
+
+
+def test_a_few_texts_take_the_direct_path_and_get_the_vectors_encode_gives(local: LocalEmbedder) -> None:
+    from lakehouse_assets.core.embedder import DIRECT_MAX
+
+    texts = [FORKLIFT, NURSE]
+    encoded = local._st().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(local.embed(texts), encoded, atol=1e-6)
+    many = [FORKLIFT, NURSE, FORKLIFT_PARAPHRASE] * DIRECT_MAX  # more than DIRECT_MAX: encode()'s batches
+    np.testing.assert_allclose(local.embed(many)[:2], local.embed(texts), atol=1e-5)
