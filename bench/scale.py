@@ -539,10 +539,10 @@ def stage_sql(api: Any, home: Path, reps: int, key: str, title: str, sql: str) -
             second()
             progress.update(1)
     timed_ours, timed_raw = list(ours_ms), list(raw_ms)
-    with pyspy(api.proc.pid) as profile:
-        for _ in range(reps):
+    with pyspy(api.proc.pid, rate=500) as profile:
+        for _ in range(4 * reps):
             via_api()
-    profile["where"] = f"API process, {reps} more runs"
+    profile["where"] = f"API process, {4 * reps} more runs"
     http.close()
     con.close()
     ours, raw = p50(timed_ours), p50(timed_raw)
