@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0+cpu
 FIND_LINKS ?= $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
 
-.PHONY: demo test lint validate bench bench-retrieval bench-observer bench-load bench-scale clean
+.PHONY: demo test lint validate bench bench-retrieval bench-observer bench-load bench-scale bench-nlq clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench-retrieval: $(STAMP)
 SCALE_ROWS ?= 100000
 bench-scale: $(STAMP)
 	$(BIN)/lakehouse bench scale --rows $(SCALE_ROWS)
+
+# Plain-words queries: precision@10 per family, dense vs keyword vs hybrid, at 10,000 and 100,000 workers.
+bench-nlq: $(STAMP)
+	$(BIN)/python -m bench.nlq --rows 10000 --rows 100000
 
 clean:
 	rm -rf $(VENV) .lakehouse .dagster_home

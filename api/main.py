@@ -20,7 +20,9 @@ from api.security import authorize
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.chat import chat_router_from_settings
+from lakehouse_assets.core.corpora import CORPORA
 from lakehouse_assets.core.embedder import embedder_from_settings
+from lakehouse_assets.core.facet_frame import catalog_frames
 from lakehouse_assets.core.jsonl import DailyJournal
 from lakehouse_assets.core.matrix import DowngradePolicy, MatrixSearch
 from lakehouse_assets.core.observer import Observer
@@ -46,11 +48,16 @@ def open_services(settings: ApiSettings) -> Services:
     )
     embedder = embedder_from_settings(settings)
     vectors = open_vector_store(settings)
+    chat = chat_router_from_settings(settings)
     matrix = MatrixSearch(
         vectors,
         embedder,
         min_score=settings.relevance_floor,
         policy=DowngradePolicy(weak_models=tuple(settings.weak_models), weak_model=settings.weak_model),
+        frames=catalog_frames(catalog, lake, CORPORA, settings.catalog_refresh_seconds),
+        chat=chat,
+        llm_model=settings.search_llm_model,
+        llm_tier=settings.search_llm_tier,
     )
     return Services(
         settings,
@@ -63,7 +70,7 @@ def open_services(settings: ApiSettings) -> Services:
         matrix,
         PlaybookLog(settings.playbook_log_path),
         Roster(catalog, lake, settings.roster_dataset),
-        chat_router_from_settings(settings),
+        chat,
         DailyJournal(settings.session_log_dir),
         PathwayMemory(settings.pathway_log_path, embed=embedder.embed),
         Observer(
@@ -79,6 +86,10 @@ def _warm_embedder(services: Services) -> None:
         services.embedder.embed(["warm up"])
     except Exception:
         log.exception("the embedder could not be loaded; search and embed requests will fail until it can")
+    try:
+        services.matrix.warm()  # facet frames and keyword indexes, so the first search does not build them
+    except Exception:
+        log.exception("the search frames could not be built; the first search will try again")
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:

@@ -38,6 +38,11 @@ def matrix_search(body: MatrixSearchRequest, matrix: MatrixDep) -> MatrixSearchR
             min_score=body.min_score,
             use_playbook=body.use_playbook,
             model=body.model,
+            parse=body.parse,
+            parse_only=body.parse_only,
+            pad=body.pad,
+            mode=body.mode,
+            llm_parse=body.llm_parse,
         )
     )
     return MatrixSearchResponse.model_validate(asdict(result))

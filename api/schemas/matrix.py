@@ -17,6 +17,26 @@ class MatrixSearchRequest(BaseModel):
     min_score: float | None = Field(default=None, ge=-1, le=2, description="Relevance floor; default the server's.")
     use_playbook: bool = Field(default=False, description="Boost workers endorsed for similar past queries.")
     model: str | None = Field(default=None, description="Model the caller means to act with (for the downgrade gate).")
+    parse: bool = Field(
+        default=True,
+        description="Turn plain-words constraints in the query (role, certification, place, shift, language, "
+        "years, rate, negations) into exact filters; explicit `filter` fields win over parsed ones.",
+    )
+    parse_only: bool = Field(default=False, description="Return the parse (constraints, semantic text) and no hits.")
+    pad: bool = Field(
+        default=False,
+        description="When fewer than k entities meet the constraints, fill with near misses naming what they break.",
+    )
+    llm_parse: bool = Field(
+        default=False,
+        description="Let the configured chat model propose constraints for words the parser left unparsed; "
+        "each proposal is checked against the data's values before use.",
+    )
+    mode: Literal["hybrid", "dense", "keyword"] = Field(
+        default="hybrid",
+        description="hybrid: constraints + dense ranking fused with BM25; dense: embedding only (explicit filters "
+        "still apply); keyword: BM25 only.",
+    )
 
 
 class BoostOut(BaseModel):
@@ -39,12 +59,32 @@ class HitOut(BaseModel):
     metadata: dict[str, Any]
     snippet: str
     why: list[BoostOut]
+    meets: list[str] = Field(default_factory=list, description="The constraints this hit satisfies.")
+    violates: list[str] = Field(default_factory=list, description="Padded hits only: the constraints it breaks.")
 
 
 class DowngradeOut(BaseModel):
     strong_needed: bool
     model: str | None
     reason: str
+
+
+class ConstraintOut(BaseModel):
+    field: str
+    op: Literal["eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "not_contains"]
+    value: Any
+    phrase: str = Field(description="The words of the query (or the filter) it came from.")
+    source: Literal["parser", "llm", "explicit"]
+    text: str = Field(description='As a person reads it: "state = IL", "certification: OSHA 10".')
+
+
+class ParsedOut(BaseModel):
+    constraints: list[ConstraintOut]
+    semantic: str = Field(description="What was embedded and keyword-matched once constraints were taken out.")
+    unparsed: list[str] = Field(description="Words that are neither a known value nor filler.")
+    llm: dict[str, Any] | None = Field(
+        default=None, description="With llm_parse: the model, the constraints accepted and rejected (and why)."
+    )
 
 
 class MatrixSearchResponse(BaseModel):
@@ -54,6 +94,10 @@ class MatrixSearchResponse(BaseModel):
     downgrade: DowngradeOut
     playbooks_matched: int
     elapsed_ms: float
+    parsed: ParsedOut | None = Field(default=None, description="The constraints applied, to see and correct.")
+    admitted: int | None = Field(default=None, description="Entities meeting every constraint.")
+    shortfall: str | None = Field(default=None, description="Why fewer than k hits came back.")
+    strategy: str | None = Field(default=None, description="How the vector index was searched for the constraints.")
 
 
 class PlaybookIn(BaseModel):

@@ -19,6 +19,7 @@ import pyarrow as pa
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.ingest import IngestResult
 from lakehouse_assets.core.storage import LakeStorage
+from lakehouse_assets.core.vocabulary import Facet
 from lakehouse_assets.core.warehouse import build_derived_table
 
 
@@ -29,6 +30,10 @@ class CorpusSpec:
     entity: str  # what entity_id identifies: "worker", "playbook"
     sql: str
     metadata: tuple[str, ...]  # columns stored with each vector; searches may filter on them
+    # What plain-words queries may constrain (core/query_parse.py): the facets, and SQL over `source`
+    # giving entity_id plus one column per facet. The values are learned from the data.
+    facets: tuple[Facet, ...] = ()
+    facet_sql: str = ""
 
     @property
     def dataset(self) -> str:
@@ -84,6 +89,28 @@ FROM (
     FROM workers
 )
 ORDER BY worker_id
+""",
+    facets=(
+        Facet("role", "category", semantic=True),
+        Facet("certifications", "list", label="certification", semantic=True),
+        Facet("skills", "list", label="skill", semantic=True),
+        Facet("languages", "list", label="language"),
+        Facet("shift", "category"),
+        Facet("availability", "category"),
+        Facet("city", "category"),
+        Facet("state", "category"),
+        Facet("years_experience", "number", label="years of experience", units=("year", "years", "yr", "yrs")),
+        Facet(
+            "hourly_rate",
+            "number",
+            label="hourly rate",
+            units=("$", "dollar", "dollars", "hour", "hourly", "hr", "usd", "rate", "pay", "wage", "wages"),
+        ),
+    ),
+    facet_sql="""
+SELECT CAST(worker_id AS VARCHAR) AS entity_id, role, certifications, skills, languages, shift,
+       availability, city, state, years_experience, hourly_rate
+FROM workers
 """,
 )
 

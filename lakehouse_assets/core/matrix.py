@@ -25,27 +25,32 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from lakehouse_assets.core.corpora import CORPORA, PLAYBOOKS, WORKERS, CorpusSpec
 from lakehouse_assets.core.embedder import Embedder
+from lakehouse_assets.core.facet_frame import ConstraintError, FacetFrame, FrameCache
+from lakehouse_assets.core.hybrid import describe, search_frame
+from lakehouse_assets.core.keyword import rrf
+from lakehouse_assets.core.llm_parse import propose
 from lakehouse_assets.core.playbooks import split_ids
+from lakehouse_assets.core.query_parse import Constraint, ParsedQuery, parse_query
 from lakehouse_assets.core.vectors import IndexNotFound, VectorHit, VectorStore
 
 MAX_BOOST = 0.15
 PLAYBOOK_MIN_SIMILARITY = 0.6
 PLAYBOOK_NEIGHBOURS = 20
 OUTCOME_WEIGHT = {"success": 1.0, "partial": 0.5, "failure": 0.0}
-DEFAULT_MIN_SCORE = 0.52  # measured on the sample: off-topic roles top out near 0.49, role queries start near 0.6
+DEFAULT_MIN_SCORE = 0.56  # measured at 10,000 sample workers: absent roles top out near 0.53, role queries near 0.6+
 SNIPPET_CHARS = 240
 MAX_K = 200
 
 _RANGE_OPS = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 _LIST_OPS = {"in": "$in", "nin": "$nin"}
-_EQ_OPS = {"eq": "$eq", "ne": "$ne"}
+_EQ_OPS = {"eq": "$eq", "ne": "$ne", "contains": "$contains", "not_contains": "$not_contains"}
 _SCALARS = (str, int, float, bool)
 
 
@@ -75,6 +80,8 @@ class Hit:
     snippet: str
     boost: float = 0.0
     why: list[Boost] = field(default_factory=list)
+    meets: list[str] = field(default_factory=list)  # the constraints this hit satisfies
+    violates: list[str] = field(default_factory=list)  # only on padded hits: the constraints it breaks
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,14 @@ class SearchRequest:
     min_score: float | None = None
     use_playbook: bool = False
     model: str | None = None
+    parse: bool = True  # turn the query's plain-words constraints into exact filters
+    parse_only: bool = False
+    pad: bool = False  # fill up to k with hits that break constraints (each says which)
+    mode: str = "hybrid"  # hybrid (constraints + dense + keyword fusion) | dense | keyword
+    llm_parse: bool = False  # let the configured chat model propose constraints for unparsed words
+
+
+MODES = ("hybrid", "dense", "keyword")
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,10 @@ class SearchResult:
     downgrade: Downgrade
     playbooks_matched: int
     elapsed_ms: float
+    parsed: dict[str, Any] | None = None  # constraints (parsed and explicit), semantic text, unparsed words
+    admitted: int | None = None  # entities meeting every constraint (corpora with facets)
+    shortfall: str | None = None  # why fewer than k hits came back
+    strategy: str | None = None  # how the vector index was asked
 
 
 @dataclass(frozen=True)
@@ -138,8 +157,9 @@ def downgrade_gate(hits: Sequence[Hit], requested: str | None, policy: Downgrade
 def filter_clauses(flt: Mapping[str, Any] | None, fields: Collection[str], *, scope: str) -> list[dict[str, Any]]:
     """The filter language as Chroma `where` clauses over the metadata `fields` of `scope` (e.g. "index 'x'").
 
-    `{field: value}` is equality; `{field: {op: value}}` takes eq/ne (a scalar), gt/gte/lt/lte (a number)
-    and in/nin (a non-empty list of scalars of one type). Raises SearchError naming the field or operator.
+    `{field: value}` is equality; `{field: {op: value}}` takes eq/ne/contains/not_contains (a scalar),
+    gt/gte/lt/lte (a number) and in/nin (a non-empty list of scalars of one type). Raises SearchError
+    naming the field or operator.
     """
     clauses: list[dict[str, Any]] = []
     for name, cond in (flt or {}).items():
@@ -173,6 +193,17 @@ def filter_clauses(flt: Mapping[str, Any] | None, fields: Collection[str], *, sc
     return clauses
 
 
+def _anchors(c: Constraint, frame: FacetFrame) -> bool:
+    """A positive constraint on a facet that describes the documents' content (a role, a certification)."""
+    facet = frame.vocab.facet(c.field)
+    return facet is not None and facet.semantic and c.op in ("eq", "in", "contains")
+
+
+def _fields(spec: CorpusSpec) -> set[str]:
+    """What a filter may name on this corpus: its index metadata and its facets."""
+    return set(spec.metadata) | {f.field for f in spec.facets}
+
+
 def translate_filter(flt: Mapping[str, Any] | None, spec: CorpusSpec) -> list[dict[str, Any]]:
     """The filter as Chroma `where` clauses for one corpus. Raises SearchError naming the problem."""
     return filter_clauses(flt, spec.metadata, scope=f"corpus {spec.name!r}")
@@ -183,6 +214,18 @@ def chroma_where(clauses: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def filter_constraints(flt: Mapping[str, Any] | None, frame: FacetFrame) -> list[Constraint]:
+    """Explicit filters on facet fields as constraints (source "explicit"); other fields are left to the index."""
+    out: list[Constraint] = []
+    for name, cond in (flt or {}).items():
+        if frame.vocab.facet(name) is None:
+            continue
+        items = cond.items() if isinstance(cond, Mapping) else [("eq", cond)]
+        for op, value in items:
+            out.append(Constraint(name, op, value, f"filter {name}", source="explicit"))
+    return out
 
 
 def _snippet(text: str | None) -> str:
@@ -199,12 +242,32 @@ class MatrixSearch:
         corpora: Mapping[str, CorpusSpec] = CORPORA,
         min_score: float = DEFAULT_MIN_SCORE,
         policy: DowngradePolicy | None = None,
+        frames: FrameCache | None = None,
+        chat: Any | None = None,
+        llm_model: str | None = None,
+        llm_tier: str | None = "local_fast",
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.corpora = dict(corpora)
         self.min_score = min_score
         self.policy = policy or DowngradePolicy()
+        self.frames = frames
+        self.chat = chat  # a ChatRouter: the optional LLM parse of leftover words (core/llm_parse.py)
+        self.llm_model, self.llm_tier = llm_model, llm_tier
+
+    def warm(self) -> None:
+        """Build every corpus's facet frame and keyword index now rather than on the first search."""
+        for spec in self.corpora.values():
+            frame = self.frame(spec)
+            if frame is not None:
+                frame.keywords()
+
+    def frame(self, spec: CorpusSpec) -> FacetFrame | None:
+        """The corpus's facet frame, when it has facets and its source dataset exists."""
+        if self.frames is None or not spec.facets:
+            return None
+        return self.frames.get(spec.name)
 
     def _validate(self, req: SearchRequest) -> list[CorpusSpec]:
         if not isinstance(req.query, str) or not req.query.strip():
@@ -216,12 +279,14 @@ class MatrixSearch:
         if unknown:
             raise SearchError(f"unknown corpus {unknown[0]!r}; corpora: {', '.join(self.corpora)}")
         specs = [self.corpora[n] for n in names]
+        if req.mode not in MODES:
+            raise SearchError(f"mode must be one of {', '.join(MODES)}, not {req.mode!r}")
         if req.filter:
             # A filter applies to the corpora that have its fields; a field no corpus has is an error.
             fields = set(req.filter)
-            applicable = [s for s in specs if fields <= set(s.metadata)]
+            applicable = [s for s in specs if fields <= _fields(s)]
             if not applicable:
-                missing = sorted(fields - set().union(*(s.metadata for s in specs)))
+                missing = sorted(fields - set().union(*(_fields(s) for s in specs)))
                 raise SearchError(
                     f"unknown filter field {missing[0] if missing else sorted(fields)[0]!r}: "
                     f"no requested corpus has all of {sorted(fields)}"
@@ -229,26 +294,84 @@ class MatrixSearch:
             specs = applicable
         return specs
 
+    def _parse(self, req: SearchRequest, frames: dict[str, FacetFrame]) -> ParsedQuery | None:
+        if not frames or not req.parse or req.mode == "dense":
+            return None
+        vocab = next(iter(frames.values())).vocab
+        parsed = parse_query(req.query, vocab)
+        if not req.llm_parse or not parsed.unparsed:
+            return parsed
+        if self.chat is None:
+            return replace(parsed, llm={"error": "no chat model is configured: the parse is the parser's alone"})
+        proposal = propose(self.chat, req.query, parsed.unparsed, vocab, model=self.llm_model, tier=self.llm_tier)
+        taken = {c.field for c in parsed.constraints}
+        added = tuple(c for c in proposal.accepted if c.field not in taken)
+        return replace(parsed, constraints=parsed.constraints + added, llm=proposal.as_dict())
+
     def search(self, req: SearchRequest) -> SearchResult:
         started = time.perf_counter()
         specs = self._validate(req)
         min_score = self.min_score if req.min_score is None else req.min_score
-        vector = self.embedder.embed_one(req.query)
+        frames = {s.name: f for s in specs if (f := self.frame(s)) is not None}
+        parsed = self._parse(req, frames)
+        explicit: dict[str, list[Constraint]] = {}
+        for name, frame in frames.items():
+            filter_clauses(req.filter, _fields(self.corpora[name]), scope=f"corpus {name!r}")  # names the problem
+            try:
+                explicit[name] = filter_constraints(req.filter, frame)
+                for c in explicit[name]:
+                    frame.satisfies(c)  # an operator the field's kind does not take is a 400 now
+            except (ConstraintError, TypeError, ValueError) as e:
+                raise SearchError(f"filter: {e}") from None
+        shown = self._shown_constraints(parsed, explicit)
+        shown_frame = next(iter(frames.values()), None)
+        if req.parse_only:
+            return self._result(req, specs, [], 0, started, parsed, shown, None, None, None, shown_frame)
+        text = (parsed.semantic if parsed and parsed.semantic else None) or req.query
+        vector = self.embedder.embed_one(text)
         exclude = [str(i) for i in req.exclude_ids]
         fetch = min(MAX_K, req.k * 2 + len(exclude))
         best: dict[tuple[str, str], Hit] = {}
+        keyword_ids: list[str] = []
+        admitted: int | None = None
+        strategy: str | None = None
+        anchored: set[str] = set()  # corpora whose hits are relevant by constraint, not by similarity alone
         for spec in specs:
-            clauses = translate_filter(req.filter, spec)
-            if exclude:
-                clauses.append({"entity_id": {"$nin": exclude}})
+            frame = frames.get(spec.name)
             try:
-                found = self.store.query(
-                    spec.index, model=self.embedder.model, vector=vector, k=fetch, where=chroma_where(clauses)
-                )
+                if frame is not None:
+                    constraints = self._constraints(parsed, explicit[spec.name])
+                    if any(_anchors(c, frame) for c in constraints):
+                        anchored.add(spec.name)
+                    extra = {k: v for k, v in (req.filter or {}).items() if frame.vocab.facet(k) is None}
+                    result = search_frame(
+                        self.store, spec.index, self.embedder.model, frame, constraints, vector,
+                        text=text, k=req.k, fetch=fetch, exclude=exclude,
+                        where=chroma_where(translate_filter(extra, spec)),
+                        keyword=req.mode == "hybrid", keyword_only=req.mode == "keyword", pad=req.pad,
+                    )  # fmt: skip
+                    admitted = result.admitted if admitted is None else admitted + result.admitted
+                    strategy = result.strategy
+                    keyword_ids.extend(result.keyword_ids)
+                    found = [(r.hit, r.meets, r.violates) for r in result.ranked]
+                else:
+                    unindexed = sorted(set(req.filter or {}) - set(spec.metadata))
+                    if unindexed:
+                        raise SearchError(
+                            f"filter on {', '.join(unindexed)} needs corpus {spec.name!r}'s source dataset "
+                            f"{spec.source!r}, which is not in the catalog"
+                        )
+                    clauses = translate_filter(req.filter, spec)
+                    if exclude:
+                        clauses.append({"entity_id": {"$nin": exclude}})
+                    hits = self.store.query(
+                        spec.index, model=self.embedder.model, vector=vector, k=fetch, where=chroma_where(clauses)
+                    )
+                    found = [(vh, [], []) for vh in hits]
             except IndexNotFound:
                 continue  # a corpus not indexed yet contributes nothing
-            for vh in found:
-                hit = self._hit(spec, vh)
+            for vh, meets, violates in found:
+                hit = self._hit(spec, vh, meets=meets, violates=violates)
                 key = (spec.entity, hit.entity_id)
                 if key not in best or hit.score > best[key].score:
                     best[key] = hit
@@ -257,7 +380,64 @@ class MatrixSearch:
         if req.use_playbook:
             matched = self._apply_playbooks(req, vector, best, exclude)
 
-        hits = sorted((h for h in best.values() if h.score >= min_score), key=lambda h: (-h.score, h.id))[: req.k]
+        # The relevance floor guards similarity-only answers ("dental hygienist" against a roster with none);
+        # a worker admitted by a role, certification or skill the query named is relevant by construction.
+        kept = [h for h in best.values() if h.score >= min_score or req.mode == "keyword" or h.corpus in anchored]
+        if req.mode == "keyword":
+            order = {id_: i for i, id_ in enumerate(keyword_ids)}
+            ranked = sorted(kept, key=lambda h: (order.get(h.id, len(order)), h.id))
+        else:
+            ranked = sorted(kept, key=lambda h: (-h.score, h.id))
+            if keyword_ids:
+                fused = rrf([h.id for h in ranked], keyword_ids)
+                ranked = sorted(ranked, key=lambda h: (-fused[h.id], -h.score, h.id))
+        if req.pad:
+            ranked = sorted(ranked, key=lambda h: bool(h.violates))  # stable: admitted hits first
+        hits = ranked[: req.k]
+        shortfall = None
+        if admitted is not None and admitted < req.k and not req.pad:
+            shortfall = (
+                f"only {admitted} {'entity meets' if admitted == 1 else 'entities meet'} every constraint; "
+                f"ask with pad=true to fill up to {req.k} with near misses, each marked with what it breaks"
+            )
+        elif len(hits) < req.k and best:
+            shortfall = f"{len(best) - len(kept)} more candidates scored below the relevance floor {min_score}"
+        return self._result(
+            req, specs, hits, matched, started, parsed, shown, admitted, shortfall, strategy, shown_frame
+        )
+
+    @staticmethod
+    def _constraints(parsed: ParsedQuery | None, explicit: list[Constraint]) -> list[Constraint]:
+        """Explicit filters win: parsed constraints on a field the caller filtered are dropped."""
+        given = {c.field for c in explicit}
+        return [*explicit, *(c for c in (parsed.constraints if parsed else ()) if c.field not in given)]
+
+    def _shown_constraints(self, parsed: ParsedQuery | None, explicit: dict[str, list[Constraint]]) -> list:
+        first = next(iter(explicit.values()), [])
+        return self._constraints(parsed, first)
+
+    def _result(
+        self,
+        req: SearchRequest,
+        specs: list[CorpusSpec],
+        hits: list[Hit],
+        matched: int,
+        started: float,
+        parsed: ParsedQuery | None,
+        constraints: list[Constraint],
+        admitted: int | None,
+        shortfall: str | None,
+        strategy: str | None,
+        frame: FacetFrame | None = None,
+    ) -> SearchResult:
+        parse_out = None
+        if parsed is not None or constraints:
+            parse_out = {
+                "constraints": [{**c.as_dict(), "text": describe(c, frame)} for c in constraints],
+                "semantic": parsed.semantic if parsed else req.query,
+                "unparsed": list(parsed.unparsed) if parsed else [],
+                "llm": parsed.llm if parsed else None,
+            }
         return SearchResult(
             query=req.query,
             corpora=[s.name for s in specs],
@@ -265,10 +445,21 @@ class MatrixSearch:
             downgrade=downgrade_gate(hits, req.model, self.policy),
             playbooks_matched=matched,
             elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+            parsed=parse_out,
+            admitted=admitted,
+            shortfall=shortfall,
+            strategy=strategy,
         )
 
     @staticmethod
-    def _hit(spec: CorpusSpec, vh: VectorHit, boost: float = 0.0, why: list[Boost] | None = None) -> Hit:
+    def _hit(
+        spec: CorpusSpec,
+        vh: VectorHit,
+        boost: float = 0.0,
+        why: list[Boost] | None = None,
+        meets: list[str] | None = None,
+        violates: list[str] | None = None,
+    ) -> Hit:
         meta = {k: v for k, v in sorted(vh.metadata.items()) if k not in ("entity_id", "content_hash")}
         return Hit(
             corpus=spec.name,
@@ -282,6 +473,8 @@ class MatrixSearch:
             snippet=_snippet(vh.document),
             boost=round(boost, 6),
             why=why or [],
+            meets=meets or [],
+            violates=violates or [],
         )
 
     def _apply_playbooks(

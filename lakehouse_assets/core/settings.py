@@ -56,7 +56,11 @@ class LakehouseSettings(BaseSettings):
     hnsw_ef_search: int = 100
     hnsw_max_neighbors: int = 32
 
-    relevance_floor: float = Field(default=0.52, description="Matrix search drops hits scoring below this.")
+    relevance_floor: float = Field(default=0.56, description="Matrix search drops hits scoring below this.")
+    search_llm_model: str | None = Field(
+        default=None, description="Model for the optional LLM parse of unparsed query words (else the tier)."
+    )
+    search_llm_tier: str = Field(default="local_fast", description="Tier for the optional LLM parse.")
     weak_models: list[str] = Field(
         default=["qwen3.5:latest", "qwen3:latest"], description="Models the downgrade gate never escalates from."
     )

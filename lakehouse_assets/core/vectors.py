@@ -411,10 +411,14 @@ class VectorStore:
         vector: np.ndarray,
         k: int,
         where: Mapping[str, Any] | None = None,
+        ids: Sequence[str] | None = None,
     ) -> list[VectorHit]:
+        """The `k` nearest vectors (among `ids` when given, matching `where` when given)."""
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         if k < 1:
             raise InvalidIndexRequest(f"k must be at least 1, not {k}")
+        if ids is not None and not len(ids):
+            return []
         result = self._on_collection(
             name,
             model,
@@ -423,6 +427,7 @@ class VectorStore:
                 query_embeddings=vector.reshape(1, -1),
                 n_results=k,
                 where=dict(where) if where else None,
+                ids=list(ids) if ids is not None else None,
                 include=["distances", "metadatas", "documents"],
             ),
         )

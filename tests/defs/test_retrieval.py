@@ -5,7 +5,6 @@ serves it all. The lake is built once for the module (embedding is the slow part
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -16,29 +15,10 @@ from api.main import create_app
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.corpora import WORKERS
-from lakehouse_assets.core.sample import write_workers_csv
-from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.core.storage import open_storage
-from lakehouse_assets.definitions import build_definitions
+from tests.defs.lakes import build_lake, materialize
 
 ROWS = 1500
-
-
-def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, names: list[str], partition: str | None):
-    assets = [defs.get_assets_def(n) for n in names]
-    checks = [c for c in defs.asset_checks if any(k.asset_key.to_user_string() in names for k in c.check_keys)]
-    if partition and not instance.has_dynamic_partition("datasets", partition) and "datasets" in names:
-        instance.add_dynamic_partitions("datasets", [partition])
-    return dg.materialize(
-        [*assets, *checks], partition_key=partition, instance=instance, resources=defs.resources, raise_on_error=False
-    )
-
-
-def build_lake(home: Path, rows: int) -> tuple[LakehouseSettings, dg.Definitions]:
-    (home / "landing").mkdir(parents=True)
-    write_workers_csv(home / "landing" / "workers.csv", rows)
-    settings = LakehouseSettings(home=home, _env_file=None)
-    return settings, build_definitions(settings)
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,7 @@ def corpus_embeddings(
             "index": dg.MetadataValue.text(sync.index),
             "documents": dg.MetadataValue.int(sync.total),
             "embedded": dg.MetadataValue.int(sync.embedded),
+            "encoded": dg.MetadataValue.int(sync.encoded),
             "skipped": dg.MetadataValue.int(sync.skipped),
             "deleted": dg.MetadataValue.int(sync.deleted),
             "vectors": dg.MetadataValue.int(store.count(spec.index)),

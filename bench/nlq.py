@@ -1,0 +1,174 @@
+"""Plain-words staffing queries: precision@10 per query family for dense-only, keyword-only and hybrid search
+with parsed constraints, side by side, and the hybrid path's latency.
+
+    python -m bench.nlq --rows 10000 --rows 100000        (make bench-nlq)
+
+For each size: a lake with that many sample workers (ingest, the workers corpus, its vector index in a
+local Chroma folder, all through the same core functions the assets call), then the labeled query set
+of core/search_eval.py through POST /v1/matrix/search in-process (FastAPI TestClient), once per mode.
+Ground truth is SQL over the roster's structured columns. Latency: the hybrid queries again, warm,
+three passes; `elapsed_ms` is the server's own figure (parse, embed, constraint mask, vector query,
+keyword fusion), the other column adds the in-process HTTP layer.
+
+Writes bench/results/nlq.json and bench/results/nlq.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+MODES = ("dense", "keyword", "hybrid")
+EXAMPLE = "welder in Ohio with at least 10 years, not on nights"
+T0 = time.monotonic()
+
+
+def say(msg: str) -> None:
+    print(f"[{time.monotonic() - T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+
+def build_lake(home: Path, rows: int) -> None:
+    """Ingest `rows` sample workers, build the workers corpus and index it (what the assets do)."""
+    import duckdb
+    from tqdm import tqdm
+
+    from lakehouse_assets.core.catalog import Catalog
+    from lakehouse_assets.core.corpora import WORKERS, build_corpus, documents_table
+    from lakehouse_assets.core.embedder import embedder_from_settings
+    from lakehouse_assets.core.indexing import sync_index
+    from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
+    from lakehouse_assets.core.sample import write_workers_csv
+    from lakehouse_assets.core.settings import LakehouseSettings
+    from lakehouse_assets.core.storage import open_storage
+    from lakehouse_assets.core.vectors import open_vector_store
+
+    settings = LakehouseSettings(home=home, _env_file=None)
+    lake = open_storage(settings)
+    catalog = Catalog(lake)
+    csv = home / "workers.csv"
+    home.mkdir(parents=True, exist_ok=True)
+    write_workers_csv(csv, rows)
+    ingest_csv(csv, "workers", lake=lake, catalog=catalog, limits=IngestLimits(max_bytes=1 << 40),
+               scratch_dir=settings.scratch_dir)  # fmt: skip
+    conn = duckdb.connect()
+    build_corpus(WORKERS, conn, lake=lake, catalog=catalog, scratch_dir=settings.scratch_dir)
+    docs = documents_table(WORKERS, conn, lake=lake, catalog=catalog)
+    store = open_vector_store(settings)
+    with tqdm(total=docs.num_rows, desc=f"index {rows:,}", unit="doc", file=sys.stderr, mininterval=1) as bar:
+        seen = {"n": 0}
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - seen["n"])
+            seen["n"] = done
+
+        sync_index(WORKERS.index, docs, WORKERS.metadata, embedder=embedder_from_settings(settings).inner,
+                   store=store, hnsw=settings.hnsw, progress=progress)  # fmt: skip
+
+
+def measure(home: Path, passes: int) -> dict[str, Any]:
+    import duckdb
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import ApiSettings
+    from lakehouse_assets.core.catalog import Catalog
+    from lakehouse_assets.core.search_eval import QUERIES, by_family, evaluate, ground_truth
+    from lakehouse_assets.core.settings import LakehouseSettings
+    from lakehouse_assets.core.storage import open_storage
+
+    settings = LakehouseSettings(home=home, _env_file=None)
+    catalog = Catalog(open_storage(settings))
+    conn = duckdb.connect()
+    conn.execute(f"CREATE VIEW workers AS SELECT * FROM read_parquet('{home / catalog.get('workers').object_key}')")
+    truth = ground_truth(conn)
+    out: dict[str, Any] = {"families": {}, "queries": {}}
+    with TestClient(create_app(ApiSettings(home=home, report_to_dagster=False, _env_file=None))) as client:
+
+        def search(query: str, mode: str) -> dict[str, Any]:
+            r = client.post("/v1/matrix/search", json={"query": query, "corpora": ["workers"], "k": 10, "mode": mode})
+            r.raise_for_status()
+            return r.json()
+
+        search("warm up the model, the frame and the keyword index", "hybrid")
+        r = client.post("/v1/matrix/search", json={"query": EXAMPLE, "corpora": ["workers"], "k": 3})
+        out["example"] = r.json()
+        for mode in MODES:
+            rows = evaluate(lambda q, mode=mode: [h["entity_id"] for h in search(q, mode)["hits"]], truth)
+            out["families"][mode] = by_family(rows)
+            out["queries"][mode] = [r.__dict__ for r in rows]
+            say(f"{mode}: " + ", ".join(f"{k} {v:.2f}" for k, v in out["families"][mode].items()))
+        server_ms, client_ms = [], []
+        for _ in range(passes):
+            for q in QUERIES:
+                start = time.perf_counter()
+                body = search(q.query, "hybrid")
+                client_ms.append((time.perf_counter() - start) * 1000)
+                server_ms.append(body["elapsed_ms"])
+    q95 = statistics.quantiles(server_ms, n=100)[94]
+    out["latency_ms"] = {
+        "server_p50": statistics.median(server_ms),
+        "server_p95": q95,
+        "in_process_http_p50": statistics.median(client_ms),
+        "samples": len(server_ms),
+    }
+    say(f"hybrid latency: server p50 {statistics.median(server_ms):.1f} ms, p95 {q95:.1f} ms")
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    families = ["role+certification", "location", "shift", "language", "experience", "rate", "availability",
+                "negation", "constrained", "absent role"]  # fmt: skip
+    lines = ["# Plain-words queries: precision@10 by query family", ""]
+    for rows, r in results["runs"].items():
+        lines += [f"## {int(rows):,} workers", "", "| family | dense only | keyword only | hybrid + constraints |",
+                  "|---|---:|---:|---:|"]  # fmt: skip
+        for f in families:
+            cells = [f"{r['families'][m].get(f, float('nan')):.2f}" for m in MODES]
+            lines.append(
+                f"| {'**constrained (all 7 above)**' if f == 'constrained' else f} | " + " | ".join(cells) + " |"
+            )
+        lat = r["latency_ms"]
+        lines += ["", f"Hybrid latency, warm ({lat['samples']} searches): server p50 {lat['server_p50']:.1f} ms, "
+                  f"p95 {lat['server_p95']:.1f} ms (parse + embed + constraints + vector query + keyword fusion); "
+                  f"through the in-process HTTP layer p50 {lat['in_process_http_p50']:.1f} ms.", ""]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.nlq", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--rows", type=int, action="append", help="workers (repeat for several sizes)")
+    parser.add_argument("--passes", type=int, default=3, help="warm passes over the query set for latency")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    sizes = args.rows or [10_000, 100_000]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    results: dict[str, Any] = {"runs": {}}
+    for rows in sizes:
+        work = Path(tempfile.mkdtemp(prefix="bench-nlq-"))
+        try:
+            say(f"building a lake of {rows:,} workers")
+            build_lake(work / "home", rows)
+            results["runs"][str(rows)] = measure(work / "home", args.passes)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "nlq.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = markdown(results)
+    (args.out / "nlq.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

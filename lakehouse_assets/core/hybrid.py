@@ -1,0 +1,193 @@
+"""Hybrid search over one corpus with a facet frame: exact constraints, dense ranking, keyword fusion.
+
+The constraints (parsed from the query, or given as filters) are evaluated on the frame first, which
+gives the admitted set and its exact size. How the vector index is asked then depends on that size,
+because a metadata-filtered HNSW query is slow in Chroma (tens of milliseconds at 100,000 vectors,
+whatever the filter) while an id-restricted or unfiltered one is fast:
+
+- nothing constrained: an unfiltered query for the top `fetch`;
+- few admitted (<= PREFILTER_MAX): a query restricted to their ids, so exactly they are ranked;
+- many admitted: an unfiltered query over-fetching by the inverse of their share, kept if admitted;
+  when that leaves too few, the id-restricted query over the admitted set.
+
+BM25 over the admitted documents gives a second ranking (matrix search fuses it with the final dense
+order by reciprocal rank; keyword finds the dense ranking missed are fetched and scored), each hit
+says which constraints it meets, and when fewer than k are admitted the result says so instead of
+padding with violators (unless the caller asks, and then each padded hit names what it breaks).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from lakehouse_assets.core.facet_frame import FacetFrame
+from lakehouse_assets.core.keyword import rrf
+from lakehouse_assets.core.query_parse import Constraint
+from lakehouse_assets.core.vectors import VectorHit, VectorStore
+
+PREFILTER_MAX = 4000  # admitted entities ranked through an id-restricted query
+OVERFETCH_MAX = 2000  # most neighbours fetched unfiltered to post-filter
+OVERFETCH_SLACK = 1.5
+KEYWORD_DEPTH = 50  # keyword ranks fused with the dense ones
+
+_SYMBOLS = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "in": "in", "nin": "not in"}
+
+
+def describe(c: Constraint, frame: FacetFrame | None = None) -> str:
+    """A constraint as a person reads it: "state = IL", "certification: OSHA 10", "shift ≠ night"."""
+    facet = frame.vocab.facet(c.field) if frame else None
+    name = facet.name if facet else c.field.replace("_", " ")
+    value = ", ".join(map(str, c.value)) if isinstance(c.value, list) else str(c.value)
+    if c.op == "contains":
+        return f"{name}: {value}"
+    if c.op == "not_contains":
+        return f"no {name} {value}"
+    return f"{name} {_SYMBOLS.get(c.op, c.op)} {value}"
+
+
+@dataclass
+class Ranked:
+    hit: VectorHit
+    meets: list[str]
+    violates: list[str]
+
+
+@dataclass
+class FrameResult:
+    ranked: list[Ranked]  # dense finds (best first), then keyword-only finds
+    admitted: int
+    strategy: str
+    keyword_ids: list[str]  # the keyword ranking, for fusion with the final dense order
+
+
+def _position_mask(frame: FacetFrame, exclude: Sequence[str]) -> np.ndarray:
+    keep = np.ones(frame.size, dtype=bool)
+    for entity in exclude:
+        pos = frame.position(entity)
+        if pos is not None:
+            keep[pos] = False
+    return keep
+
+
+def dense_admitted(
+    store: VectorStore,
+    index: str,
+    model: str,
+    frame: FacetFrame,
+    mask: np.ndarray,
+    admitted: int,
+    vector: np.ndarray,
+    fetch: int,
+    constrained: bool,
+    where: Mapping[str, Any] | None,
+) -> tuple[list[VectorHit], str]:
+    """The best `fetch` admitted documents by dense similarity, and the strategy that found them."""
+    if admitted == 0:
+        return [], "none admitted"
+    if not constrained:
+        return store.query(index, model=model, vector=vector, k=fetch, where=where), "unfiltered"
+    if admitted <= PREFILTER_MAX:
+        ids = frame.ids[mask].tolist()
+        return store.query(index, model=model, vector=vector, k=min(fetch, admitted), ids=ids, where=where), "ids"
+    share = admitted / max(frame.size, 1)
+    n = min(OVERFETCH_MAX, max(fetch, math.ceil(fetch / share * OVERFETCH_SLACK)))
+    found = store.query(index, model=model, vector=vector, k=n, where=where)
+    kept = []
+    for vh in found:
+        pos = frame.position(str(vh.metadata.get("entity_id", "")))
+        if pos is not None and mask[pos]:
+            kept.append(vh)
+    if len(kept) >= min(fetch, admitted) or n >= frame.size:
+        return kept[:fetch], f"post-filter of {n}"
+    ids = frame.ids[mask].tolist()
+    return store.query(index, model=model, vector=vector, k=fetch, ids=ids, where=where), "ids (post-filter ran short)"
+
+
+def search_frame(
+    store: VectorStore,
+    index: str,
+    model: str,
+    frame: FacetFrame,
+    constraints: Sequence[Constraint],
+    vector: np.ndarray,
+    *,
+    text: str,
+    k: int,
+    fetch: int,
+    exclude: Sequence[str] = (),
+    where: Mapping[str, Any] | None = None,
+    keyword: bool = True,
+    keyword_only: bool = False,
+    pad: bool = False,
+) -> FrameResult:
+    """Rank the corpus for one query under `constraints` (see the module docstring)."""
+    masks = [frame.satisfies(c) for c in constraints]
+    mask = _position_mask(frame, exclude)
+    for m in masks:
+        mask &= m
+    admitted = int(np.count_nonzero(mask))
+    labels = [describe(c, frame) for c in constraints]
+
+    def explain(vh: VectorHit) -> tuple[list[str], list[str]]:
+        pos = frame.position(str(vh.metadata.get("entity_id", "")))
+        if pos is None:
+            return [], labels[:]
+        meets = [label for label, m in zip(labels, masks, strict=True) if m[pos]]
+        return meets, [label for label, m in zip(labels, masks, strict=True) if not m[pos]]
+
+    constrained = bool(constraints) or bool(exclude)
+    if keyword_only:
+        top = frame.keywords().top(text, fetch, mask)
+        ids = [str(frame.ids[i]) for i, _ in top]
+        by_id = {vh.id: vh for vh in store.fetch(index, ids=ids, model=model, query=vector, where=where)}
+        dense: list[VectorHit] = [by_id[i] for i in ids if i in by_id]
+        strategy = "keyword"
+    else:
+        dense, strategy = dense_admitted(store, index, model, frame, mask, admitted, vector, fetch, constrained, where)
+    ranked = [Ranked(vh, *explain(vh)) for vh in dense]
+    keyword_ids: list[str] = []
+    if keyword_only:
+        keyword_ids = [r.hit.id for r in ranked]
+    elif keyword and ranked:
+        keyword_ids, extra = _keyword_candidates(
+            store, index, model, frame, mask, vector, text, ranked, fetch, where, explain
+        )
+        ranked.extend(extra)
+    if pad and admitted < k:
+        have = {r.hit.id for r in ranked}
+        extra = store.query(index, model=model, vector=vector, k=min(fetch + len(have), 200), where=where)
+        for vh in extra:
+            if vh.id not in have and str(vh.metadata.get("entity_id", "")) not in exclude:
+                ranked.append(Ranked(vh, *explain(vh)))
+    return FrameResult(ranked, admitted, strategy, keyword_ids)
+
+
+def _keyword_candidates(
+    store: VectorStore,
+    index: str,
+    model: str,
+    frame: FacetFrame,
+    mask: np.ndarray,
+    vector: np.ndarray,
+    text: str,
+    ranked: list[Ranked],
+    fetch: int,
+    where: Mapping[str, Any] | None,
+    explain: Any,
+) -> tuple[list[str], list[Ranked]]:
+    """The BM25 ranking over the admitted set (ids, best first), and the keyword finds the dense ranking
+    missed (fetched and scored against the query vector, so they carry a similarity like any hit)."""
+    top = frame.keywords().top(text, max(KEYWORD_DEPTH, fetch), mask)
+    keyword_ids = [str(frame.ids[i]) for i, _ in top]
+    have = {r.hit.id for r in ranked}
+    # Only keyword finds that fusion could lift into the first `fetch` are worth fetching.
+    fused = rrf([r.hit.id for r in ranked], keyword_ids)
+    leaders = sorted(fused, key=lambda i: (-fused[i], i))[:fetch]
+    missing = [i for i in leaders if i not in have]
+    extra = [Ranked(vh, *explain(vh)) for vh in store.fetch(index, ids=missing, model=model, query=vector, where=where)]
+    return keyword_ids, extra
