@@ -443,8 +443,10 @@ def stage_embed_index(
     }
 
 
-def search_body(text: str) -> dict[str, Any]:
-    return {"query": text, "corpora": ["workers"], "k": K}
+def search_body(text: str, mode: str = "dense") -> dict[str, Any]:
+    """`dense` does the raw path's work (text in, top-k out); `hybrid` adds the query parse, the constraint
+    mask and BM25 fusion (the default for callers; measured separately)."""
+    return {"query": text, "corpora": ["workers"], "k": K, "mode": mode}
 
 
 def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int) -> dict:
@@ -460,9 +462,9 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
     http = JsonConnection(api.url)
     ours_ms, raw_ms, server_ms, hits = [], [], [], []
 
-    def via_api(text: str) -> None:
+    def via_api(text: str, mode: str = "dense") -> None:
         start = time.perf_counter()
-        status, body = http.post("/v1/matrix/search", search_body(text))
+        status, body = http.post("/v1/matrix/search", search_body(text, mode))
         ours_ms.append((time.perf_counter() - start) * 1000)
         if status != 200:
             raise RuntimeError(f"search failed: {status} {body}")
@@ -485,18 +487,26 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
             first(text)
             second(text)
             progress.update(1)
-    timed_ours, timed_raw = list(ours_ms), list(raw_ms)
+    timed_ours, timed_raw, timed_server = list(ours_ms), list(raw_ms), list(server_ms)
+    for text in warm:  # the first hybrid search builds the facet frame and the keyword index
+        via_api(text, "hybrid")
+    ours_ms.clear(), server_ms.clear()
+    with bar(len(timed), "search (hybrid)", unit="q") as progress:
+        for text in timed:
+            via_api(text, "hybrid")
+            progress.update(1)
+    hybrid_ms, hybrid_server = list(ours_ms), list(server_ms)
     with pyspy(api.proc.pid) as profile:
         for text in profiled:
             via_api(text)
-    profile["where"] = f"API process, {len(profiled)} more distinct queries"
+    profile["where"] = f"API process, {len(profiled)} more distinct queries (dense)"
     http.close()
     ours, raw = p50(timed_ours), p50(timed_raw)
-    say(f"search p50: API {ours:.1f} ms, raw {raw:.1f} ms")
+    say(f"search p50: API {ours:.1f} ms, raw {raw:.1f} ms; hybrid {p50(hybrid_ms):.1f} ms")
     return {
         "key": "search",
         "title": "Search (text to top-10)",
-        "ours_label": f"POST /v1/matrix/search, k={K}, {len(timed)} distinct queries (keep-alive HTTP/1.1)",
+        "ours_label": f"POST /v1/matrix/search mode=dense, k={K}, {len(timed)} distinct queries (keep-alive HTTP)",
         "raw_label": "model.encode(query) + collection.query, in-process",
         "kind": "latency",
         "unit": "ms",
@@ -508,9 +518,11 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
         "details": {
             "ours p95 ms": round(p95(timed_ours), 1),
             "raw p95 ms": round(p95(timed_raw), 1),
-            "server elapsed_ms p50": round(p50(server_ms[: len(timed_ours)]), 1),
-            "mean hits": round(statistics.mean(hits[: len(timed_ours)]), 1),
+            "server elapsed_ms p50": round(p50(timed_server), 1),
+            "hybrid p50 ms (parse + constraints + BM25 fusion)": round(p50(hybrid_ms), 1),
+            "hybrid server elapsed_ms p50": round(p50(hybrid_server), 1),
         },
+        "hybrid_p50_ms": p50(hybrid_ms),
         "profile": profile,
     }
 
@@ -702,7 +714,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "unit": "ms",
             "target": f"< {SEARCH_P50_MS:.0f} ms",
             "pass": search["ours"] < SEARCH_P50_MS,
-        }
+        },
+        {
+            "name": "hybrid search p50: parse + constraints + dense + BM25 fusion (the default mode)",
+            "value": round(search["hybrid_p50_ms"], 1),
+            "unit": "ms",
+            "target": "< 30 ms",
+            "pass": search["hybrid_p50_ms"] < 30,
+        },
     ]
     return {
         "rows": args.rows,
