@@ -75,6 +75,14 @@ def build_lake(home: Path, rows: int) -> None:
                    store=store, hnsw=settings.hnsw, progress=progress)  # fmt: skip
 
 
+def lake_rows(home: Path) -> int:
+    from lakehouse_assets.core.catalog import Catalog
+    from lakehouse_assets.core.settings import LakehouseSettings
+    from lakehouse_assets.core.storage import open_storage
+
+    return Catalog(open_storage(LakehouseSettings(home=home, _env_file=None))).get("workers").row_count
+
+
 def measure(home: Path, passes: int) -> dict[str, Any]:
     import duckdb
     from fastapi.testclient import TestClient
@@ -150,10 +158,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, action="append", help="workers (repeat for several sizes)")
     parser.add_argument("--passes", type=int, default=3, help="warm passes over the query set for latency")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--lake", type=Path, action="append", default=[],
+        help="reuse the work folder `python -m bench.scale --keep` left (its lake and Chroma folder) "
+        "instead of building one",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    sizes = args.rows or [10_000, 100_000]
+    sizes = args.rows or ([] if args.lake else [10_000, 100_000])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     results: dict[str, Any] = {"runs": {}}
+    for lake in args.lake:
+        home = lake / "home"
+        if not (home / "chroma").exists() and (lake / "chroma").is_dir():
+            (home / "chroma").symlink_to(lake / "chroma")  # the scale bench's server folder, opened in-process
+        rows = lake_rows(home)
+        say(f"reusing the lake in {lake} ({rows:,} workers)")
+        results["runs"][str(rows)] = measure(home, args.passes)
     for rows in sizes:
         work = Path(tempfile.mkdtemp(prefix="bench-nlq-"))
         try:

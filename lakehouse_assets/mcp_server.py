@@ -104,14 +104,20 @@ def build_server(api: LakehouseApi) -> MCPServer:
         filter: Annotated[dict[str, Any] | None, Field(description='e.g. {"state": "OH", "shift": "night"}')] = None,
         exclude_ids: Annotated[list[str] | None, Field(description="Workers to leave out")] = None,
         use_playbook: Annotated[bool, Field(description="Boost workers endorsed for similar past queries")] = False,
+        pad: Annotated[bool, Field(description="Fill up to k with near misses, each naming what it breaks")] = False,
+        parse_only: Annotated[bool, Field(description="Only show how the query is read as constraints")] = False,
     ) -> dict[str, Any]:
-        """Rank workers (and past playbooks) for a staffing query: filtered, deduplicated, explained."""
+        """Rank workers (and past playbooks) for a staffing query in plain words ("welder in Ohio with 10+
+        years, not on nights"): its constraints are applied exactly and shown in `parsed`; filtered,
+        deduplicated, explained."""
         body = {
             "query": query,
             "k": k,
             "filter": filter,
             "exclude_ids": exclude_ids or [],
             "use_playbook": use_playbook,
+            "pad": pad,
+            "parse_only": parse_only,
         }
         return api.call("POST", "/v1/matrix/search", body)
 
