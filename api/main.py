@@ -54,7 +54,7 @@ def open_services(settings: ApiSettings) -> Services:
         embedder,
         min_score=settings.relevance_floor,
         policy=DowngradePolicy(weak_models=tuple(settings.weak_models), weak_model=settings.weak_model),
-        frames=catalog_frames(catalog, lake, CORPORA, settings.catalog_refresh_seconds),
+        frames=catalog_frames(catalog, lake, CORPORA, settings.catalog_refresh_seconds, store=vectors),
         chat=chat,
         llm_model=settings.search_llm_model,
         llm_tier=settings.search_llm_tier,

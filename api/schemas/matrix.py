@@ -34,8 +34,8 @@ class MatrixSearchRequest(BaseModel):
     )
     mode: Literal["hybrid", "dense", "keyword"] = Field(
         default="hybrid",
-        description="hybrid: constraints + dense ranking fused with BM25; dense: embedding only (explicit filters "
-        "still apply); keyword: BM25 only.",
+        description="hybrid: parsed constraints + dense ranking fused with BM25; dense: embedding only; keyword: "
+        "BM25 only (both without the parse; explicit filters still apply).",
     )
 
 

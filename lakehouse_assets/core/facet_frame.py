@@ -43,6 +43,8 @@ class FacetFrame:
     vocab: Vocabulary
     version: str  # the source object the frame was built from
     texts: list[str] | None = None  # the documents' text, until the keyword index is built from it
+    vectors: np.ndarray | None = None  # float16, one row per entity (see attach_vectors)
+    has_vector: np.ndarray | None = None
     keyword: KeywordIndex | None = None
     _position: dict[str, int] | None = None
 
@@ -51,6 +53,35 @@ class FacetFrame:
         if self._position is None:
             self._position = {e: i for i, e in enumerate(self.entity_ids)}
         return self._position.get(entity_id)
+
+    def attach_vectors(self, store: Any, index: str, page: int = 5000) -> None:
+        """The index's vectors, as float16 rows aligned with the frame (half the memory of float32: 77 MiB
+        per 100,000 384-d vectors). They rank a constrained query's admitted set exactly, in numpy, where an
+        id- or metadata-restricted Chroma query takes tens of milliseconds."""
+        position = {id_: i for i, id_ in enumerate(self.ids)}
+        vectors: np.ndarray | None = None
+        present = np.zeros(self.size, dtype=bool)
+        try:
+            collection = store.client.get_collection(index, embedding_function=None)
+        except Exception:
+            return  # not indexed yet: constrained queries use the index's own restriction
+        offset = 0
+        while True:
+            got = collection.get(include=["embeddings"], limit=page, offset=offset)
+            ids = got["ids"]
+            if len(ids):
+                emb = np.asarray(got["embeddings"], dtype=np.float32)
+                if vectors is None:
+                    vectors = np.zeros((self.size, emb.shape[1]), dtype=np.float16)
+                rows = [position.get(i, -1) for i in ids]
+                keep = [j for j, r in enumerate(rows) if r >= 0]
+                target = [rows[j] for j in keep]
+                vectors[target] = emb[keep]
+                present[target] = True
+            if len(ids) < page:
+                break
+            offset += page
+        self.vectors, self.has_vector = vectors, present
 
     def keywords(self) -> KeywordIndex:
         """The BM25 index over the documents (built on first use, then the texts are let go)."""
@@ -114,7 +145,10 @@ class FacetFrame:
         codes, known = self.codes[c.field], self.categories[c.field]
         values = c.value if c.op in ("in", "nin") else [c.value]
         wanted = [known[str(v)] for v in values if str(v) in known]
-        hit = np.isin(codes, wanted) if wanted else np.zeros(len(codes), dtype=bool)
+        if len(wanted) == 1:
+            hit = codes == wanted[0]
+        else:
+            hit = np.isin(codes, wanted) if wanted else np.zeros(len(codes), dtype=bool)
         return ~hit & (codes >= 0) if c.op in ("ne", "nin") else hit
 
     def _list(self, c: Constraint) -> np.ndarray:
@@ -210,18 +244,28 @@ class FrameCache:
         return frame
 
 
-def catalog_frames(catalog: Any, lake: Any, corpora: Mapping[str, Any], refresh_seconds: float = 1.0) -> FrameCache:
-    """Frames for the corpora that declare facets, from their source datasets in the catalog.
+def catalog_frames(
+    catalog: Any, lake: Any, corpora: Mapping[str, Any], refresh_seconds: float = 1.0, store: Any | None = None
+) -> FrameCache:
+    """Frames for the corpora that declare facets, from their source datasets in the catalog (and, with
+    `store`, the corpus index's vectors).
 
-    The catalog is re-read at most every `refresh_seconds`; a new version of the source rebuilds the frame
-    on the next search (the old one keeps answering until then).
+    The catalog (and the index's size) are re-read at most every `refresh_seconds`; a new version of the
+    source, or an index that grew or shrank, rebuilds the frame on the next search (the old one keeps
+    answering until then).
     """
     import duckdb
 
     from lakehouse_assets.core.duck import mount, parquet_source
 
-    state = {"at": -math.inf}
+    state: dict[str, Any] = {"at": -math.inf, "counts": {}}
     lock = threading.Lock()
+
+    def index_count(spec: Any) -> int:
+        try:
+            return int(store.count(spec.index)) if store is not None else 0
+        except Exception:  # no index yet
+            return 0
 
     def loader(corpus: str) -> tuple[str, Callable[[], FacetFrame]] | None:
         spec = corpora.get(corpus)
@@ -234,18 +278,23 @@ def catalog_frames(catalog: Any, lake: Any, corpora: Mapping[str, Any], refresh_
                 state["at"] = now
         if stale:
             catalog.refresh()
+            state["counts"][corpus] = index_count(spec)
         manifest = catalog.find(spec.source)
         if manifest is None:
             return None
+        version = f"{manifest.object_key}#{state['counts'].get(corpus, 0)}"
 
         def build() -> FacetFrame:
             conn = duckdb.connect()
             try:
                 mount(conn, spec.source, parquet_source(lake, manifest.object_key))
-                return build_frame(conn, spec.sql, spec.facet_sql, spec.facets, manifest.object_key)
+                frame = build_frame(conn, spec.sql, spec.facet_sql, spec.facets, version)
             finally:
                 conn.close()
+            if store is not None:
+                frame.attach_vectors(store, spec.index)
+            return frame
 
-        return manifest.object_key, build
+        return version, build
 
     return FrameCache(loader)

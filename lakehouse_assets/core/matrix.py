@@ -295,8 +295,8 @@ class MatrixSearch:
         return specs
 
     def _parse(self, req: SearchRequest, frames: dict[str, FacetFrame]) -> ParsedQuery | None:
-        if not frames or not req.parse or req.mode == "dense":
-            return None
+        if not frames or not req.parse or req.mode != "hybrid":
+            return None  # dense and keyword are the single-signal baselines: the query as written
         vocab = next(iter(frames.values())).vocab
         parsed = parse_query(req.query, vocab)
         if not req.llm_parse or not parsed.unparsed:

@@ -24,6 +24,7 @@ from lakehouse_assets.core.storage import open_storage
 from tests.defs.lakes import build_lake, materialize
 
 ROWS = 10_000
+pytestmark = pytest.mark.timeout(900)  # the module's lake embeds 10,000 workers (~90 s here, more on a busy host)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,7 @@ def test_a_constrained_answer_shows_its_parse_and_what_each_hit_meets(served):
     assert parsed == {("role", "eq", "welder"), ("state", "eq", "OH"), ("years_experience", "gte", 10),
                       ("shift", "ne", "night")}  # fmt: skip
     assert body["parsed"]["semantic"] == "welder" and body["hits"]
+    assert body["strategy"] == f"exact over {body['admitted']}"  # ranked over the frame's vectors, not Chroma's filter
     for hit in body["hits"]:
         m = hit["metadata"]
         assert m["role"] == "welder" and m["state"] == "OH" and m["years_experience"] >= 10 and m["shift"] != "night"
