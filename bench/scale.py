@@ -47,6 +47,7 @@ from typing import Any
 import httpx
 
 from bench.profiles import pyinstrument_profile, pyspy, share_of
+from bench.retrieval import cpu_seconds, rss_mib
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -124,18 +125,6 @@ def machine() -> dict[str, Any]:
 
 
 # -- processes ----------------------------------------------------------------------------------------
-
-
-def rss_mib(pid: int) -> float:
-    from bench.retrieval import rss_mib as _rss
-
-    return _rss(pid)
-
-
-def cpu_seconds(pid: int) -> float:
-    from bench.retrieval import cpu_seconds as _cpu
-
-    return _cpu(pid)
 
 
 def wait_for_embedder(client: httpx.Client, url: str, timeout: float = 180) -> None:
@@ -460,7 +449,7 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
     collection = VectorStore.server(chroma_url).client.get_collection(WORKERS.index, embedding_function=None)
     include = ["metadatas", "documents", "distances"]
     http = JsonConnection(api.url)
-    ours_ms, raw_ms, server_ms, hits = [], [], [], []
+    ours_ms, raw_ms, server_ms = [], [], []
 
     def via_api(text: str, mode: str = "dense") -> None:
         start = time.perf_counter()
@@ -469,7 +458,6 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
         if status != 200:
             raise RuntimeError(f"search failed: {status} {body}")
         server_ms.append(body["elapsed_ms"])
-        hits.append(len(body["hits"]))
 
     def via_raw(text: str) -> None:
         start = time.perf_counter()
@@ -480,7 +468,7 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
     for text in warm:
         via_api(text)
         via_raw(text)
-    ours_ms.clear(), raw_ms.clear(), server_ms.clear(), hits.clear()
+    ours_ms.clear(), raw_ms.clear(), server_ms.clear()
     with bar(len(timed), "search (timed)", unit="q") as progress:
         for i, text in enumerate(timed):
             first, second = (via_api, via_raw) if i % 2 == 0 else (via_raw, via_api)
