@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 from fastapi import APIRouter, Response
 
@@ -21,5 +20,13 @@ def run_sql(body: SqlRequest, sql: SqlDep, settings: SettingsDep) -> Response:
     if body.timeout_ms is not None and body.timeout_ms > settings.sql_max_timeout_ms:
         raise SqlError(f"timeout_ms {body.timeout_ms} is above the largest allowed, {settings.sql_max_timeout_ms}")
     result = sql.query(body.sql, limit=body.limit, timeout_ms=body.timeout_ms)
-    # Rows are already JSON-safe: serialize once instead of re-validating every cell through the model.
-    return Response(content=json.dumps(asdict(result), separators=(",", ":")), media_type="application/json")
+    # Rows are already JSON-safe: serialize once instead of re-validating every cell through the model
+    # (and without dataclasses.asdict, which deep-copies every row and cell first).
+    body = {
+        "columns": result.columns,
+        "rows": result.rows,
+        "row_count": result.row_count,
+        "truncated": result.truncated,
+        "elapsed_ms": result.elapsed_ms,
+    }
+    return Response(content=json.dumps(body, separators=(",", ":")), media_type="application/json")

@@ -3,7 +3,7 @@
 One view per dataset (its live version) and one per version (`<name>__v<N>`), re-synced when the
 catalog changes. The sandbox is DuckDB's own: external access off except the lake's dataset
 folder, configuration locked, no extension loading; on top, only a single SELECT-class statement is
-accepted. Every query gets a time limit (interrupted from a timer) and a row limit (`truncated`).
+accepted. Every query gets a time limit (interrupted by one watchdog thread) and a row limit (`truncated`).
 The database is private to this process and never a file a writer shares.
 """
 
@@ -26,6 +26,7 @@ import duckdb
 
 from lakehouse_assets.core.catalog import Catalog, Manifest
 from lakehouse_assets.core.duck import ParquetSource, mount, parquet_source, quote_ident, quote_literal
+from lakehouse_assets.core.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class SqlEngine:
         self._views: dict[str, str] = {}  # view name -> object key it reads
         self._arrow: dict[str, ParquetSource] = {}  # view name -> pyarrow dataset (S3 lakes), mounted per cursor
         self._last_refresh = 0.0
+        self._watchdog = Watchdog("sql-time-limit")
         self._local = catalog.storage.local_path("datasets/x") is not None
         # DuckDB adds its temp directory to the readable paths: give it a private, empty one.
         self._spill = tempfile.TemporaryDirectory(prefix="lakehouse-sql-")
@@ -180,7 +182,8 @@ class SqlEngine:
     # -- queries -----------------------------------------------------------------------------
 
     @staticmethod
-    def _check(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
+    def _check(cursor: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
+        """The single allowed statement, parsed: executing it skips a second parse of the text."""
         if not sql or not sql.strip():
             raise SqlError("the query is empty")
         try:
@@ -193,6 +196,7 @@ class SqlEngine:
         if kind not in _ALLOWED_STATEMENTS:
             name = getattr(kind, "name", str(kind))
             raise SqlRefused(f"only read-only queries (SELECT, WITH, VALUES, ...) are allowed, not {name}")
+        return statements[0]
 
     def _rows(
         self, cursor: duckdb.DuckDBPyConnection, limit: int, timed_out: threading.Event, timeout_ms: int
@@ -204,7 +208,8 @@ class SqlEngine:
         rows: list[list[Any]] = []
         size = 0
         while len(rows) < limit:
-            chunk = cursor.fetchmany(min(FETCH_CHUNK, limit - len(rows)))
+            asked = min(FETCH_CHUNK, limit - len(rows))
+            chunk = cursor.fetchmany(asked)
             if not chunk:
                 return rows, False
             converted = [[_json_value(v) for v in row] for row in chunk]
@@ -219,6 +224,8 @@ class SqlEngine:
                     rows.append(row)
             size += chunk_size
             rows.extend(converted)
+            if len(chunk) < asked:  # fetchmany fills up to `asked` across DuckDB's chunks: a short one is the end
+                return rows, False
         return rows, bool(cursor.fetchmany(1))
 
     def query(self, sql: str, *, limit: int | None = None, timeout_ms: int | None = None) -> QueryResult:
@@ -238,17 +245,16 @@ class SqlEngine:
             timed_out.set()
             cursor.interrupt()
 
-        timer = threading.Timer(timeout_ms / 1000, interrupt)
-        timer.daemon = True
+        deadline: int | None = None
         try:
-            self._check(cursor, sql)
+            statement = self._check(cursor, sql)
             with self._lock:
                 arrow = dict(self._arrow)
             for view, dataset in arrow.items():
                 mount(cursor, view, dataset)
-            timer.start()
+            deadline = self._watchdog.arm(timeout_ms / 1000, interrupt)
             try:
-                cursor.execute(sql)
+                cursor.execute(statement)
                 description = cursor.description or []
                 rows, truncated = (
                     self._rows(cursor, limit, timed_out, timeout_ms) if limit else ([], bool(cursor.fetchmany(1)))
@@ -262,13 +268,15 @@ class SqlEngine:
                     raise SqlTimeout(timeout_ms) from None
                 raise SqlError(str(e)) from None
         finally:
-            timer.cancel()
+            if deadline is not None:
+                self._watchdog.disarm(deadline)
             cursor.close()
         columns = [{"name": d[0], "type": str(d[1])} for d in description]
         elapsed = (time.perf_counter() - start) * 1000
         return QueryResult(columns, rows, len(rows), truncated, round(elapsed, 3))
 
     def close(self) -> None:
+        self._watchdog.close()
         self._ddl.close()
         self.db.close()
         self._spill.cleanup()
