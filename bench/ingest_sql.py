@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -78,20 +79,34 @@ class ApiServer:
         self.proc.wait(timeout=20)
 
 
-def http_ingest(server: ApiServer, csv_path: Path, name: str) -> float:
-    def body():
+def http_ingest(
+    url: str,
+    csv_path: Path,
+    name: str,
+    *,
+    client: httpx.Client | None = None,
+    on_bytes: Callable[[int], object] | None = None,
+) -> float:
+    """Seconds to stream `csv_path` to `POST /v1/ingest` as dataset `name` (a 201 or an error).
+
+    `on_bytes` is told the size of each chunk as it is sent (a progress bar's update)."""
+
+    def body() -> Iterator[bytes]:
         with open(csv_path, "rb") as f:
             while chunk := f.read(1 << 20):
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
                 yield chunk
 
+    post = client.post if client is not None else httpx.post
     start = time.perf_counter()
-    r = httpx.post(
-        f"{server.url}/v1/ingest", params={"name": name}, content=body(),
-        headers={"content-type": "text/csv"}, timeout=600,
+    r = post(
+        f"{url}/v1/ingest", params={"name": name}, content=body(),
+        headers={"content-type": "text/csv"}, timeout=3600,
     )  # fmt: skip
     elapsed = time.perf_counter() - start
     if r.status_code != 201:
-        raise RuntimeError(f"ingest failed: {r.status_code} {r.text[:300]}")
+        raise RuntimeError(f"ingest of {name} failed: {r.status_code} {r.text[:300]}")
     return elapsed
 
 
@@ -148,7 +163,7 @@ def main() -> int:
         server = ApiServer(work / "api-lake")
         try:
             for i in range(args.repeat):
-                http.append(http_ingest(server, csv_path, f"workers_{i}" if i else "workers"))
+                http.append(http_ingest(server.url, csv_path, f"workers_{i}" if i else "workers"))
             api_peak = peak_rss_mib(server.proc.pid)
             ids = [(i * 7919) % args.rows + 1 for i in range(args.queries)]
             points = [POINT.format(id=i) for i in ids]

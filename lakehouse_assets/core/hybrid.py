@@ -21,7 +21,7 @@ padding with violators (unless the caller asks, and then each padded hit names w
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,23 +79,33 @@ def _position_mask(frame: FacetFrame, exclude: Sequence[str]) -> np.ndarray:
     return keep
 
 
-def _exact(
-    store: VectorStore,
-    index: str,
-    model: str,
-    frame: FacetFrame,
-    mask: np.ndarray,
-    vector: np.ndarray,
-    fetch: int,
-    where: Mapping[str, Any] | None,
-) -> list[VectorHit]:
+@dataclass(frozen=True)
+class _Probe:
+    """What stays fixed while one query is ranked: the index, the frame over it and the query vector."""
+
+    store: VectorStore
+    index: str
+    model: str
+    frame: FacetFrame
+    vector: np.ndarray
+    where: Mapping[str, Any] | None
+
+    def query(self, k: int, ids: list[str] | None = None) -> list[VectorHit]:
+        return self.store.query(self.index, model=self.model, vector=self.vector, k=k, ids=ids, where=self.where)
+
+    def fetch(self, ids: list[str]) -> list[VectorHit]:
+        return self.store.fetch(self.index, ids=ids, model=self.model, query=self.vector, where=self.where)
+
+
+def _exact(probe: _Probe, mask: np.ndarray, fetch: int) -> list[VectorHit]:
     """The best `fetch` admitted documents by cosine over the frame's vectors; the winners are then read
     from the index (metadata, text, and their exact float32 similarity)."""
+    frame = probe.frame
     assert frame.vectors is not None and frame.has_vector is not None
     rows = np.flatnonzero(mask & frame.has_vector)
     if not len(rows):
         return []
-    q = np.asarray(vector, dtype=np.float32).reshape(-1)
+    q = np.asarray(probe.vector, dtype=np.float32).reshape(-1)
     best: list[tuple[float, int]] = []
     for start in range(0, len(rows), EXACT_CHUNK):  # bounded scratch memory, whatever the admitted set
         chunk = rows[start : start + EXACT_CHUNK]
@@ -104,49 +114,35 @@ def _exact(
         top = np.argpartition(-sims, take - 1)[:take]
         best.extend((float(sims[t]), int(chunk[t])) for t in top)
     best.sort(key=lambda x: (-x[0], x[1]))
-    ids = [str(frame.ids[r]) for _, r in best[: fetch + EXACT_SLACK]]
-    hits = store.fetch(index, ids=ids, model=model, query=q, where=where)
+    hits = probe.fetch([str(frame.ids[r]) for _, r in best[: fetch + EXACT_SLACK]])
     return sorted(hits, key=lambda h: (h.distance, h.id))[:fetch]
 
 
 def dense_admitted(
-    store: VectorStore,
-    index: str,
-    model: str,
-    frame: FacetFrame,
-    mask: np.ndarray,
-    admitted: int,
-    vector: np.ndarray,
-    fetch: int,
-    constrained: bool,
-    where: Mapping[str, Any] | None,
+    probe: _Probe, mask: np.ndarray, admitted: int, fetch: int, constrained: bool
 ) -> tuple[list[VectorHit], str]:
     """The best `fetch` admitted documents by dense similarity, and the strategy that found them."""
+    frame = probe.frame
     if admitted == 0:
         return [], "none admitted"
     if not constrained:
-        return store.query(index, model=model, vector=vector, k=fetch, where=where), "unfiltered"
+        return probe.query(fetch), "unfiltered"
     if frame.vectors is not None and admitted <= EXACT_MAX:
-        return _exact(store, index, model, frame, mask, vector, fetch, where), f"exact over {admitted}"
+        return _exact(probe, mask, fetch), f"exact over {admitted}"
     if frame.vectors is None and admitted <= PREFILTER_MAX:
-        ids = frame.ids[mask].tolist()
-        return store.query(index, model=model, vector=vector, k=min(fetch, admitted), ids=ids, where=where), "ids"
+        return probe.query(min(fetch, admitted), ids=frame.ids[mask].tolist()), "ids"
     share = admitted / max(frame.size, 1)
     n = min(OVERFETCH_MAX, max(fetch, math.ceil(fetch / share * OVERFETCH_SLACK)))
-    found = store.query(index, model=model, vector=vector, k=n, where=where)
     kept = []
-    for vh in found:
+    for vh in probe.query(n):
         pos = frame.position(str(vh.metadata.get("entity_id", "")))
         if pos is not None and mask[pos]:
             kept.append(vh)
     if len(kept) >= min(fetch, admitted) or n >= frame.size:
         return kept[:fetch], f"post-filter of {n}"
     if frame.vectors is not None:
-        return _exact(
-            store, index, model, frame, mask, vector, fetch, where
-        ), f"exact over {admitted} (post-filter ran short)"
-    ids = frame.ids[mask].tolist()
-    return store.query(index, model=model, vector=vector, k=fetch, ids=ids, where=where), "ids (post-filter ran short)"
+        return _exact(probe, mask, fetch), f"exact over {admitted} (post-filter ran short)"
+    return probe.query(fetch, ids=frame.ids[mask].tolist()), "ids (post-filter ran short)"
 
 
 def search_frame(
@@ -182,53 +178,45 @@ def search_frame(
         return meets, [label for label, m in zip(labels, masks, strict=True) if not m[pos]]
 
     constrained = bool(constraints) or bool(exclude)
+    probe = _Probe(store, index, model, frame, vector, where)
     if keyword_only:
         top = frame.keywords().top(text, fetch, mask)
         ids = [str(frame.ids[i]) for i, _ in top]
-        by_id = {vh.id: vh for vh in store.fetch(index, ids=ids, model=model, query=vector, where=where)}
+        by_id = {vh.id: vh for vh in probe.fetch(ids)}
         dense: list[VectorHit] = [by_id[i] for i in ids if i in by_id]
         strategy = "keyword"
     else:
-        dense, strategy = dense_admitted(store, index, model, frame, mask, admitted, vector, fetch, constrained, where)
+        dense, strategy = dense_admitted(probe, mask, admitted, fetch, constrained)
     ranked = [Ranked(vh, *explain(vh)) for vh in dense]
     keyword_ids: list[str] = []
     if keyword_only:
         keyword_ids = [r.hit.id for r in ranked]
     elif keyword and ranked:
-        keyword_ids, extra = _keyword_candidates(
-            store, index, model, frame, mask, vector, text, ranked, fetch, where, explain
-        )
+        keyword_ids, extra = _keyword_candidates(probe, mask, text, ranked, fetch, explain)
         ranked.extend(extra)
     if pad and admitted < k:
         have = {r.hit.id for r in ranked}
-        extra = store.query(index, model=model, vector=vector, k=min(fetch + len(have), 200), where=where)
-        for vh in extra:
+        for vh in probe.query(min(fetch + len(have), 200)):
             if vh.id not in have and str(vh.metadata.get("entity_id", "")) not in exclude:
                 ranked.append(Ranked(vh, *explain(vh)))
     return FrameResult(ranked, admitted, strategy, keyword_ids)
 
 
 def _keyword_candidates(
-    store: VectorStore,
-    index: str,
-    model: str,
-    frame: FacetFrame,
+    probe: _Probe,
     mask: np.ndarray,
-    vector: np.ndarray,
     text: str,
     ranked: list[Ranked],
     fetch: int,
-    where: Mapping[str, Any] | None,
-    explain: Any,
+    explain: Callable[[VectorHit], tuple[list[str], list[str]]],
 ) -> tuple[list[str], list[Ranked]]:
     """The BM25 ranking over the admitted set (ids, best first), and the keyword finds the dense ranking
     missed (fetched and scored against the query vector, so they carry a similarity like any hit)."""
-    top = frame.keywords().top(text, max(KEYWORD_DEPTH, fetch), mask)
-    keyword_ids = [str(frame.ids[i]) for i, _ in top]
+    top = probe.frame.keywords().top(text, max(KEYWORD_DEPTH, fetch), mask)
+    keyword_ids = [str(probe.frame.ids[i]) for i, _ in top]
     have = {r.hit.id for r in ranked}
     # Only keyword finds that fusion could lift into the first `fetch` are worth fetching.
     fused = rrf([r.hit.id for r in ranked], keyword_ids)
     leaders = sorted(fused, key=lambda i: (-fused[i], i))[:fetch]
     missing = [i for i in leaders if i not in have]
-    extra = [Ranked(vh, *explain(vh)) for vh in store.fetch(index, ids=missing, model=model, query=vector, where=where)]
-    return keyword_ids, extra
+    return keyword_ids, [Ranked(vh, *explain(vh)) for vh in probe.fetch(missing)]
