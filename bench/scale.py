@@ -154,10 +154,21 @@ class JsonConnection:
         self.conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        self.conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
-        response = self.conn.getresponse()
-        data = response.read()
-        return response.status, json.loads(data)
+        import http.client
+
+        payload = json.dumps(body)
+        for attempt in (1, 2):
+            try:
+                self.conn.request("POST", path, payload, {"content-type": "application/json"})
+                response = self.conn.getresponse()
+                return response.status, json.loads(response.read())
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                # The server closed the idle keep-alive connection (uvicorn does after 5 s): reconnect once,
+                # as HTTP clients do for a stale pooled connection.
+                self.conn.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.conn.close()
