@@ -157,18 +157,18 @@ class JsonConnection:
         import http.client
 
         payload = json.dumps(body)
-        for attempt in (1, 2):
-            try:
-                self.conn.request("POST", path, payload, {"content-type": "application/json"})
-                response = self.conn.getresponse()
-                return response.status, json.loads(response.read())
-            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
-                # The server closed the idle keep-alive connection (uvicorn does after 5 s): reconnect once,
-                # as HTTP clients do for a stale pooled connection.
-                self.conn.close()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return self._post(path, payload)
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle keep-alive connection (uvicorn does after 5 s): reconnect once, as
+            # HTTP clients do for a stale pooled connection.
+            self.conn.close()
+            return self._post(path, payload)
+
+    def _post(self, path: str, payload: str) -> tuple[int, Any]:
+        self.conn.request("POST", path, payload, {"content-type": "application/json"})
+        response = self.conn.getresponse()
+        return response.status, json.loads(response.read())
 
     def close(self) -> None:
         self.conn.close()

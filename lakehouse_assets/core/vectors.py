@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -392,15 +392,20 @@ class VectorStore:
             if len(got) < page:
                 return out
 
-    def vectors(self, name: str, ids: Sequence[str], batch: int = 1_000) -> dict[str, np.ndarray]:
-        """id -> stored vector for the ids that exist (absent ids are left out)."""
+    def vector_pages(self, name: str, ids: Sequence[str], batch: int = 1_000) -> Iterator[tuple[list[str], np.ndarray]]:
+        """(ids found, float32 matrix) per batch of `ids`; absent ids are left out. Paging by id is faster
+        than Chroma's offset paging, and a caller can keep each page in a smaller form as it arrives."""
         collection = self._collection(name)
-        found: dict[str, np.ndarray] = {}
         for start in range(0, len(ids), batch):
             got = collection.get(ids=list(ids[start : start + batch]), include=["embeddings"])
-            found.update(
-                (i, np.asarray(v, dtype=np.float32)) for i, v in zip(got["ids"], got["embeddings"], strict=True)
-            )
+            if len(got["ids"]):
+                yield list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
+
+    def vectors(self, name: str, ids: Sequence[str], batch: int = 1_000) -> dict[str, np.ndarray]:
+        """id -> stored vector for the ids that exist (absent ids are left out)."""
+        found: dict[str, np.ndarray] = {}
+        for page_ids, matrix in self.vector_pages(name, ids, batch):
+            found.update(zip(page_ids, matrix, strict=True))
         return found
 
     def query(
