@@ -9,7 +9,7 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from lakehouse_assets.core.ingest import Spool, TooLarge
+from lakehouse_assets.core.ingest import Spool, SpooledCsv, TooLarge
 
 RAW_TYPES = {"text/csv", "application/csv", "text/plain", "application/octet-stream", ""}
 
@@ -22,8 +22,8 @@ class UnsupportedMediaType(ValueError):
     pass
 
 
-async def spool_upload(request: Request, scratch_dir: Path, max_bytes: int) -> Path:
-    """The uploaded CSV as a scratch file path (the caller deletes it)."""
+async def spool_upload(request: Request, scratch_dir: Path, max_bytes: int) -> SpooledCsv:
+    """The uploaded CSV as a scratch file (the caller deletes it)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
         raise TooLarge(max_bytes)

@@ -13,7 +13,11 @@ from pathlib import Path
 
 def main() -> None:
     mode, csv_path = sys.argv[1], Path(sys.argv[2])
-    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
+        print(json.dumps(measure(mode, csv_path, Path(folder))))
+
+
+def measure(mode: str, csv_path: Path, work: Path) -> dict[str, object]:
     if mode == "raw":
         import duckdb
 
@@ -37,7 +41,7 @@ def main() -> None:
         rows = result.manifest.row_count
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"mode": mode, "seconds": seconds, "rows": rows, "peak_rss_mib": peak}))
+    return {"mode": mode, "seconds": seconds, "rows": rows, "peak_rss_mib": peak}
 
 
 if __name__ == "__main__":

@@ -197,6 +197,8 @@ def _header(results: Mapping[str, Any]) -> list[str]:
     versions = machine.get("versions") or {}
     if versions:
         lines += ["", "Versions: " + ", ".join(f"{name} {ver}" for name, ver in versions.items())]
+    if machine.get("commit"):
+        lines += ["", f"Code measured: commit {machine['commit']}"]
     return [*lines, ""]
 
 

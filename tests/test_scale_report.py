@@ -23,6 +23,7 @@ def _results() -> dict[str, Any]:
             "memory_gib": 24,
             "python": "3.11.7",
             "versions": {"duckdb": "2.0.0", "chromadb": "1.5.9", "torch": "2.13.0"},
+            "commit": "abc1234 + changes",
         },
         "settings": {"embed_batch_size": 32, "upsert_batch": 512, "hnsw": {"max_neighbors": 32, "ef_search": 100}},
         "stages": [
@@ -160,6 +161,7 @@ def test_write_report_full(tmp_path: Path) -> None:
     assert "Profile: py-spy, Dagster run worker, 1,234 samples" in md
     assert "## Where the time goes" in md
     assert "- Two cores shared with the API process." in md
+    assert "Code measured: commit abc1234 + changes" in md
 
 
 def test_minimal_result_renders(tmp_path: Path) -> None:

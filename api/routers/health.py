@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CatalogDep, LakeDep
+from api.deps import CatalogDep, LakeDep, MatrixDep
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(lake: LakeDep, catalog: CatalogDep) -> dict:
-    """Liveness and what the service is serving (always open, no auth)."""
-    return {"status": "ok", "lake": lake.describe(), "datasets": len(catalog.list())}
+def health(lake: LakeDep, catalog: CatalogDep, matrix: MatrixDep) -> dict:
+    """Liveness and what the service is serving (always open, no auth). `search_frames` says, per corpus
+    searched so far, how many entities its facet frame holds and how many of their vectors are in memory
+    for exact constrained ranking (while they load, constrained searches use the index's own filter)."""
+    frames = matrix.frames.status() if matrix.frames is not None else {}
+    return {"status": "ok", "lake": lake.describe(), "datasets": len(catalog.list()), "search_frames": frames}

@@ -57,11 +57,11 @@ async def ingest(
     201 with the manifest for a new version, 200 when the content is already live.
     """
     validate_dataset_name(name)
-    path = await spool_upload(request, settings.scratch_dir, settings.max_ingest_bytes)
+    upload = await spool_upload(request, settings.scratch_dir, settings.max_ingest_bytes)
     try:
         result = await run_in_threadpool(
             ingest_csv,
-            path,
+            upload,
             name,
             lake=lake,
             catalog=catalog,
@@ -70,7 +70,7 @@ async def ingest(
             source_label="api",
         )
     finally:
-        path.unlink(missing_ok=True)
+        upload.path.unlink(missing_ok=True)
     if not result.created:
         response.status_code = 200
     else:

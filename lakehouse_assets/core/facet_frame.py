@@ -9,6 +9,7 @@ what decides how the vector search is run (see core/matrix.py).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -25,12 +26,46 @@ from lakehouse_assets.core.query_parse import Constraint
 from lakehouse_assets.core.vectors import IndexNotFound, VectorStore
 from lakehouse_assets.core.vocabulary import Facet, Vocabulary, learn_vocabulary
 
+log = logging.getLogger(__name__)
 _KEYWORD_LOCK = threading.Lock()
 OPS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "not_contains")
 
 
 class ConstraintError(ValueError):
     """A constraint that cannot apply: an unknown field, or an operator the field's kind does not take."""
+
+
+@dataclass(frozen=True)
+class FrameVectors:
+    """An index's vectors as float16 rows aligned with a frame (half the memory of float32: 77 MiB per
+    100,000 384-d vectors). They rank a constrained query's admitted set exactly, in numpy, where an id- or
+    metadata-restricted Chroma query takes tens of milliseconds. One object, swapped whole: a search
+    that took it keeps a consistent matrix while a reload replaces it."""
+
+    matrix: np.ndarray
+    present: np.ndarray  # bool per frame row: the index holds that document
+    count: int  # the index's size when they were read
+
+    @property
+    def rows(self) -> int:
+        return int(np.count_nonzero(self.present))
+
+
+def read_vectors(store: VectorStore, index: str, ids: np.ndarray, count: int, page: int = 5000) -> FrameVectors | None:
+    """The vectors of `index` for the frame rows `ids`, or None when the index does not exist yet."""
+    position = {id_: i for i, id_ in enumerate(ids)}
+    matrix: np.ndarray | None = None
+    present = np.zeros(len(ids), dtype=bool)
+    try:
+        for found, emb in store.vector_pages(index, ids.tolist(), batch=page):
+            if matrix is None:
+                matrix = np.zeros((len(ids), emb.shape[1]), dtype=np.float16)
+            rows = [position[i] for i in found]
+            matrix[rows] = emb
+            present[rows] = True
+    except IndexNotFound:
+        return None
+    return None if matrix is None else FrameVectors(matrix, present, count)
 
 
 @dataclass
@@ -44,8 +79,7 @@ class FacetFrame:
     vocab: Vocabulary
     version: str  # the source object the frame was built from
     texts: list[str] | None = None  # the documents' text, until the keyword index is built from it
-    vectors: np.ndarray | None = None  # float16, one row per entity (see attach_vectors)
-    has_vector: np.ndarray | None = None
+    dense: FrameVectors | None = None  # the index's vectors, when in memory and current (see FrameCache)
     keyword: KeywordIndex | None = None
     _position: dict[str, int] | None = None
 
@@ -54,24 +88,6 @@ class FacetFrame:
         if self._position is None:
             self._position = {e: i for i, e in enumerate(self.entity_ids)}
         return self._position.get(entity_id)
-
-    def attach_vectors(self, store: VectorStore, index: str, page: int = 5000) -> None:
-        """The index's vectors, as float16 rows aligned with the frame (half the memory of float32: 77 MiB
-        per 100,000 384-d vectors). They rank a constrained query's admitted set exactly, in numpy, where an
-        id- or metadata-restricted Chroma query takes tens of milliseconds."""
-        position = {id_: i for i, id_ in enumerate(self.ids)}
-        vectors: np.ndarray | None = None
-        present = np.zeros(self.size, dtype=bool)
-        try:
-            for ids, emb in store.vector_pages(index, self.ids.tolist(), batch=page):
-                if vectors is None:
-                    vectors = np.zeros((self.size, emb.shape[1]), dtype=np.float16)
-                rows = [position[i] for i in ids]
-                vectors[rows] = emb
-                present[rows] = True
-        except IndexNotFound:
-            return  # not indexed yet: constrained queries use the index's own restriction
-        self.vectors, self.has_vector = vectors, present
 
     def keywords(self) -> KeywordIndex:
         """The BM25 index over the documents (built on first use, then the texts are let go)."""
@@ -209,46 +225,158 @@ def build_frame(conn: Any, documents_sql: str, facet_sql: str, facets: Sequence[
     return frame
 
 
-class FrameCache:
-    """One frame per corpus, rebuilt when its source dataset gets a new version. Thread-safe."""
+@dataclass(frozen=True)
+class FrameSource:
+    """What a corpus's frame is built from now: its source dataset's version and, when the corpus has a
+    vector index, that index's size and how to read its vectors for a frame."""
 
-    def __init__(self, loader: Callable[[str], tuple[str, Callable[[], FacetFrame]] | None]) -> None:
-        """`loader(corpus)` -> (current source version, build function), or None when there is no source."""
+    version: str  # the source object: a new one rebuilds the frame
+    build: Callable[[], FacetFrame]
+    vector_count: int = 0  # the index's size (0: no index, or an empty one)
+    read_vectors: Callable[[FacetFrame, int], FrameVectors | None] | None = None
+
+
+@dataclass
+class _VectorWatch:
+    count: int  # the index size last seen
+    since: float  # when it was first seen at that size
+
+
+class FrameCache:
+    """One frame per corpus, rebuilt when its source dataset gets a new version. Thread-safe.
+
+    A frame's vectors follow the index's size. When it changes, the vectors in memory are dropped at
+    once (they would hide the index's new documents from the exact ranking; Chroma's own restriction
+    answers meanwhile, always current) and read again: in the search's own thread for an index of up to
+    `sync_vectors` documents, else by a background thread once the index has kept one size for
+    `quiet_seconds` (reading 500,000 vectors from Chroma takes about a minute: no search waits for it,
+    and an index being written is not re-read after every batch).
+    """
+
+    def __init__(
+        self,
+        loader: Callable[[str], FrameSource | None],
+        *,
+        sync_vectors: int = 20_000,
+        quiet_seconds: float = 10.0,
+    ) -> None:
+        """`loader(corpus)` -> the corpus's current FrameSource, or None when there is no source."""
         self._loader = loader
         self._frames: dict[str, FacetFrame] = {}
         self._lock = threading.Lock()
+        self._vector_lock = threading.Lock()
+        self._watch: dict[str, _VectorWatch] = {}
+        self._loading: set[str] = set()
+        self.sync_vectors = sync_vectors
+        self.quiet_seconds = quiet_seconds
 
     def get(self, corpus: str) -> FacetFrame | None:
-        found = self._loader(corpus)
-        if found is None:
+        source = self._loader(corpus)
+        if source is None:
             return None
-        version, build = found
         frame = self._frames.get(corpus)
-        if frame is not None and frame.version == version:
-            return frame
-        with self._lock:
-            frame = self._frames.get(corpus)
-            if frame is None or frame.version != version:
-                frame = build()
-                self._frames[corpus] = frame
+        if frame is None or frame.version != source.version:
+            with self._lock:
+                frame = self._frames.get(corpus)
+                if frame is None or frame.version != source.version:
+                    frame = source.build()
+                    self._frames[corpus] = frame
+        self._follow_index(corpus, frame, source)
         return frame
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Per built frame: its entities, the vectors in memory, and whether a read is under way."""
+        return {
+            corpus: {
+                "entities": frame.size,
+                "vectors_in_memory": frame.dense.rows if frame.dense is not None else 0,
+                "vectors_loading": corpus in self._loading,
+            }
+            for corpus, frame in list(self._frames.items())
+        }
+
+    def _observe(self, corpus: str, count: int) -> float:
+        """Seconds the index has kept `count` documents, as far as this cache has seen."""
+        now = time.monotonic()
+        with self._vector_lock:
+            watch = self._watch.get(corpus)
+            if watch is None or watch.count != count:
+                watch = self._watch[corpus] = _VectorWatch(count, now)
+            return now - watch.since
+
+    def _follow_index(self, corpus: str, frame: FacetFrame, source: FrameSource) -> None:
+        count, read = source.vector_count, source.read_vectors
+        dense = frame.dense
+        if dense is not None and dense.count == count:
+            return
+        if read is not None and count:
+            self._observe(corpus, count)  # first: a background read of the old size that lands now is refused
+        if dense is not None:
+            frame.dense = None
+        if read is None or count == 0:
+            return
+        if count > self.sync_vectors:
+            with self._vector_lock:
+                if corpus in self._loading:
+                    return
+                self._loading.add(corpus)
+            reader = threading.Thread(target=self._settle_and_read, args=(corpus,), daemon=True)
+            reader.name = f"vectors-{corpus}"
+            reader.start()
+            return
+        with self._vector_lock:
+            if frame.dense is None or frame.dense.count != count:
+                frame.dense = read(frame, count)
+
+    def _settle_and_read(self, corpus: str) -> None:
+        """Wait until the index keeps one size for `quiet_seconds`, read its vectors, and repeat if it moved
+        meanwhile; stop when the frame's vectors are current or the frame is replaced."""
+        try:
+            while True:
+                source = self._loader(corpus)
+                frame = self._frames.get(corpus)
+                if source is None or frame is None or frame.version != source.version or source.read_vectors is None:
+                    return  # the next search builds the new frame and follows its index
+                count = source.vector_count
+                if count == 0 or (frame.dense is not None and frame.dense.count == count):
+                    return
+                quiet = self._observe(corpus, count)
+                if quiet < self.quiet_seconds:
+                    time.sleep(min(self.quiet_seconds - quiet, 1.0))
+                    continue
+                dense = source.read_vectors(frame, count)
+                if dense is None:
+                    return  # the index is gone
+                with self._vector_lock:
+                    if self._frames.get(corpus) is frame and self._watch[corpus].count == count:
+                        frame.dense = dense
+        except Exception:
+            log.exception("reading the vectors of %s failed; constrained searches use the index's own filter", corpus)
+        finally:
+            with self._vector_lock:
+                self._loading.discard(corpus)
 
 
 def catalog_frames(
-    catalog: Any, lake: Any, corpora: Mapping[str, Any], refresh_seconds: float = 1.0, store: Any | None = None
+    catalog: Any,
+    lake: Any,
+    corpora: Mapping[str, Any],
+    refresh_seconds: float = 1.0,
+    store: VectorStore | None = None,
+    **cache: Any,
 ) -> FrameCache:
     """Frames for the corpora that declare facets, from their source datasets in the catalog (and, with
-    `store`, the corpus index's vectors).
+    `store`, the corpus index's vectors; `cache` goes to FrameCache).
 
     The catalog (and the index's size) are re-read at most every `refresh_seconds`; a new version of the
-    source, or an index that grew or shrank, rebuilds the frame on the next search (the old one keeps
-    answering until then).
+    source rebuilds the frame on the next search (the old one keeps answering until then).
     """
     import duckdb
 
     from lakehouse_assets.core.duck import mount, parquet_source
 
-    state: dict[str, Any] = {"at": -math.inf, "counts": {}}
+    checked: dict[str, float] = {}  # corpus -> when the catalog and its index were last read for it
+    counts: dict[str, int] = {}
     lock = threading.Lock()
 
     def index_count(spec: Any) -> int:
@@ -257,34 +385,34 @@ def catalog_frames(
         except Exception:  # no index yet
             return 0
 
-    def loader(corpus: str) -> tuple[str, Callable[[], FacetFrame]] | None:
+    def loader(corpus: str) -> FrameSource | None:
         spec = corpora.get(corpus)
         if spec is None or not spec.facets:
             return None
         now = time.monotonic()
         with lock:
-            stale = now - state["at"] >= refresh_seconds
+            stale = now - checked.get(corpus, -math.inf) >= refresh_seconds
             if stale:
-                state["at"] = now
+                checked[corpus] = now
         if stale:
             catalog.refresh()
-            state["counts"][corpus] = index_count(spec)
+            counts[corpus] = index_count(spec)
         manifest = catalog.find(spec.source)
         if manifest is None:
             return None
-        version = f"{manifest.object_key}#{state['counts'].get(corpus, 0)}"
 
         def build() -> FacetFrame:
             conn = duckdb.connect()
             try:
                 mount(conn, spec.source, parquet_source(lake, manifest.object_key))
-                frame = build_frame(conn, spec.sql, spec.facet_sql, spec.facets, version)
+                return build_frame(conn, spec.sql, spec.facet_sql, spec.facets, manifest.object_key)
             finally:
                 conn.close()
-            if store is not None:
-                frame.attach_vectors(store, spec.index)
-            return frame
 
-        return version, build
+        def vectors(frame: FacetFrame, count: int) -> FrameVectors | None:
+            assert store is not None
+            return read_vectors(store, spec.index, frame.ids, count)
 
-    return FrameCache(loader)
+        return FrameSource(manifest.object_key, build, counts.get(corpus, 0), vectors if store is not None else None)
+
+    return FrameCache(loader, **cache)

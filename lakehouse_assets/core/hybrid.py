@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from lakehouse_assets.core.facet_frame import FacetFrame
+from lakehouse_assets.core.facet_frame import FacetFrame, FrameVectors
 from lakehouse_assets.core.keyword import rrf
 from lakehouse_assets.core.query_parse import Constraint
 from lakehouse_assets.core.vectors import VectorHit, VectorStore
@@ -81,12 +81,14 @@ def _position_mask(frame: FacetFrame, exclude: Sequence[str]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Probe:
-    """What stays fixed while one query is ranked: the index, the frame over it and the query vector."""
+    """What stays fixed while one query is ranked: the index, the frame over it (and the frame's vectors as
+    they were when the query began, if in memory) and the query vector."""
 
     store: VectorStore
     index: str
     model: str
     frame: FacetFrame
+    dense: FrameVectors | None
     vector: np.ndarray
     where: Mapping[str, Any] | None
 
@@ -100,16 +102,16 @@ class _Probe:
 def _exact(probe: _Probe, mask: np.ndarray, fetch: int) -> list[VectorHit]:
     """The best `fetch` admitted documents by cosine over the frame's vectors; the winners are then read
     from the index (metadata, text, and their exact float32 similarity)."""
-    frame = probe.frame
-    assert frame.vectors is not None and frame.has_vector is not None
-    rows = np.flatnonzero(mask & frame.has_vector)
+    frame, dense = probe.frame, probe.dense
+    assert dense is not None
+    rows = np.flatnonzero(mask & dense.present)
     if not len(rows):
         return []
     q = np.asarray(probe.vector, dtype=np.float32).reshape(-1)
     best: list[tuple[float, int]] = []
     for start in range(0, len(rows), EXACT_CHUNK):  # bounded scratch memory, whatever the admitted set
         chunk = rows[start : start + EXACT_CHUNK]
-        sims = frame.vectors[chunk].astype(np.float32) @ q
+        sims = dense.matrix[chunk].astype(np.float32) @ q
         take = min(fetch + EXACT_SLACK, len(chunk))
         top = np.argpartition(-sims, take - 1)[:take]
         best.extend((float(sims[t]), int(chunk[t])) for t in top)
@@ -127,9 +129,9 @@ def dense_admitted(
         return [], "none admitted"
     if not constrained:
         return probe.query(fetch), "unfiltered"
-    if frame.vectors is not None and admitted <= EXACT_MAX:
+    if probe.dense is not None and admitted <= EXACT_MAX:
         return _exact(probe, mask, fetch), f"exact over {admitted}"
-    if frame.vectors is None and admitted <= PREFILTER_MAX:
+    if probe.dense is None and admitted <= PREFILTER_MAX:
         return probe.query(min(fetch, admitted), ids=frame.ids[mask].tolist()), "ids"
     share = admitted / max(frame.size, 1)
     n = min(OVERFETCH_MAX, max(fetch, math.ceil(fetch / share * OVERFETCH_SLACK)))
@@ -140,7 +142,7 @@ def dense_admitted(
             kept.append(vh)
     if len(kept) >= min(fetch, admitted) or n >= frame.size:
         return kept[:fetch], f"post-filter of {n}"
-    if frame.vectors is not None:
+    if probe.dense is not None:
         return _exact(probe, mask, fetch), f"exact over {admitted} (post-filter ran short)"
     return probe.query(fetch, ids=frame.ids[mask].tolist()), "ids (post-filter ran short)"
 
@@ -178,7 +180,7 @@ def search_frame(
         return meets, [label for label, m in zip(labels, masks, strict=True) if not m[pos]]
 
     constrained = bool(constraints) or bool(exclude)
-    probe = _Probe(store, index, model, frame, vector, where)
+    probe = _Probe(store, index, model, frame, frame.dense, vector, where)
     if keyword_only:
         top = frame.keywords().top(text, fetch, mask)
         ids = [str(frame.ids[i]) for i, _ in top]

@@ -82,6 +82,15 @@ class IngestResult:
     created: bool  # False when identical content was already the live version
 
 
+@dataclass(frozen=True)
+class SpooledCsv:
+    """An upload written to a scratch file, with what was learned on the way: whether its count of '"'
+    is odd (an unclosed quote), so the conversion need not read the file once more to find out."""
+
+    path: Path
+    odd_quotes: bool
+
+
 class Spool:
     """Writes an incoming byte stream to a scratch file, refusing it once it passes the size cap."""
 
@@ -89,6 +98,7 @@ class Spool:
         scratch_dir.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self.size = 0
+        self.quotes = 0
         fd, name = tempfile.mkstemp(dir=scratch_dir, prefix="upload-", suffix=".csv")
         self.path = Path(name)
         self._f = open(fd, "wb")  # noqa: SIM115 - closed in close()/discard()
@@ -98,18 +108,19 @@ class Spool:
         if self.size > self.max_bytes:
             self.discard()
             raise TooLarge(self.max_bytes)
+        self.quotes += chunk.count(b'"')
         self._f.write(chunk)
 
-    def close(self) -> Path:
+    def close(self) -> SpooledCsv:
         self._f.close()
-        return self.path
+        return SpooledCsv(self.path, self.quotes % 2 == 1)
 
     def discard(self) -> None:
         self._f.close()
         self.path.unlink(missing_ok=True)
 
 
-def spool_stream(source: BinaryIO, scratch_dir: Path, max_bytes: int, chunk: int = 1 << 20) -> Path:
+def spool_stream(source: BinaryIO, scratch_dir: Path, max_bytes: int, chunk: int = 1 << 20) -> SpooledCsv:
     spool = Spool(scratch_dir, max_bytes)
     try:
         while data := source.read(chunk):
@@ -343,21 +354,29 @@ def _write_parquet(path: Path, header: list[str], types: dict[str, str], dest: P
     return rows
 
 
-def csv_to_parquet(path: Path, dest: Path, *, live: Manifest | None = None, name: str = "") -> _Converted:
+def csv_to_parquet(
+    path: Path, dest: Path, *, live: Manifest | None = None, name: str = "", odd_quotes: bool | None = None
+) -> _Converted:
     """Convert the CSV at `path` into Parquet at `dest`.
 
     With `live`, the columns must match the live schema and take its types, else SchemaConflict.
+    `odd_quotes`, when the caller counted the file's '"' already; else they are counted beside the
+    conversion.
     """
     header = read_header(path)
     with ThreadPoolExecutor(1, thread_name_prefix="quote-scan") as pool:
-        odd_quotes = pool.submit(_odd_quote_count, path)
+        odd = pool.submit(_odd_quote_count, path) if odd_quotes is None else None
+
+        def unclosed_quote() -> bool:
+            return odd.result() if odd is not None else bool(odd_quotes)
+
         try:
             converted = _convert(path, header, dest, live, name)
         except (BadCsv, SchemaConflict):
-            if odd_quotes.result():  # an open quote explains whatever went wrong after it
+            if unclosed_quote():  # an open quote explains whatever went wrong after it
                 raise _quote_error(path) from None
             raise
-        if odd_quotes.result():
+        if unclosed_quote():
             raise _quote_error(path)
         return converted
 
@@ -446,7 +465,7 @@ def register_parquet(
 
 
 def ingest_csv(
-    source: BinaryIO | Path,
+    source: BinaryIO | Path | SpooledCsv,
     name: str,
     *,
     lake: LakeStorage,
@@ -462,17 +481,18 @@ def ingest_csv(
     """
     validate_dataset_name(name)
     scratch_dir.mkdir(parents=True, exist_ok=True)
-    owned = not isinstance(source, Path)
+    owned = not isinstance(source, Path | SpooledCsv)  # a stream is spooled here, and deleted here
     if isinstance(source, Path):
         if source.stat().st_size > limits.max_bytes:
             raise TooLarge(limits.max_bytes)
-        csv_path = source
+        csv_path, odd_quotes = source, None
     else:
-        csv_path = spool_stream(source, scratch_dir, limits.max_bytes)
+        spooled = source if isinstance(source, SpooledCsv) else spool_stream(source, scratch_dir, limits.max_bytes)
+        csv_path, odd_quotes = spooled.path, spooled.odd_quotes
     staged = scratch_dir / f"stage-{uuid.uuid4().hex}.parquet"
     try:
         live = catalog.live(name)
-        converted = csv_to_parquet(csv_path, staged, live=live, name=name)
+        converted = csv_to_parquet(csv_path, staged, live=live, name=name, odd_quotes=odd_quotes)
         return register_parquet(
             staged,
             name,

@@ -5,6 +5,7 @@ input, no operation answers 500. Upstream failures (no model server here: 502/50
 from __future__ import annotations
 
 import io
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +38,16 @@ schema = schemathesis.openapi.from_dict(APP.openapi())
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    with serve(APP) as url:
-        csv = io.BytesIO()
-        pacsv.write_csv(generate_workers(1000, seed=5), csv)
-        r = httpx.post(f"{url}/v1/ingest?name=workers", content=csv.getvalue(), headers={"content-type": "text/csv"})
-        assert r.status_code == 201
-        yield url
+    csv = io.BytesIO()
+    pacsv.write_csv(generate_workers(1000, seed=5), csv)
+    try:
+        with serve(APP) as url:
+            headers = {"content-type": "text/csv"}
+            r = httpx.post(f"{url}/v1/ingest?name=workers", content=csv.getvalue(), headers=headers)
+            assert r.status_code == 201
+            yield url
+    finally:
+        shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @schema.parametrize()

@@ -158,6 +158,20 @@ def test_unterminated_quote_is_refused_naming_the_line_it_opens_on(ingest):
     assert e.value.line == 3
 
 
+@pytest.mark.parametrize("given", ["stream", "path"])
+def test_an_unclosed_quote_is_found_whether_counted_while_spooling_or_by_a_scan(ingest, tmp_path, given):
+    """A stream's quotes are counted as it is spooled; a file given by path is scanned beside the conversion."""
+    data = b"id,note\n" + b'1,"a ""quoted"" word"\n' * 50_000 + b'2,"open\n3,x\n'
+    source: bytes | Path = data
+    if given == "path":
+        source = tmp_path / "in.csv"
+        source.write_bytes(data)
+    with pytest.raises(BadCsv, match="malformed quoting") as e:
+        ingest(source)
+    assert e.value.line == 50_002
+    assert ingest(data[: -len(b'2,"open\n3,x\n')]).manifest.row_count == 50_000  # an even count passes
+
+
 def test_size_cap_refuses_before_anything_is_stored(ingest, settings, tmp_path):
     data = b"id\n" + b"1\n" * 100
     with pytest.raises(TooLarge) as e:

@@ -9,16 +9,20 @@ to show what the constraints are for.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.corpora import CORPORA
+from lakehouse_assets.core.facet_frame import catalog_frames
 from lakehouse_assets.core.search_eval import QUERIES, by_family, evaluate, ground_truth
 from lakehouse_assets.core.storage import open_storage
 from tests.defs.lakes import build_lake, materialize
@@ -169,3 +173,28 @@ def test_llm_parse_with_no_model_answering_keeps_the_parsers_answer(served):
     body = search(served["client"], query="bilingual CNA for home care", llm_parse=True, parse_only=True)
     assert "unreachable" in body["parsed"]["llm"]["error"]
     assert [c["field"] for c in body["parsed"]["constraints"]] == ["role"]
+
+
+def test_health_shows_each_frame_and_its_vectors_in_memory(served):
+    search(served["client"], query="forklift operators in IL")
+    frames = served["client"].get("/health").json()["search_frames"]
+    assert frames["workers"] == {"entities": ROWS, "vectors_in_memory": ROWS, "vectors_loading": False}
+
+
+def test_vectors_read_in_the_background_match_the_ones_read_in_the_search_thread(served):
+    """The path a large index takes (FrameCache reads it on a thread once quiet), over the real lake and
+    Chroma index: the same matrix as the synchronous read the API did for this 10,000-document index."""
+    services = served["client"].app.state.services
+    cache = catalog_frames(
+        services.catalog, services.lake, CORPORA, store=services.vectors, sync_vectors=0, quiet_seconds=0.0
+    )
+    frame = cache.get("workers")
+    assert frame is not None and frame.dense is None  # the search that asked did not wait
+    deadline = time.monotonic() + 120
+    while frame.dense is None:
+        assert time.monotonic() < deadline, cache.status()
+        time.sleep(0.05)
+    served_frame = services.matrix.frames.get("workers")
+    assert frame.dense.rows == ROWS and frame.dense.count == ROWS
+    assert np.array_equal(frame.ids, served_frame.ids)
+    assert np.array_equal(frame.dense.matrix, served_frame.dense.matrix)
