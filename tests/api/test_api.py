@@ -49,6 +49,16 @@ def test_health_is_open_and_reports_the_lake(client):
     assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["lake"].startswith("file://")
 
 
+def test_search_vector_settings_reach_the_frame_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_SEARCH_VECTORS_SYNC_MAX", "5")
+    monkeypatch.setenv("LAKEHOUSE_SEARCH_VECTORS_QUIET_SECONDS", "2.5")
+    settings = ApiSettings(home=tmp_path / "lake", report_to_dagster=False, warm_embedder=False, _env_file=None)
+    with TestClient(create_app(settings)) as c:
+        frames = c.app.state.services.matrix.frames
+        assert (frames.sync_vectors, frames.quiet_seconds) == (5, 2.5)
+        assert c.get("/health").json()["search_frames"] == {}  # no corpus source yet: no frame built
+
+
 def test_ingest_raw_body_then_multipart_then_unchanged(client):
     first = post_csv(client, "people", CSV)
     assert first.status_code == 201

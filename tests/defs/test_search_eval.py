@@ -1,4 +1,5 @@
-"""Plain-words queries at 10,000 workers: the labeled set (core/search_eval.py) through POST /v1/matrix/search.
+"""Plain-words queries at 6,000 workers: the labeled set (core/search_eval.py) through POST /v1/matrix/search
+(`make bench-nlq` runs it at 10,000 and 100,000).
 
 Ground truth is SQL over the roster's structured columns. Hybrid search (parsed constraints + dense
 ranking + keyword fusion) must reach precision@10 >= 0.98 on role+certification queries and >= 0.95 on
@@ -27,8 +28,8 @@ from lakehouse_assets.core.search_eval import QUERIES, by_family, evaluate, grou
 from lakehouse_assets.core.storage import open_storage
 from tests.defs.lakes import build_lake, materialize
 
-ROWS = 10_000
-pytestmark = pytest.mark.timeout(900)  # the module's lake embeds 10,000 workers (~90 s here, more on a busy host)
+ROWS = 6_000
+pytestmark = pytest.mark.timeout(900)  # the module's lake embeds 6,000 workers (~55 s here, more on a busy host)
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +184,7 @@ def test_health_shows_each_frame_and_its_vectors_in_memory(served):
 
 def test_vectors_read_in_the_background_match_the_ones_read_in_the_search_thread(served):
     """The path a large index takes (FrameCache reads it on a thread once quiet), over the real lake and
-    Chroma index: the same matrix as the synchronous read the API did for this 10,000-document index."""
+    Chroma index: the same matrix as the synchronous read the API did for this 6,000-document index."""
     services = served["client"].app.state.services
     cache = catalog_frames(
         services.catalog, services.lake, CORPORA, store=services.vectors, sync_vectors=0, quiet_seconds=0.0
