@@ -114,9 +114,8 @@ def pyspy(pid: int, rate: int = 200) -> Iterator[dict[str, Any]]:
             os.unlink(target)
 
 
-def top_of_pyinstrument(session: Any, top: int = TOP) -> list[dict[str, Any]]:
-    """Top frames of a pyinstrument session, by self time."""
-    root = session.root_frame()
+def top_of_pyinstrument(root: Any, top: int = TOP) -> list[dict[str, Any]]:
+    """Top frames of a pyinstrument session's frame tree (`session.root_frame()`), by self time."""
     if root is None:
         return []
     self_counts: Counter[str] = Counter()
@@ -151,15 +150,15 @@ def pyinstrument_profile(interval: float = 0.01) -> Iterator[dict[str, Any]]:
         yield out
     finally:
         session = profiler.stop()
-        out["top"] = top_of_pyinstrument(session)
+        root = session.root_frame()  # built once: on a long run's samples that takes seconds
+        out["top"] = top_of_pyinstrument(root)
         out["samples"] = session.sample_count
-        out["_session"] = session  # for share_of(); not serialized
+        out["_root"] = root  # for share_of(); not serialized
 
 
 def share_of(profile: dict[str, Any], *needles: str) -> float:
     """Percent of a pyinstrument profile's time under any frame whose `function (file...)` contains a needle."""
-    session = profile.get("_session")
-    root = session.root_frame() if session is not None else None
+    root = profile.get("_root")
     if root is None or root.time <= 0:
         return 0.0
 
