@@ -309,12 +309,11 @@ class FrameCache:
         dense = frame.dense
         if dense is not None and dense.count == count:
             return
-        if read is not None and count:
-            self._observe(corpus, count)  # first: a background read of the old size that lands now is refused
-        if dense is not None:
-            frame.dense = None
         if read is None or count == 0:
+            frame.dense = None
             return
+        self._observe(corpus, count)  # before dropping: a background read of the old size that lands now is refused
+        frame.dense = None
         if count > self.sync_vectors:
             with self._vector_lock:
                 if corpus in self._loading:
