@@ -8,7 +8,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 
 from api.dagster_events import DagsterReporter
 from api.deps import Services
@@ -43,6 +43,8 @@ def open_services(settings: ApiSettings) -> Services:
         catalog,
         timeout_ms=settings.sql_timeout_ms,
         max_rows=settings.sql_max_rows,
+        rows_ceiling=settings.sql_rows_ceiling,
+        max_timeout_ms=settings.sql_max_timeout_ms,
         memory_limit=settings.sql_memory_limit,
         refresh_seconds=settings.catalog_refresh_seconds,
     )
@@ -130,11 +132,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(ConcurrencyLimit, max_in_flight=settings.api_max_in_flight)
     app.add_middleware(ObserverMiddleware)
     app.include_router(health.router)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize)])
-    for module in (datasets, ingest, sql, matrix, vectors, validate, iterate, chat, pathway, observer):
-        v1.include_router(module.router)
-    v1.include_router(vectors.embed_router)
-    app.include_router(v1)
+    # Each domain router straight onto the app under /v1 (not through a /v1 router of routers): every
+    # level of nesting is one more routing pass per request.
+    domains = (datasets, ingest, sql, matrix, vectors, validate, iterate, chat, pathway, observer)
+    for router in (*(module.router for module in domains), vectors.embed_router):
+        app.include_router(router, prefix="/v1", dependencies=[Depends(authorize)])
     return app
 
 

@@ -4,21 +4,16 @@ import json
 
 from fastapi import APIRouter, Response
 
-from api.deps import SettingsDep, SqlDep
+from api.deps import SqlDep
 from api.schemas.errors import ErrorBody
 from api.schemas.sql import SqlRequest, SqlResponse
-from lakehouse_assets.core.sql import SqlError
 
 router = APIRouter(prefix="/sql", tags=["sql"])
 
 
 @router.post("", response_model=SqlResponse, responses={400: {"model": ErrorBody}})
-def run_sql(body: SqlRequest, sql: SqlDep, settings: SettingsDep) -> Response:
+def run_sql(body: SqlRequest, sql: SqlDep) -> Response:
     """Run one read-only query over the catalog's datasets (a view per dataset, `name__v<N>` per version)."""
-    if body.limit is not None and body.limit > settings.sql_rows_ceiling:
-        raise SqlError(f"limit {body.limit} is above the largest allowed, {settings.sql_rows_ceiling}")
-    if body.timeout_ms is not None and body.timeout_ms > settings.sql_max_timeout_ms:
-        raise SqlError(f"timeout_ms {body.timeout_ms} is above the largest allowed, {settings.sql_max_timeout_ms}")
     result = sql.query(body.sql, limit=body.limit, timeout_ms=body.timeout_ms)
     # Rows are already JSON-safe: serialize once instead of re-validating every cell through the model
     # (vars, not dataclasses.asdict, which would deep-copy every row and cell first).

@@ -90,6 +90,8 @@ class SqlEngine:
         *,
         timeout_ms: int = 10_000,
         max_rows: int = 10_000,
+        rows_ceiling: int = 100_000,
+        max_timeout_ms: int = 60_000,
         memory_limit: str = "1GB",
         threads: int | None = None,
         refresh_seconds: float = 0.5,
@@ -98,6 +100,8 @@ class SqlEngine:
         self.catalog = catalog
         self.timeout_ms = timeout_ms
         self.max_rows = max_rows
+        self.rows_ceiling = rows_ceiling  # the largest limit a caller may ask for
+        self.max_timeout_ms = max_timeout_ms  # the largest time limit a caller may ask for
         self.max_result_bytes = max_result_bytes
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
@@ -113,6 +117,9 @@ class SqlEngine:
             self.db.execute(f"SET threads={int(threads)}")
         self.db.execute(f"SET memory_limit={quote_literal(memory_limit)}")
         self.db.execute(f"SET temp_directory={quote_literal(self._spill.name)}")
+        # Keep each Parquet footer once read: the lake's objects are written once under a new key per version,
+        # and DuckDB still checks a cached file's modification time. Saves decoding the footer per query.
+        self.db.execute("SET parquet_metadata_cache=true")
         if self._local:
             datasets_dir = catalog.storage.local_path("datasets/x").parent  # type: ignore[union-attr]
             datasets_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +237,10 @@ class SqlEngine:
 
     def query(self, sql: str, *, limit: int | None = None, timeout_ms: int | None = None) -> QueryResult:
         """Run one read-only statement. Raises SqlError (bad or refused) or SqlTimeout."""
+        if limit is not None and limit > self.rows_ceiling:
+            raise SqlError(f"limit {limit} is above the largest allowed, {self.rows_ceiling}")
+        if timeout_ms is not None and timeout_ms > self.max_timeout_ms:
+            raise SqlError(f"timeout_ms {timeout_ms} is above the largest allowed, {self.max_timeout_ms}")
         limit = self.max_rows if limit is None else limit
         timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
         if limit < 0:

@@ -165,6 +165,8 @@ def test_sql_errors_are_400_with_a_reason(client):
     assert_error(client.post("/v1/sql", json={}), 400, "invalid_request", "sql")
     assert_error(client.post("/v1/sql", json={"sql": "SELECT 1", "limit": -1}), 400, "invalid_request", "limit")
     assert_error(client.post("/v1/sql", json={"sql": "SELECT 1", "limit": 10**9}), 400, "sql_error", "largest")
+    r = client.post("/v1/sql", json={"sql": "SELECT 1", "timeout_ms": 10**9})
+    assert_error(r, 400, "sql_error", "timeout_ms 1000000000 is above the largest allowed")
     assert_error(client.post("/v1/sql", content=b"not json"), 400, "invalid_request")
 
 

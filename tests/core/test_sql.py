@@ -74,6 +74,23 @@ def test_default_row_limit_applies(catalog):
         e.close()
 
 
+def test_a_caller_cannot_ask_past_the_ceilings(catalog):
+    e = SqlEngine(catalog, rows_ceiling=100, max_timeout_ms=5_000)
+    try:
+        with pytest.raises(SqlError, match="limit 101 is above the largest allowed, 100"):
+            e.query("SELECT 1", limit=101)
+        with pytest.raises(SqlError, match="timeout_ms 5001 is above the largest allowed, 5000"):
+            e.query("SELECT 1", timeout_ms=5_001)
+        assert e.query("SELECT * FROM range(200)", limit=100, timeout_ms=5_000).row_count == 100
+    finally:
+        e.close()
+
+
+def test_repeated_queries_keep_parquet_footers_cached(engine):
+    """The lake's objects never change under a key, so DuckDB may keep their metadata between queries."""
+    assert engine.db.execute("SELECT current_setting('parquet_metadata_cache')").fetchone() == (True,)
+
+
 def test_long_query_is_interrupted_at_the_time_limit(engine):
     with pytest.raises(SqlTimeout, match="200 ms"):
         engine.query("SELECT count(*) FROM range(100000000000) a", timeout_ms=200)
