@@ -1,6 +1,6 @@
 """Streams an ingest upload (raw text/csv body, or the `file` field of a multipart form) to a scratch
 file, enforcing the size cap while the bytes arrive: an oversized upload is refused without ever
-being held in memory or written past the cap."""
+being held in memory or written past the cap. The conversion reads the spool while it is written."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from lakehouse_assets.core.ingest import Spool, SpooledCsv, TooLarge
+from lakehouse_assets.core.spool import Spool, TooLarge
 
 RAW_TYPES = {"text/csv", "application/csv", "text/plain", "application/octet-stream", ""}
+MULTIPART = "multipart/form-data"
 
 
 class BadUpload(ValueError):
@@ -22,28 +23,38 @@ class UnsupportedMediaType(ValueError):
     pass
 
 
-async def spool_upload(request: Request, scratch_dir: Path, max_bytes: int) -> SpooledCsv:
-    """The uploaded CSV as a scratch file (the caller deletes it)."""
+def _media_type(request: Request) -> tuple[str, dict[bytes, bytes]]:
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    return content_type.decode("latin-1").lower(), params
+
+
+def open_spool(request: Request, scratch_dir: Path, max_bytes: int) -> Spool:
+    """A spool for the request's CSV, once its declared size and media type are acceptable."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
         raise TooLarge(max_bytes)
-    content_type, params = parse_options_header(request.headers.get("content-type", ""))
-    media = content_type.decode("latin-1").lower()
-    spool = Spool(scratch_dir, max_bytes)
+    media, _ = _media_type(request)
+    if media != MULTIPART and media not in RAW_TYPES:
+        raise UnsupportedMediaType(
+            f"unsupported content type {media!r}: send text/csv or multipart/form-data with a 'file' field"
+        )
+    return Spool(scratch_dir, max_bytes)
+
+
+async def receive_upload(request: Request, spool: Spool) -> None:
+    """Write the uploaded CSV into `spool` as it arrives, then close it; on any failure it is discarded
+    (its readers end with UploadAborted). The caller deletes the file."""
+    media, params = _media_type(request)
     try:
-        if media == "multipart/form-data":
+        if media == MULTIPART:
             await _read_multipart(request, spool, params.get(b"boundary"))
-        elif media in RAW_TYPES:
+        else:
             async for chunk in request.stream():
                 spool.write(chunk)
-        else:
-            raise UnsupportedMediaType(
-                f"unsupported content type {media!r}: send text/csv or multipart/form-data with a 'file' field"
-            )
     except BaseException:
         spool.discard()
         raise
-    return spool.close()
+    spool.close()
 
 
 async def _read_multipart(request: Request, spool: Spool, boundary: bytes | None) -> None:

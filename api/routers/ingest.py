@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
@@ -8,9 +9,9 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import CatalogDep, DagsterDep, LakeDep, SettingsDep, SqlDep
 from api.schemas.datasets import ManifestOut
 from api.schemas.errors import ErrorBody
-from api.upload import spool_upload
+from api.upload import open_spool, receive_upload
 from lakehouse_assets.core.catalog import validate_dataset_name
-from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
+from lakehouse_assets.core.ingest import IngestLimits, IngestResult, ingest_csv
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])
 
@@ -57,11 +58,12 @@ async def ingest(
     201 with the manifest for a new version, 200 when the content is already live.
     """
     validate_dataset_name(name)
-    upload = await spool_upload(request, settings.scratch_dir, settings.max_ingest_bytes)
-    try:
-        result = await run_in_threadpool(
+    spool = open_spool(request, settings.scratch_dir, settings.max_ingest_bytes)
+    # The conversion starts now and reads the spool as the body arrives: parsing overlaps the upload.
+    conversion = asyncio.ensure_future(
+        run_in_threadpool(
             ingest_csv,
-            upload,
+            spool,
             name,
             lake=lake,
             catalog=catalog,
@@ -69,11 +71,26 @@ async def ingest(
             scratch_dir=settings.scratch_dir,
             source_label="api",
         )
+    )
+    try:
+        try:
+            await receive_upload(request, spool)
+        except BaseException:
+            await _settle(conversion)  # the discarded spool ends it with UploadAborted
+            raise
+        result = await conversion
     finally:
-        upload.path.unlink(missing_ok=True)
+        spool.path.unlink(missing_ok=True)
     if not result.created:
         response.status_code = 200
     else:
         await run_in_threadpool(sql.refresh, True)
         background.add_task(dagster.report_ingest, lake, result.manifest, result.created)
     return ManifestOut.of(result.manifest)
+
+
+async def _settle(task: asyncio.Future[IngestResult]) -> None:
+    """Wait for a conversion whose upload failed; its own failure follows from the upload's."""
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved

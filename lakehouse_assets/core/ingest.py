@@ -16,8 +16,8 @@ import codecs
 import csv
 import hashlib
 import io
+import itertools
 import queue
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -40,6 +40,7 @@ from lakehouse_assets.core.catalog import (
     SchemaConflict,
     validate_dataset_name,
 )
+from lakehouse_assets.core.spool import Spool, TooLarge
 from lakehouse_assets.core.storage import LakeStorage
 
 # Small read blocks keep peak memory low (the reader prefetches several); batches are gathered into
@@ -65,12 +66,6 @@ class BadCsv(ValueError):
         super().__init__(f"{problem} (line {line})" if line is not None else problem)
 
 
-class TooLarge(ValueError):
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__(f"upload exceeds the ingest size limit of {limit} bytes")
-
-
 @dataclass(frozen=True)
 class IngestLimits:
     max_bytes: int = 1 << 30
@@ -82,45 +77,7 @@ class IngestResult:
     created: bool  # False when identical content was already the live version
 
 
-@dataclass(frozen=True)
-class SpooledCsv:
-    """An upload written to a scratch file, with what was learned on the way: whether its count of '"'
-    is odd (an unclosed quote), so the conversion need not read the file once more to find out."""
-
-    path: Path
-    odd_quotes: bool
-
-
-class Spool:
-    """Writes an incoming byte stream to a scratch file, refusing it once it passes the size cap."""
-
-    def __init__(self, scratch_dir: Path, max_bytes: int) -> None:
-        scratch_dir.mkdir(parents=True, exist_ok=True)
-        self.max_bytes = max_bytes
-        self.size = 0
-        self.quotes = 0
-        fd, name = tempfile.mkstemp(dir=scratch_dir, prefix="upload-", suffix=".csv")
-        self.path = Path(name)
-        self._f = open(fd, "wb")  # noqa: SIM115 - closed in close()/discard()
-
-    def write(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self.max_bytes:
-            self.discard()
-            raise TooLarge(self.max_bytes)
-        self.quotes += chunk.count(b'"')
-        self._f.write(chunk)
-
-    def close(self) -> SpooledCsv:
-        self._f.close()
-        return SpooledCsv(self.path, self.quotes % 2 == 1)
-
-    def discard(self) -> None:
-        self._f.close()
-        self.path.unlink(missing_ok=True)
-
-
-def spool_stream(source: BinaryIO, scratch_dir: Path, max_bytes: int, chunk: int = 1 << 20) -> SpooledCsv:
+def spool_stream(source: BinaryIO, scratch_dir: Path, max_bytes: int, chunk: int = 1 << 20) -> Spool:
     spool = Spool(scratch_dir, max_bytes)
     try:
         while data := source.read(chunk):
@@ -131,13 +88,39 @@ def spool_stream(source: BinaryIO, scratch_dir: Path, max_bytes: int, chunk: int
     return spool.close()
 
 
+class _CsvInput:
+    """The CSV being converted: a file, or a Spool that may still be receiving it (read as it grows).
+
+    The conversion streams `open()`; the error paths that re-read the file to name a line take
+    `whole()`, which waits for the end of an upload still arriving."""
+
+    def __init__(self, source: Path | Spool) -> None:
+        self.spool = source if isinstance(source, Spool) else None
+        self.path = source.path if isinstance(source, Spool) else source
+
+    def open(self) -> str | BinaryIO:
+        """What pyarrow reads: the path of a file, or a reader of the spool."""
+        return self.spool.reader() if self.spool is not None else str(self.path)
+
+    def head(self, size: int) -> bytes:
+        if self.spool is None:
+            with open(self.path, "rb") as f:
+                return f.read(size)
+        with self.spool.reader() as f:
+            return f.read(size)
+
+    def whole(self) -> Path:
+        if self.spool is not None:
+            self.spool.finished()
+        return self.path
+
+
 # -- reading the CSV ---------------------------------------------------------------------------
 
 
-def read_header(path: Path) -> list[str]:
-    """The validated column names of the CSV at `path`."""
-    with open(path, "rb") as raw:
-        head = raw.read(1 << 20)
+def read_header(source: _CsvInput) -> list[str]:
+    """The validated column names of the CSV."""
+    head = source.head(1 << 20)
     if not head.strip():
         raise BadCsv("the file is empty", line=1)
     # Find the header record leniently, then insist that its own bytes are UTF-8 (bad bytes further
@@ -244,9 +227,9 @@ def line_of_record(path: Path, index: int, columns: int) -> int | None:
     return None
 
 
-def _open_reader(path: Path, header: list[str]) -> pacsv.CSVStreamingReader:
+def _open_reader(data: str | BinaryIO, header: list[str]) -> pacsv.CSVStreamingReader:
     return pacsv.open_csv(
-        path,
+        data,
         read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=BLOCK_SIZE),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=len(header) > 1),
         convert_options=pacsv.ConvertOptions(
@@ -259,13 +242,14 @@ def _open_reader(path: Path, header: list[str]) -> pacsv.CSVStreamingReader:
     )
 
 
-def _batches(path: Path, header: list[str]) -> Iterator[pa.RecordBatch]:
+def _batches(source: _CsvInput, header: list[str]) -> Iterator[pa.RecordBatch]:
     """String record batches of the data rows, with CSV faults turned into BadCsv."""
+    data = source.open()
     try:
-        reader = _open_reader(path, header)
-        yield from reader
+        yield from _open_reader(data, header)
     except pa.ArrowInvalid as e:
         text = str(e)
+        path = source.whole()
         if "UTF8" in text or "UTF-8" in text:
             raise BadCsv("the file is not valid UTF-8", line=_locate_bad_utf8(path)) from None
         if "Expected" in text and "columns" in text:
@@ -276,6 +260,9 @@ def _batches(path: Path, header: list[str]) -> Iterator[pa.RecordBatch]:
         if "quote" in text.lower() or "end of file" in text.lower():
             raise BadCsv(f"unterminated quoted field: {text}") from None
         raise BadCsv(f"unreadable CSV: {text}") from None
+    finally:
+        if not isinstance(data, str):
+            data.close()
 
 
 # -- CSV -> Parquet ------------------------------------------------------------------------------
@@ -327,7 +314,9 @@ class _ParquetSink:
             raise self._error
 
 
-def _write_parquet(path: Path, header: list[str], types: dict[str, str], dest: Path) -> int | _Misfit:
+def _write_parquet(
+    batches: Iterator[pa.RecordBatch], header: list[str], types: dict[str, str], dest: Path
+) -> int | _Misfit:
     """One pass: convert each batch to `types` and write it; stop at the first batch that does not fit."""
     schema = pa.schema([pa.field(h, arrow_type(types[h])) for h in header])
     rows = 0
@@ -335,7 +324,7 @@ def _write_parquet(path: Path, header: list[str], types: dict[str, str], dest: P
     pending_bytes = 0
     sink = _ParquetSink(dest, schema)
     try:
-        for batch in _batches(path, header):
+        for batch in batches:
             arrays = []
             for h, col in zip(header, batch.columns, strict=True):
                 if not csv_types.fits(col, types[h]):
@@ -355,58 +344,74 @@ def _write_parquet(path: Path, header: list[str], types: dict[str, str], dest: P
 
 
 def csv_to_parquet(
-    path: Path, dest: Path, *, live: Manifest | None = None, name: str = "", odd_quotes: bool | None = None
+    source: Path | Spool, dest: Path, *, live: Manifest | None = None, name: str = "", odd_quotes: bool | None = None
 ) -> _Converted:
-    """Convert the CSV at `path` into Parquet at `dest`.
+    """Convert the CSV (a file, or a Spool still receiving it) into Parquet at `dest`.
 
     With `live`, the columns must match the live schema and take its types, else SchemaConflict.
-    `odd_quotes`, when the caller counted the file's '"' already; else they are counted beside the
-    conversion.
+    An unclosed quote is found by the count of '"': `odd_quotes` when the caller has it, a spool's own
+    count once the upload ends, else a scan of the file beside the conversion.
     """
-    header = read_header(path)
+    csv_input = _CsvInput(source)
+    header = read_header(csv_input)
     with ThreadPoolExecutor(1, thread_name_prefix="quote-scan") as pool:
-        odd = pool.submit(_odd_quote_count, path) if odd_quotes is None else None
+        scan = None
+        if odd_quotes is None and csv_input.spool is None:
+            scan = pool.submit(_odd_quote_count, csv_input.path)
 
         def unclosed_quote() -> bool:
-            return odd.result() if odd is not None else bool(odd_quotes)
+            if scan is not None:
+                return scan.result()
+            if odd_quotes is not None:
+                return odd_quotes
+            return csv_input.spool.finished().odd_quotes  # type: ignore[union-attr]
 
         try:
-            converted = _convert(path, header, dest, live, name)
+            converted = _convert(csv_input, header, dest, live, name)
         except (BadCsv, SchemaConflict):
             if unclosed_quote():  # an open quote explains whatever went wrong after it
-                raise _quote_error(path) from None
+                raise _quote_error(csv_input.whole()) from None
             raise
         if unclosed_quote():
-            raise _quote_error(path)
+            raise _quote_error(csv_input.whole())
         return converted
 
 
-def _convert(path: Path, header: list[str], dest: Path, live: Manifest | None, name: str) -> _Converted:
-    first = next(_batches(path, header), None)
-    if first is None or first.num_rows == 0:
-        raise BadCsv("the file has a header but no data rows", line=2)
-    inferred = {h: csv_types.infer_type(h, col) for h, col in zip(header, first.columns, strict=True)}
-    if live is not None:
-        live_names = [c.name for c in live.schema]
-        if live_names != header or any(c.type not in CSV_TYPES for c in live.schema):
-            raise SchemaConflict(name, live.schema, tuple(Column(h, inferred[h]) for h in header))
-        types = {c.name: c.type for c in live.schema}
-    else:
-        types = dict(inferred)
-
-    while True:
-        result = _write_parquet(path, header, types, dest)
-        if not isinstance(result, _Misfit):
-            return _Converted(dest, tuple(Column(h, types[h]) for h in header), result)
-        column, wider = result.column, csv_types.widen(types[result.column], result.values)
+def _convert(source: _CsvInput, header: list[str], dest: Path, live: Manifest | None, name: str) -> _Converted:
+    reader = _batches(source, header)
+    try:
+        first = next(reader, None)
+        if first is None or first.num_rows == 0:
+            raise BadCsv("the file has a header but no data rows", line=2)
+        inferred = {h: csv_types.infer_type(h, col) for h, col in zip(header, first.columns, strict=True)}
         if live is not None:
-            index = csv_types.first_misfit(result.values, types[column]) or 0
-            line = line_of_record(path, result.first_record + index, len(header))
-            value = result.values[index].as_py()
-            new_schema = tuple(Column(h, wider if h == column else types[h]) for h in header)
-            detail = f"column {column!r} is {types[column]} but line {line} has {value!r}"
-            raise SchemaConflict(name, live.schema, new_schema, detail=detail)
-        types[column] = wider
+            live_names = [c.name for c in live.schema]
+            if live_names != header or any(c.type not in CSV_TYPES for c in live.schema):
+                raise SchemaConflict(name, live.schema, tuple(Column(h, inferred[h]) for h in header))
+            types = {c.name: c.type for c in live.schema}
+        else:
+            types = dict(inferred)
+
+        # The first pass goes on from the reader that supplied the sample (a second reader would parse
+        # the file's first blocks again); a pass that widens a column starts over with a new one.
+        batches: Iterator[pa.RecordBatch] = itertools.chain([first], reader)
+        while True:
+            result = _write_parquet(batches, header, types, dest)
+            if not isinstance(result, _Misfit):
+                return _Converted(dest, tuple(Column(h, types[h]) for h in header), result)
+            reader.close()  # the pass stopped at a misfit: its reader is part-read
+            column, wider = result.column, csv_types.widen(types[result.column], result.values)
+            if live is not None:
+                index = csv_types.first_misfit(result.values, types[column]) or 0
+                line = line_of_record(source.whole(), result.first_record + index, len(header))
+                value = result.values[index].as_py()
+                new_schema = tuple(Column(h, wider if h == column else types[h]) for h in header)
+                detail = f"column {column!r} is {types[column]} but line {line} has {value!r}"
+                raise SchemaConflict(name, live.schema, new_schema, detail=detail)
+            types[column] = wider
+            reader = batches = _batches(source, header)
+    finally:
+        reader.close()
 
 
 def _sha256_file(path: Path) -> str:
@@ -465,7 +470,7 @@ def register_parquet(
 
 
 def ingest_csv(
-    source: BinaryIO | Path | SpooledCsv,
+    source: BinaryIO | Path | Spool,
     name: str,
     *,
     lake: LakeStorage,
@@ -476,23 +481,25 @@ def ingest_csv(
 ) -> IngestResult:
     """Stream a CSV into a content-addressed Parquet object and register it as dataset `name`.
 
+    `source` is a file, a stream (spooled to scratch first), or a Spool that the caller may still be
+    writing: then the conversion reads it as it arrives, and ends with UploadAborted if it is discarded.
     Raises InvalidDatasetName, BadCsv (with line number), TooLarge or SchemaConflict, each before
     anything live changes.
     """
     validate_dataset_name(name)
     scratch_dir.mkdir(parents=True, exist_ok=True)
-    owned = not isinstance(source, Path | SpooledCsv)  # a stream is spooled here, and deleted here
+    owned = not isinstance(source, Path | Spool)  # a stream is spooled here, and deleted here
+    csv_source: Path | Spool
     if isinstance(source, Path):
         if source.stat().st_size > limits.max_bytes:
             raise TooLarge(limits.max_bytes)
-        csv_path, odd_quotes = source, None
+        csv_source = source
     else:
-        spooled = source if isinstance(source, SpooledCsv) else spool_stream(source, scratch_dir, limits.max_bytes)
-        csv_path, odd_quotes = spooled.path, spooled.odd_quotes
+        csv_source = source if isinstance(source, Spool) else spool_stream(source, scratch_dir, limits.max_bytes)
     staged = scratch_dir / f"stage-{uuid.uuid4().hex}.parquet"
     try:
         live = catalog.live(name)
-        converted = csv_to_parquet(csv_path, staged, live=live, name=name, odd_quotes=odd_quotes)
+        converted = csv_to_parquet(csv_source, staged, live=live, name=name)
         return register_parquet(
             staged,
             name,
@@ -505,4 +512,4 @@ def ingest_csv(
     finally:
         staged.unlink(missing_ok=True)
         if owned:
-            csv_path.unlink(missing_ok=True)
+            csv_source.path.unlink(missing_ok=True)

@@ -100,6 +100,37 @@ def test_ingest_over_the_size_cap_is_413(client):
     assert client.get("/v1/datasets").json()["datasets"] == []
 
 
+def test_a_chunked_upload_is_converted_as_it_arrives_and_stopped_at_the_cap(tmp_path: Path):
+    """No Content-Length: the conversion reads the spool while the chunks come, and an upload that
+    passes the cap half-way is refused with nothing registered and nothing left in scratch."""
+    settings = ApiSettings(
+        home=tmp_path / "lake", report_to_dagster=False, warm_embedder=False, max_ingest_bytes=3 << 20, _env_file=None
+    )
+    rows = [b"%d,worker %d,%d.5\n" % (i, i, i % 70) for i in range(100_000)]  # about 2.3 MiB
+
+    def chunks(extra: int = 0, bad: bytes = b"") -> Iterator[bytes]:
+        yield b"id,name,rate\n"
+        for i in range(0, len(rows), 5_000):
+            yield b"".join(rows[i : i + 5_000])
+        yield bad
+        yield b"9" * extra
+
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/v1/ingest?name=w", content=chunks(), headers={"content-type": "text/csv"})
+        assert r.status_code == 201, r.text
+        assert r.json()["row_count"] == 100_000
+        assert c.post("/v1/sql", json={"sql": "SELECT sum(id), max(rate) FROM w"}).json()["rows"] == [
+            [4999950000, 69.5]
+        ]
+        r = c.post("/v1/ingest?name=w", content=chunks(bad=b"1,2\n"), headers={"content-type": "text/csv"})
+        assert_error(r, 400, "bad_csv", "ragged row")
+        assert r.json()["line"] == 100_002
+        r = c.post("/v1/ingest?name=w", content=chunks(extra=1 << 20), headers={"content-type": "text/csv"})
+        assert_error(r, 413, "too_large")
+        assert c.get("/v1/datasets/w").json()["version"] == 1
+    assert not [p for p in settings.scratch_dir.iterdir() if p.is_file()]
+
+
 @pytest.mark.parametrize(
     ("body", "words", "line"),
     [

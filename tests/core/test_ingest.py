@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -11,6 +13,7 @@ import pytest
 from lakehouse_assets.core.catalog import Catalog, InvalidDatasetName, SchemaConflict
 from lakehouse_assets.core.ingest import BadCsv, IngestLimits, IngestResult, TooLarge, ingest_csv
 from lakehouse_assets.core.settings import LakehouseSettings
+from lakehouse_assets.core.spool import Spool, UploadAborted
 from lakehouse_assets.core.storage import LakeStorage
 
 
@@ -248,3 +251,98 @@ def test_identifier_hints_match_whole_words_only(ingest):
 def test_blank_lines_in_a_one_column_file_are_empty_values(ingest, lake):
     result = ingest(b"x\n1\n\n3\n")
     assert [r["x"] for r in read_rows(lake, result)] == [1, None, 3]
+
+
+def _write_later(spool: Spool, pieces: list[bytes], pause: float = 0.01) -> threading.Thread:
+    def run() -> None:
+        for piece in pieces:
+            time.sleep(pause)
+            spool.write(piece)
+        spool.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _ingest_spool(settings, lake, catalog, spool: Spool, name: str) -> IngestResult:
+    return ingest_csv(
+        spool, name, lake=lake, catalog=catalog, limits=IngestLimits(), scratch_dir=settings.scratch_dir
+    )  # fmt: skip
+
+
+def _big_csv(rows: int) -> bytes:
+    return b"id,name,rate\n" + b"".join(b'%d,"worker %d, the %dth",%d.25\n' % (i, i, i, i % 90) for i in range(rows))
+
+
+def test_an_upload_is_converted_while_it_arrives_into_the_same_object_as_the_file(
+    ingest, settings, lake, catalog, tmp_path
+):
+    data = _big_csv(200_000)  # several read blocks
+    spool = Spool(settings.scratch_dir, 1 << 30)
+    half = len(data) - (1 << 18)  # all but the last 256 KiB (the reader runs a few blocks ahead of the rows)
+    spool.write(data[:half])
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(_ingest_spool(settings, lake, catalog, spool, "live")))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not list(settings.scratch_dir.glob("stage-*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    staged_before_the_end = bool(list(settings.scratch_dir.glob("stage-*.parquet")))
+    spool.write(data[half:])
+    spool.close()
+    thread.join(timeout=60)
+    assert staged_before_the_end  # the Parquet was being written before the last byte arrived
+    (tmp_path / "all.csv").write_bytes(data)
+    from_file = ingest(tmp_path / "all.csv", name="whole")
+    assert result[0].manifest.current.content_hash == from_file.manifest.current.content_hash
+    assert result[0].manifest.row_count == 200_000
+    assert schema_of(result[0]) == {"id": "BIGINT", "name": "VARCHAR", "rate": "DOUBLE"}
+
+
+def test_a_column_widened_late_in_an_arriving_upload_restarts_from_the_spool(ingest, settings, lake, catalog):
+    data = _big_csv(150_000) + b"150000,last,n/a\n"  # `rate` turns VARCHAR on the very last line
+    spool = Spool(settings.scratch_dir, 1 << 30)
+    writer = _write_later(spool, [data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)])
+    result = _ingest_spool(settings, lake, catalog, spool, "late")
+    writer.join()
+    assert schema_of(result)["rate"] == "VARCHAR" and result.manifest.row_count == 150_001
+    assert read_rows(lake, result)[-1] == {"id": 150000, "name": "last", "rate": "n/a"}
+
+
+def test_an_abandoned_upload_ends_its_conversion_and_registers_nothing(settings, lake, catalog):
+    data = _big_csv(100_000)
+    spool = Spool(settings.scratch_dir, 1 << 30)
+    spool.write(data[: len(data) // 2])
+    errors: list = []
+
+    def convert() -> None:
+        try:
+            _ingest_spool(settings, lake, catalog, spool, "gone")
+        except UploadAborted as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=convert)
+    thread.start()
+    time.sleep(0.3)
+    spool.discard()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and len(errors) == 1
+    assert catalog.live("gone") is None
+    assert list(settings.scratch_dir.iterdir()) == []  # no staged Parquet, no spool file
+
+
+@pytest.mark.parametrize(
+    ("tail", "problem", "line_after"),
+    [(b"x,y\n", "ragged row", 1), (b'9,"never closed\n10,a,1.5\n', "malformed quoting", 1)],
+)
+def test_bad_rows_in_an_arriving_upload_name_the_same_line_as_in_a_file(
+    ingest, settings, lake, catalog, tail, problem, line_after
+):
+    data = _big_csv(80_000) + tail
+    spool = Spool(settings.scratch_dir, 1 << 30)
+    writer = _write_later(spool, [data[i : i + (1 << 19)] for i in range(0, len(data), 1 << 19)])
+    with pytest.raises(BadCsv, match=problem) as e:
+        _ingest_spool(settings, lake, catalog, spool, "bad")
+    writer.join()
+    assert e.value.line == 80_001 + line_after  # the header, 80,000 rows, then the bad one
