@@ -16,7 +16,9 @@ the same run:
    same HNSW settings on the same server. Compared as documents per second.
 4. search: `POST /v1/matrix/search` (k=10) for a fixed set of distinct staffing queries, vs
    `model.encode(query)` + `collection.query` in-process, interleaved query by query; p50.
-5. SQL: `POST /v1/sql` vs in-process DuckDB over the same Parquet object, interleaved; p50.
+5. SQL: `POST /v1/sql` vs in-process DuckDB over the same Parquet object, interleaved; p50. A bare
+   FastAPI route running the same query (bench/bare_sql_app.py) is timed in the same rotation: what
+   any Python HTTP service pays over in-process DuckDB here.
 6. memory: the Chroma server's RSS with the index loaded, per 100,000 vectors, vs float32 storage
    plus hnswlib's documented graph overhead (M * 2 * 4 bytes per vector).
 
@@ -563,14 +565,44 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
     }
 
 
+class BareSqlServer:
+    """bench/bare_sql_app.py under uvicorn, the way the API runs."""
+
+    def __init__(self, parquet: Path) -> None:
+        import subprocess
+
+        from bench.ingest_sql import free_port
+        from lakehouse_assets.services import wait_until_answers
+
+        self.url = f"http://127.0.0.1:{free_port()}"
+        cmd = [sys.executable, "-m", "uvicorn", "bench.bare_sql_app:app", "--port", self.url.rsplit(":", 1)[1]]
+        env = {**os.environ, "BARE_SQL_PARQUET": str(parquet)}
+        self.proc = subprocess.Popen([*cmd, "--log-level", "warning"], cwd=ROOT, env=env)
+        wait_until_answers(f"{self.url}/docs", self.proc, 60, "the bare FastAPI route")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
 def stage_sql(api: Any, home: Path, reps: int, key: str, title: str, sql: str) -> dict:
     import duckdb
 
+    parquet = lake_parquet(home, "workers")
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW workers AS SELECT * FROM read_parquet('{lake_parquet(home, 'workers')}')")
+    con.execute(f"CREATE VIEW workers AS SELECT * FROM read_parquet('{parquet}')")
     http = JsonConnection(api.url)
-    ours_ms, raw_ms, server_ms = [], [], []
+    ours_ms, raw_ms, server_ms, bare_ms = [], [], [], []
     expected = con.execute(sql).fetchall()
+    bare_server = BareSqlServer(parquet)
+    bare = JsonConnection(bare_server.url)
+
+    def via_bare() -> None:  # the HTTP floor: a bare FastAPI route doing only the query
+        start = time.perf_counter()
+        status, body = bare.post("/v1/sql", {"sql": sql})
+        bare_ms.append((time.perf_counter() - start) * 1000)
+        if status != 200 or len(body["rows"]) != len(expected):
+            raise RuntimeError(f"the bare FastAPI route answered {status} with {str(body)[:200]}")
 
     def via_api() -> None:
         start = time.perf_counter()
@@ -585,15 +617,19 @@ def stage_sql(api: Any, home: Path, reps: int, key: str, title: str, sql: str) -
         con.execute(sql).fetchall()
         raw_ms.append((time.perf_counter() - start) * 1000)
 
-    for _ in range(5):
-        via_api(), via_raw()
-    ours_ms.clear(), raw_ms.clear(), server_ms.clear()
-    with bar(reps, f"sql {key}", unit="q") as progress:
-        for i in range(reps):
-            first, second = (via_api, via_raw) if i % 2 == 0 else (via_raw, via_api)
-            first()
-            second()
-            progress.update(1)
+    try:
+        for _ in range(5):
+            via_api(), via_raw(), via_bare()
+        ours_ms.clear(), raw_ms.clear(), server_ms.clear(), bare_ms.clear()
+        with bar(reps, f"sql {key}", unit="q") as progress:
+            for i in range(reps):
+                order = (via_api, via_raw, via_bare)
+                for run in order[i % 3 :] + order[: i % 3]:  # each goes first a third of the time
+                    run()
+                progress.update(1)
+    finally:
+        bare.close()
+        bare_server.stop()
     timed_ours, timed_raw, timed_server = list(ours_ms), list(raw_ms), list(server_ms)
     floor_ms = []  # the round trip with (almost) no query: what HTTP, routing and JSON cost by themselves
     for _ in range(reps):
@@ -625,6 +661,8 @@ def stage_sql(api: Any, home: Path, reps: int, key: str, title: str, sql: str) -
             "raw p95 ms": round(p95(timed_raw), 2),
             "engine p50 ms (the API's own timing, HTTP excluded)": round(p50(timed_server), 2),
             "SELECT 1 over HTTP p50 ms": round(p50(floor_ms), 2),
+            "bare FastAPI + DuckDB route p50 ms (bench/bare_sql_app.py)": round(p50(bare_ms), 2),
+            "bare FastAPI route / raw": round(p50(bare_ms) / raw, 2),
             "sql": sql,
         },
         "profile": profile,
