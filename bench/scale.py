@@ -464,18 +464,25 @@ def first_search(url: str, text: str, mode: str) -> float:
     return seconds
 
 
-def wait_for_vectors(url: str, corpus: str, documents: int, limit: float = 3600) -> float:
+def wait_for_frame(url: str, corpus: str, documents: int, limit: float = 3600) -> tuple[float, float]:
     """Seconds until the API holds `documents` of the corpus's vectors in memory (read in the background
-    once the index is quiet), polling /health; constrained searches rank exactly from then on."""
+    once the index is quiet), and until its keyword index is built (in the background for a large
+    roster), polling /health: constrained searches rank exactly, and hybrid ones fuse keywords, from then on."""
     start = time.perf_counter()
+    vectors_s = keywords_s = None
     while True:
-        frames = httpx.get(f"{url}/health", timeout=30).json().get("search_frames", {})
-        if frames.get(corpus, {}).get("vectors_in_memory", 0) >= documents:
-            seconds = time.perf_counter() - start
-            say(f"{documents:,} vectors in memory for exact constrained ranking after {seconds:.1f} s")
-            return seconds
-        if time.perf_counter() - start > limit:
-            raise RuntimeError(f"the API did not load the {corpus} vectors in {limit:.0f} s: {frames}")
+        frame = httpx.get(f"{url}/health", timeout=30).json().get("search_frames", {}).get(corpus, {})
+        elapsed = time.perf_counter() - start
+        if vectors_s is None and frame.get("vectors_in_memory", 0) >= documents:
+            vectors_s = elapsed
+            say(f"{documents:,} vectors in memory for exact constrained ranking after {elapsed:.1f} s")
+        if keywords_s is None and frame.get("keyword_index") in ("ready", "on first use"):
+            keywords_s = elapsed  # "on first use": a small roster's, built by the first hybrid search
+            say(f"keyword index {frame['keyword_index']} after {elapsed:.1f} s")
+        if vectors_s is not None and keywords_s is not None:
+            return vectors_s, keywords_s
+        if elapsed > limit:
+            raise RuntimeError(f"the API did not load the {corpus} vectors and keyword index in {limit:.0f} s: {frame}")
         time.sleep(0.5)
 
 
@@ -507,10 +514,11 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
         raw_ms.append((time.perf_counter() - start) * 1000)
 
     # The first search after indexing builds the facet frame if the roster changed since the API last
-    # searched; the index's vectors then load in the background (a minute or more at 500,000 documents).
-    # Both are timed on their own, and the timed searches wait for the load: it holds a core meanwhile.
+    # searched; the index's vectors and the keyword index then load in the background (a minute or more
+    # at 500,000 documents). Each is timed on its own, and the timed searches wait for both: loading
+    # holds a core meanwhile.
     first_dense_s = first_search(api.url, warm[0], "dense")
-    vectors_s = wait_for_vectors(api.url, WORKERS.name, collection.count())
+    vectors_s, keywords_s = wait_for_frame(api.url, WORKERS.name, collection.count())
     for text in warm:
         via_api(text)
         via_raw(text)
@@ -522,7 +530,7 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
             second(text)
             progress.update(1)
     timed_ours, timed_raw, timed_server = list(ours_ms), list(raw_ms), list(server_ms)
-    first_hybrid_s = first_search(api.url, warm[0], "hybrid")  # builds the keyword index
+    first_hybrid_s = first_search(api.url, warm[0], "hybrid")  # builds a small roster's keyword index
     for text in warm:
         via_api(text, "hybrid")
     ours_ms.clear(), server_ms.clear()
@@ -558,7 +566,8 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
             "hybrid server elapsed_ms p50": round(p50(hybrid_server), 1),
             "first search after indexing s": round(first_dense_s, 1),
             "vectors in memory s after that search (background read, 2 s quiet period included)": round(vectors_s, 1),
-            "first hybrid search s (keyword index built)": round(first_hybrid_s, 1),
+            "keyword index ready s after that search (built in the background)": round(keywords_s, 1),
+            "first hybrid search s": round(first_hybrid_s, 1),
         },
         "hybrid_p50_ms": p50(hybrid_ms),
         "profile": profile,

@@ -98,6 +98,11 @@ class MatrixSearchResponse(BaseModel):
     admitted: int | None = Field(default=None, description="Entities meeting every constraint.")
     shortfall: str | None = Field(default=None, description="Why fewer than k hits came back.")
     strategy: str | None = Field(default=None, description="How the vector index was searched for the constraints.")
+    keyword_pending: bool = Field(
+        default=False,
+        description="True when hybrid ranking went without keyword fusion because the corpus's keyword index "
+        "is still being built (large rosters build it in the background; GET /health shows it).",
+    )
 
 
 class PlaybookIn(BaseModel):

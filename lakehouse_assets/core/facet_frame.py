@@ -81,6 +81,7 @@ class FacetFrame:
     texts: list[str] | None = None  # the documents' text, until the keyword index is built from it
     dense: FrameVectors | None = None  # the index's vectors, when in memory and current (see FrameCache)
     keyword: KeywordIndex | None = None
+    keyword_in_background: bool = False  # a large frame's keyword index is built off the search path
     _position: dict[str, int] | None = None
 
     def position(self, entity_id: str) -> int | None:
@@ -90,13 +91,22 @@ class FacetFrame:
         return self._position.get(entity_id)
 
     def keywords(self) -> KeywordIndex:
-        """The BM25 index over the documents (built on first use, then the texts are let go)."""
+        """The BM25 index over the documents (built on first use, then the texts are let go; a caller
+        arriving while another thread builds it waits for that build)."""
         if self.keyword is None:
             with _KEYWORD_LOCK:
                 if self.keyword is None:
                     self.keyword = KeywordIndex(self.texts or [])
                     self.texts = None
         return self.keyword
+
+    def keywords_for_fusion(self) -> KeywordIndex | None:
+        """The index a hybrid search fuses with its dense ranking: a small frame's is built on first use;
+        a large one's (FrameCache builds it in the background: 29 s at 500,000 documents) is None until
+        ready, and the search goes on without keyword fusion rather than wait."""
+        if self.keyword is not None or not self.keyword_in_background:
+            return self.keywords()
+        return None
 
     @property
     def size(self) -> int:
@@ -250,7 +260,8 @@ class FrameCache:
     answers meanwhile, always current) and read again: in the search's own thread for an index of up to
     `sync_vectors` documents, else by a background thread once the index has kept one size for
     `quiet_seconds` (reading 500,000 vectors from Chroma takes about a minute: no search waits for it,
-    and an index being written is not re-read after every batch).
+    and an index being written is not re-read after every batch). Likewise a frame of more than
+    `sync_keywords` documents gets its BM25 index from a background thread started when it is built.
     """
 
     def __init__(
@@ -259,6 +270,7 @@ class FrameCache:
         *,
         sync_vectors: int = 20_000,
         quiet_seconds: float = 10.0,
+        sync_keywords: int = 20_000,
     ) -> None:
         """`loader(corpus)` -> the corpus's current FrameSource, or None when there is no source."""
         self._loader = loader
@@ -269,6 +281,7 @@ class FrameCache:
         self._loading: set[str] = set()
         self.sync_vectors = sync_vectors
         self.quiet_seconds = quiet_seconds
+        self.sync_keywords = sync_keywords
 
     def get(self, corpus: str) -> FacetFrame | None:
         source = self._loader(corpus)
@@ -280,9 +293,22 @@ class FrameCache:
                 frame = self._frames.get(corpus)
                 if frame is None or frame.version != source.version:
                     frame = source.build()
+                    if frame.size > self.sync_keywords:
+                        frame.keyword_in_background = True
+                        builder = threading.Thread(target=self._build_keywords, args=(corpus, frame), daemon=True)
+                        builder.name = f"keywords-{corpus}"
+                        builder.start()
                     self._frames[corpus] = frame
         self._follow_index(corpus, frame, source)
         return frame
+
+    @staticmethod
+    def _build_keywords(corpus: str, frame: FacetFrame) -> None:
+        try:
+            frame.keywords()
+        except Exception:
+            log.exception("building the keyword index of %s failed; the next hybrid search builds it", corpus)
+            frame.keyword_in_background = False
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Per built frame: its entities, the vectors in memory, and whether a read is under way."""
@@ -291,6 +317,7 @@ class FrameCache:
                 "entities": frame.size,
                 "vectors_in_memory": frame.dense.rows if frame.dense is not None else 0,
                 "vectors_loading": corpus in self._loading,
+                "keyword_index": _keyword_state(frame),
             }
             for corpus, frame in list(self._frames.items())
         }
@@ -354,6 +381,12 @@ class FrameCache:
         finally:
             with self._vector_lock:
                 self._loading.discard(corpus)
+
+
+def _keyword_state(frame: FacetFrame) -> str:
+    if frame.keyword is not None:
+        return "ready"
+    return "building" if frame.keyword_in_background else "on first use"
 
 
 def catalog_frames(

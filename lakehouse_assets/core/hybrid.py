@@ -13,7 +13,8 @@ whatever the filter) while an id-restricted or unfiltered one is fast:
 Without vectors in memory (an index not loaded yet) an id-restricted query stands in for the exact one.
 
 BM25 over the admitted documents gives a second ranking (matrix search fuses it with the final dense
-order by reciprocal rank; keyword finds the dense ranking missed are fetched and scored), each hit
+order by reciprocal rank; keyword finds the dense ranking missed are fetched and scored; while a large
+roster's keyword index is still being built, the search goes on without it and says so), each hit
 says which constraints it meets, and when fewer than k are admitted the result says so instead of
 padding with violators (unless the caller asks, and then each padded hit names what it breaks).
 """
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from lakehouse_assets.core.facet_frame import FacetFrame, FrameVectors
-from lakehouse_assets.core.keyword import rrf
+from lakehouse_assets.core.keyword import KeywordIndex, rrf
 from lakehouse_assets.core.query_parse import Constraint
 from lakehouse_assets.core.vectors import VectorHit, VectorStore
 
@@ -68,6 +69,7 @@ class FrameResult:
     admitted: int
     strategy: str
     keyword_ids: list[str]  # the keyword ranking, for fusion with the final dense order
+    keyword_skipped: bool = False  # hybrid, but the keyword index is still being built
 
 
 def _position_mask(frame: FacetFrame, exclude: Sequence[str]) -> np.ndarray:
@@ -191,21 +193,24 @@ def search_frame(
         dense, strategy = dense_admitted(probe, mask, admitted, fetch, constrained)
     ranked = [Ranked(vh, *explain(vh)) for vh in dense]
     keyword_ids: list[str] = []
+    fuse = keyword and not keyword_only and bool(ranked)
+    keywords = frame.keywords_for_fusion() if fuse else None
     if keyword_only:
         keyword_ids = [r.hit.id for r in ranked]
-    elif keyword and ranked:
-        keyword_ids, extra = _keyword_candidates(probe, mask, text, ranked, fetch, explain)
+    elif keywords is not None:
+        keyword_ids, extra = _keyword_candidates(probe, keywords, mask, text, ranked, fetch, explain)
         ranked.extend(extra)
     if pad and admitted < k:
         have = {r.hit.id for r in ranked}
         for vh in probe.query(min(fetch + len(have), 200)):
             if vh.id not in have and str(vh.metadata.get("entity_id", "")) not in exclude:
                 ranked.append(Ranked(vh, *explain(vh)))
-    return FrameResult(ranked, admitted, strategy, keyword_ids)
+    return FrameResult(ranked, admitted, strategy, keyword_ids, keyword_skipped=fuse and keywords is None)
 
 
 def _keyword_candidates(
     probe: _Probe,
+    keywords: KeywordIndex,
     mask: np.ndarray,
     text: str,
     ranked: list[Ranked],
@@ -214,7 +219,7 @@ def _keyword_candidates(
 ) -> tuple[list[str], list[Ranked]]:
     """The BM25 ranking over the admitted set (ids, best first), and the keyword finds the dense ranking
     missed (fetched and scored against the query vector, so they carry a similarity like any hit)."""
-    top = probe.frame.keywords().top(text, max(KEYWORD_DEPTH, fetch), mask)
+    top = keywords.top(text, max(KEYWORD_DEPTH, fetch), mask)
     keyword_ids = [str(probe.frame.ids[i]) for i, _ in top]
     have = {r.hit.id for r in ranked}
     # Only keyword finds that fusion could lift into the first `fetch` are worth fetching.

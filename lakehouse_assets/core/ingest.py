@@ -2,7 +2,8 @@
 both call `ingest_csv`.
 
 The CSV is streamed in blocks (pyarrow's reader, RFC 4180 quoting and multi-line fields) into a
-staged Parquet file, so memory stays bounded whatever the file size. Column types come from the
+staged Parquet file, so memory stays bounded whatever the file size. An upload is read from its
+Spool while it is still arriving, so parsing overlaps the transfer. Column types come from the
 first block and are re-checked on every later one; a value that breaks a type widens the column and
 the pass restarts, so the result never depends on where in the file a value sits. For a dataset
 that already exists, the live schema is the target and data that cannot take it is a
@@ -343,28 +344,21 @@ def _write_parquet(
     return rows
 
 
-def csv_to_parquet(
-    source: Path | Spool, dest: Path, *, live: Manifest | None = None, name: str = "", odd_quotes: bool | None = None
-) -> _Converted:
+def csv_to_parquet(source: Path | Spool, dest: Path, *, live: Manifest | None = None, name: str = "") -> _Converted:
     """Convert the CSV (a file, or a Spool still receiving it) into Parquet at `dest`.
 
     With `live`, the columns must match the live schema and take its types, else SchemaConflict.
-    An unclosed quote is found by the count of '"': `odd_quotes` when the caller has it, a spool's own
-    count once the upload ends, else a scan of the file beside the conversion.
+    An unclosed quote is found by the count of '"': the spool's own, once the upload ends, or a scan
+    of a file beside the conversion.
     """
     csv_input = _CsvInput(source)
     header = read_header(csv_input)
     with ThreadPoolExecutor(1, thread_name_prefix="quote-scan") as pool:
-        scan = None
-        if odd_quotes is None and csv_input.spool is None:
-            scan = pool.submit(_odd_quote_count, csv_input.path)
+        spool = csv_input.spool
+        scan = pool.submit(_odd_quote_count, csv_input.path) if spool is None else None
 
         def unclosed_quote() -> bool:
-            if scan is not None:
-                return scan.result()
-            if odd_quotes is not None:
-                return odd_quotes
-            return csv_input.spool.finished().odd_quotes  # type: ignore[union-attr]
+            return scan.result() if scan is not None else spool.finished().odd_quotes  # type: ignore[union-attr]
 
         try:
             converted = _convert(csv_input, header, dest, live, name)

@@ -123,6 +123,7 @@ class SearchResult:
     admitted: int | None = None  # entities meeting every constraint (corpora with facets)
     shortfall: str | None = None  # why fewer than k hits came back
     strategy: str | None = None  # how the vector index was asked
+    keyword_pending: bool = False  # hybrid without keyword fusion: the keyword index is still being built
 
 
 @dataclass(frozen=True)
@@ -335,6 +336,7 @@ class MatrixSearch:
         keyword_ids: list[str] = []
         admitted: int | None = None
         strategy: str | None = None
+        keyword_pending = False
         anchored: set[str] = set()  # corpora whose hits are relevant by constraint, not by similarity alone
         for spec in specs:
             frame = frames.get(spec.name)
@@ -353,6 +355,7 @@ class MatrixSearch:
                     admitted = result.admitted if admitted is None else admitted + result.admitted
                     strategy = result.strategy
                     keyword_ids.extend(result.keyword_ids)
+                    keyword_pending = keyword_pending or result.keyword_skipped
                     found = [(r.hit, r.meets, r.violates) for r in result.ranked]
                 else:
                     unindexed = sorted(set(req.filter or {}) - set(spec.metadata))
@@ -403,8 +406,9 @@ class MatrixSearch:
         elif len(hits) < req.k and best:
             shortfall = f"{len(best) - len(kept)} more candidates scored below the relevance floor {min_score}"
         return self._result(
-            req, specs, hits, matched, started, parsed, shown, admitted, shortfall, strategy, shown_frame
-        )
+            req, specs, hits, matched, started, parsed, shown, admitted, shortfall, strategy, shown_frame,
+            keyword_pending=keyword_pending,
+        )  # fmt: skip
 
     @staticmethod
     def _constraints(parsed: ParsedQuery | None, explicit: list[Constraint]) -> list[Constraint]:
@@ -429,6 +433,8 @@ class MatrixSearch:
         shortfall: str | None,
         strategy: str | None,
         frame: FacetFrame | None = None,
+        *,
+        keyword_pending: bool = False,
     ) -> SearchResult:
         parse_out = None
         if parsed is not None or constraints:
@@ -449,6 +455,7 @@ class MatrixSearch:
             admitted=admitted,
             shortfall=shortfall,
             strategy=strategy,
+            keyword_pending=keyword_pending,
         )
 
     @staticmethod

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lakehouse_assets.core import facet_frame
 from lakehouse_assets.core.facet_frame import FacetFrame, FrameCache, FrameSource, FrameVectors, read_vectors
 from lakehouse_assets.core.vectors import IndexSpec, VectorStore
 from lakehouse_assets.core.vocabulary import Vocabulary
@@ -18,7 +19,8 @@ from lakehouse_assets.core.vocabulary import Vocabulary
 
 def make_frame(ids: list[str], version: str = "v1") -> FacetFrame:
     arr = np.asarray(ids, dtype=object)
-    return FacetFrame(arr, arr.copy(), {}, {}, {}, {}, Vocabulary(()), version)
+    texts = [f"worker {i} drives a forklift" if i.endswith("7") else f"worker {i} files paperwork" for i in ids]
+    return FacetFrame(arr, arr.copy(), {}, {}, {}, {}, Vocabulary(()), version, texts=texts)
 
 
 class Source:
@@ -84,7 +86,12 @@ def test_a_large_index_is_read_in_the_background_once_quiet_and_no_search_waits(
     assert cache.get("workers").dense is None and source.reads == 1  # one read at a time
     source.gate.set()
     wait_for(lambda: frame.dense is not None)
-    assert cache.status()["workers"] == {"entities": 50, "vectors_in_memory": 50, "vectors_loading": False}
+    assert cache.status()["workers"] == {
+        "entities": 50,
+        "vectors_in_memory": 50,
+        "vectors_loading": False,
+        "keyword_index": "on first use",
+    }
 
 
 def test_vectors_of_an_index_that_changed_size_are_dropped_at_once():
@@ -161,3 +168,43 @@ def test_the_background_reader_does_not_wait_for_a_search_to_notice_the_index_is
     frame = cache.get("workers")  # say, the API warming its frames at start-up
     assert frame.dense is None
     wait_for(lambda: frame.dense is not None)  # no further search came
+
+
+def test_a_large_frame_builds_its_keyword_index_in_the_background_and_fusion_does_not_wait():
+    source = Source([f"w{i}" for i in range(50)])
+    cache = FrameCache(source, sync_keywords=10)
+    with facet_frame._KEYWORD_LOCK:  # hold the build back
+        frame = cache.get("workers")
+        assert frame is not None and frame.keyword_in_background
+        assert frame.keywords_for_fusion() is None  # answered at once, without the index
+        assert cache.status()["workers"]["keyword_index"] == "building"
+    wait_for(lambda: cache.status()["workers"]["keyword_index"] == "ready")
+    index = frame.keywords_for_fusion()
+    assert index is not None and frame.texts is None  # built once; the texts were let go
+    assert {frame.ids[i] for i, _ in index.top("forklift", 10)} == {"w7", "w17", "w27", "w37", "w47"}
+
+
+def test_a_small_frame_builds_its_keyword_index_on_first_use():
+    cache = FrameCache(Source(["w1", "w7"]), sync_keywords=10)
+    frame = cache.get("workers")
+    assert not frame.keyword_in_background and cache.status()["workers"]["keyword_index"] == "on first use"
+    assert [frame.ids[i] for i, _ in frame.keywords_for_fusion().top("forklift", 5)] == ["w7"]
+    assert cache.status()["workers"]["keyword_index"] == "ready"
+
+
+def test_a_failed_background_build_leaves_it_to_the_next_search(monkeypatch):
+    real = facet_frame.KeywordIndex
+    calls = []
+
+    def flaky(texts):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("out of memory")
+        return real(texts)
+
+    monkeypatch.setattr(facet_frame, "KeywordIndex", flaky)
+    cache = FrameCache(Source([f"w{i}" for i in range(20)]), sync_keywords=10)
+    frame = cache.get("workers")
+    wait_for(lambda: not frame.keyword_in_background)
+    assert cache.status()["workers"]["keyword_index"] == "on first use"
+    assert frame.keywords_for_fusion() is not None and len(calls) == 2

@@ -179,7 +179,44 @@ def test_llm_parse_with_no_model_answering_keeps_the_parsers_answer(served):
 def test_health_shows_each_frame_and_its_vectors_in_memory(served):
     search(served["client"], query="forklift operators in IL")
     frames = served["client"].get("/health").json()["search_frames"]
-    assert frames["workers"] == {"entities": ROWS, "vectors_in_memory": ROWS, "vectors_loading": False}
+    assert frames["workers"] == {
+        "entities": ROWS,
+        "vectors_in_memory": ROWS,
+        "vectors_loading": False,
+        "keyword_index": "ready",  # a 6,000-document frame builds it on the first hybrid search
+    }
+
+
+def test_a_keyword_index_built_in_the_background_lets_hybrid_searches_go_on_without_fusion(served):
+    """The path a large roster takes (FrameCache builds its BM25 index on a thread), over the real lake:
+    while it builds, hybrid answers at once without keyword fusion and says so; once it is ready, the
+    answers are the ones the synchronous path gives."""
+    from api.deps import get_matrix
+    from lakehouse_assets.core import facet_frame
+    from lakehouse_assets.core.matrix import MatrixSearch
+
+    client = served["client"]
+    services = client.app.state.services
+    cache = catalog_frames(services.catalog, services.lake, CORPORA, store=services.vectors, sync_keywords=0)
+    matrix = MatrixSearch(
+        services.vectors, services.embedder, min_score=services.settings.relevance_floor, frames=cache
+    )  # fmt: skip
+    query = "forklift operators in IL with at least 5 years"
+    client.app.dependency_overrides[get_matrix] = lambda: matrix
+    try:
+        with facet_frame._KEYWORD_LOCK:  # the build cannot finish until the first search is answered
+            pending = search(client, query=query)
+            assert cache.status()["workers"]["keyword_index"] == "building"
+        assert pending["keyword_pending"] is True and pending["hits"]
+        deadline = time.monotonic() + 60
+        while cache.status()["workers"]["keyword_index"] != "ready":
+            assert time.monotonic() < deadline, cache.status()
+            time.sleep(0.05)
+        fused = search(client, query=query)
+    finally:
+        client.app.dependency_overrides.pop(get_matrix)
+    assert fused["keyword_pending"] is False
+    assert [h["id"] for h in fused["hits"]] == [h["id"] for h in search(client, query=query)["hits"]]
 
 
 def test_vectors_read_in_the_background_match_the_ones_read_in_the_search_thread(served):
