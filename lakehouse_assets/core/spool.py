@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -91,14 +92,17 @@ class Spool:
                 self._state = state
             self._cond.notify_all()
 
-    def _wait(self, wanted: int, give_up: object) -> int:
+    def _wait(self, wanted: int, give_up: Callable[[], bool]) -> int:
         """Bytes visible once `wanted` are, or the upload ended; UploadAborted if it was abandoned."""
         with self._cond:
-            while self._state == "open" and self._visible < wanted and not give_up():  # type: ignore[operator]
+            while self._state == "open" and self._visible < wanted and not give_up():
                 self._cond.wait()
             if self._state == "discarded":
-                raise UploadAborted(f"the upload to {self.path.name} was abandoned before its end")
+                raise self._aborted()
             return self._visible
+
+    def _aborted(self) -> UploadAborted:
+        return UploadAborted(f"the upload to {self.path.name} was abandoned before its end")
 
     def _wake(self) -> None:
         with self._cond:
@@ -116,7 +120,7 @@ class _SpoolReader(io.RawIOBase):
         self._spool = spool
         with spool._cond:  # the file is unlinked only after the spool is marked discarded
             if spool._state == "discarded":
-                raise UploadAborted(f"the upload to {spool.path.name} was abandoned before its end")
+                raise spool._aborted()
             self._fd = os.open(spool.path, os.O_RDONLY)
         self._pos = 0
 
