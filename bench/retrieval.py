@@ -240,6 +240,9 @@ def timed_embedder(inner: Any) -> Any:
             finally:
                 self.seconds += time.perf_counter() - start
 
+        def token_counts(self, texts: Sequence[str]) -> list[int]:
+            return inner.token_counts(texts)
+
     return Timed()
 
 

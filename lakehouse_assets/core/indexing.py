@@ -86,10 +86,11 @@ def sync_index(
     columns = ["entity_id", "content_hash", *[c for c in metadata_columns if c not in ("entity_id", "content_hash")]]
     lock = threading.Lock()
     done = encoded = 0
-    # In text order, identical documents sit in the same batch and are encoded once, and texts of
-    # similar length share a batch (less padding).
+    # Ordered by the model's length of each text, then the text: texts of one length share a batch
+    # (no padding), and identical documents sit side by side, so one batch encodes them once.
     texts_all = documents.column("text").to_pylist()
-    todo.sort(key=lambda i: texts_all[i])
+    lengths = dict(zip(todo, embedder.token_counts([texts_all[i] for i in todo]), strict=True))
+    todo.sort(key=lambda i: (lengths[i], texts_all[i]))
     with ThreadPoolExecutor(1, thread_name_prefix="vector-upsert") as writer:
         pending: Future | None = None
         for start_at in range(0, len(todo), batch_size):

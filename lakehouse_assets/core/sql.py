@@ -119,7 +119,8 @@ class SqlEngine:
         self.db.execute(f"SET temp_directory={quote_literal(self._spill.name)}")
         # Keep each Parquet footer once read: the lake's objects are written once under a new key per version,
         # and DuckDB still checks a cached file's modification time. Saves decoding the footer per query.
-        self.db.execute("SET parquet_metadata_cache=true")
+        # GLOBAL: the setting is per connection otherwise, and every query runs on a cursor of its own.
+        self.db.execute("SET GLOBAL parquet_metadata_cache=true")
         if self._local:
             datasets_dir = catalog.storage.local_path("datasets/x").parent  # type: ignore[union-attr]
             datasets_dir.mkdir(parents=True, exist_ok=True)

@@ -280,6 +280,21 @@ def test_local_empty_or_whitespace_text_raises_empty_text_naming_the_index(
     assert isinstance(caught.value, EmbeddingError) and isinstance(caught.value, ValueError)
 
 
+def test_local_token_counts_are_the_models_tokens_truncated_at_its_maximum(local: LocalEmbedder) -> None:
+    tokenizer = local._st().tokenizer
+    long_text = "forklift " * 400  # well past the model's 256-token maximum
+    texts = [FORKLIFT, "welder with MIG and TIG certifications and ten years in fabrication shops"]
+    counts = local.token_counts([*texts, long_text])
+    assert counts[:2] == [len(tokenizer(t)["input_ids"]) for t in texts]
+    assert counts[0] < counts[1]  # tokens of each text, not a constant
+    assert counts[2] == local._st().max_seq_length == 256
+    assert CachedEmbedder(local).token_counts(texts) == counts[:2]  # the cache asks its model
+
+
+def test_embedders_without_a_tokenizer_count_characters() -> None:
+    assert CachedEmbedder(CountingEmbedder()).token_counts(["ab", "", "abcd"]) == [2, 0, 4]
+
+
 def test_local_empty_list_returns_zero_rows_of_384(local: LocalEmbedder) -> None:
     vectors = local.embed([])
     assert vectors.shape == (0, 384)

@@ -87,8 +87,11 @@ def test_a_caller_cannot_ask_past_the_ceilings(catalog):
 
 
 def test_repeated_queries_keep_parquet_footers_cached(engine):
-    """The lake's objects never change under a key, so DuckDB may keep their metadata between queries."""
-    assert engine.db.execute("SELECT current_setting('parquet_metadata_cache')").fetchone() == (True,)
+    """The lake's objects never change under a key, so DuckDB may keep their metadata between queries.
+
+    Asked through a query: the setting is per connection in DuckDB unless set GLOBAL, and every query
+    runs on a cursor of its own."""
+    assert engine.query("SELECT current_setting('parquet_metadata_cache') AS cached").rows == [[True]]
 
 
 def test_long_query_is_interrupted_at_the_time_limit(engine):
