@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +27,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
+from bench.uvicorn_process import lakehouse_api
 from lakehouse_assets.services import wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,38 +44,11 @@ def run_ingest_process(mode: str, csv_path: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-class ApiServer:
-    def __init__(self, home: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "LAKEHOUSE_HOME": str(home),
-            "LAKEHOUSE_REPORT_TO_DAGSTER": "false",
-            "LAKEHOUSE_WARM_EMBEDDER": "false",  # ingest and SQL only: keep the embedding model out of the way
-            "LAKEHOUSE_MAX_INGEST_BYTES": str(1 << 40),
-        }
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--port", str(self.port)]
-        cmd += ["--log-level", "warning"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-        wait_until_answers(f"{self.url}/health", self.proc, 60, "the API")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
 
 
 def http_ingest(
@@ -160,7 +132,10 @@ def main() -> int:
             print(f"  run {i + 1}: raw {raw[-1]['seconds']:.2f}s  core {core[-1]['seconds']:.2f}s", flush=True)
         assert all(r["rows"] == args.rows for r in raw + core)
 
-        server = ApiServer(work / "api-lake")
+        # ingest and SQL only: keep the embedding model out of the way
+        env = {"LAKEHOUSE_WARM_EMBEDDER": "false", "LAKEHOUSE_MAX_INGEST_BYTES": str(1 << 40)}
+        server = lakehouse_api(work / "api-lake", env)
+        wait_until_answers(f"{server.url}/health", server.proc, 60, "the API")
         try:
             for i in range(args.repeat):
                 http.append(http_ingest(server.url, csv_path, f"workers_{i}" if i else "workers"))

@@ -32,7 +32,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +41,8 @@ from typing import Any
 
 import httpx
 import numpy as np
+
+from bench.uvicorn_process import UvicornProcess, lakehouse_api
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -151,52 +152,31 @@ def self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-class ApiServer:
+def search_api(home: Path, chroma_url: str, env: dict[str, str] | None = None) -> UvicornProcess:
     """The lakehouse API (uvicorn) on a free port, searching the given Chroma server."""
+    return lakehouse_api(home, {"LAKEHOUSE_CHROMA_URL": chroma_url, "LAKEHOUSE_WARM_EMBEDDER": "true", **(env or {})})
 
-    def __init__(self, home: Path, chroma_url: str, env: dict[str, str] | None = None) -> None:
-        from tests.chroma_server import free_port
 
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "LAKEHOUSE_HOME": str(home),
-            "LAKEHOUSE_CHROMA_URL": chroma_url,
-            "LAKEHOUSE_REPORT_TO_DAGSTER": "false",
-            "LAKEHOUSE_WARM_EMBEDDER": "true",
-            **(env or {}),
-        }
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_from_env", "--port", str(self.port)]
-        cmd += ["--log-level", "warning"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-
-    def wait_ready(self, client: httpx.Client, warmups: Sequence[str], timeout: float = 180) -> None:
-        """Until /health answers and a search succeeds (the model is loaded), then the other warm-ups."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the API exited with code {self.proc.returncode}")
-            try:
-                r = client.post(f"{self.url}/v1/matrix/search", json=search_body(warmups[0]))
-                if r.status_code == 200:
-                    break
-                last = f"{r.status_code} {r.text[:300]}"
-            except httpx.HTTPError as e:
-                last = str(e)
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not answer a search within {timeout:.0f} s: {last}")
-            time.sleep(0.5)
-        for text in warmups[1:]:
-            client.post(f"{self.url}/v1/matrix/search", json=search_body(text)).raise_for_status()
-
-    def stop(self) -> None:
-        self.proc.terminate()
+def wait_until_searching(
+    api: UvicornProcess, client: httpx.Client, warmups: Sequence[str], timeout: float = 180
+) -> None:
+    """Until a search succeeds (the API is up and the model loaded), then the other warm-ups."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if api.proc.poll() is not None:
+            raise RuntimeError(f"the API exited with code {api.proc.returncode}")
         try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=20)
+            r = client.post(f"{api.url}/v1/matrix/search", json=search_body(warmups[0]))
+            if r.status_code == 200:
+                break
+            last = f"{r.status_code} {r.text[:300]}"
+        except httpx.HTTPError as e:
+            last = str(e)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the API did not answer a search within {timeout:.0f} s: {last}")
+        time.sleep(0.5)
+    for text in warmups[1:]:
+        client.post(f"{api.url}/v1/matrix/search", json=search_body(text)).raise_for_status()
 
 
 def search_body(text: str, flt: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -429,11 +409,11 @@ def main() -> int:
             say(f"recall@10 {recall:.4f} (ties counted: {recall_ties:.4f}); stored vs raw max |diff| {drift:.2e}")
 
             # 4. API vs raw "text in, top-10 out", interleaved query by query
-            api = ApiServer(work / "api-home", url)
+            api = search_api(work / "api-home", url)
             api_ms, api_server_ms, raw_enc_ms, raw_path_ms, api_filtered_ms = [], [], [], [], []
             try:
                 with httpx.Client(timeout=120) as client:
-                    api.wait_ready(client, warmups)
+                    wait_until_searching(api, client, warmups)
                     say("API ready")
                     endpoint = f"{api.url}/v1/matrix/search"
 

@@ -50,6 +50,7 @@ import httpx
 
 from bench.profiles import pyinstrument_profile, pyspy, share_of
 from bench.retrieval import cpu_seconds, rss_mib
+from bench.uvicorn_process import UvicornProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -574,24 +575,13 @@ def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int
     }
 
 
-class BareSqlServer:
+def bare_sql_server(parquet: Path) -> UvicornProcess:
     """bench/bare_sql_app.py under uvicorn, the way the API runs."""
+    from lakehouse_assets.services import wait_until_answers
 
-    def __init__(self, parquet: Path) -> None:
-        import subprocess
-
-        from bench.ingest_sql import free_port
-        from lakehouse_assets.services import wait_until_answers
-
-        self.url = f"http://127.0.0.1:{free_port()}"
-        cmd = [sys.executable, "-m", "uvicorn", "bench.bare_sql_app:app", "--port", self.url.rsplit(":", 1)[1]]
-        env = {**os.environ, "BARE_SQL_PARQUET": str(parquet)}
-        self.proc = subprocess.Popen([*cmd, "--log-level", "warning"], cwd=ROOT, env=env)
-        wait_until_answers(f"{self.url}/docs", self.proc, 60, "the bare FastAPI route")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
+    server = UvicornProcess("bench.bare_sql_app:app", {"BARE_SQL_PARQUET": str(parquet)})
+    wait_until_answers(f"{server.url}/docs", server.proc, 60, "the bare FastAPI route")
+    return server
 
 
 def stage_sql(api: Any, home: Path, reps: int, key: str, title: str, sql: str) -> dict:
@@ -603,7 +593,7 @@ def stage_sql(api: Any, home: Path, reps: int, key: str, title: str, sql: str) -
     http = JsonConnection(api.url)
     ours_ms, raw_ms, server_ms, bare_ms = [], [], [], []
     expected = con.execute(sql).fetchall()
-    bare_server = BareSqlServer(parquet)
+    bare_server = bare_sql_server(parquet)
     bare = JsonConnection(bare_server.url)
 
     def via_bare() -> None:  # the HTTP floor: a bare FastAPI route doing only the query
@@ -730,7 +720,7 @@ def strip_private(value: Any) -> Any:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from bench.retrieval import ApiServer, server_pid, staffing_queries
+    from bench.retrieval import search_api, server_pid, staffing_queries
     from lakehouse_assets.core.indexing import EMBED_BATCH
     from lakehouse_assets.core.sample import write_workers_csv
     from lakehouse_assets.core.settings import LakehouseSettings
@@ -764,7 +754,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # The bench knows when indexing is over: the API need not wait the default 10 s of quiet
                 # before it reads the index's vectors.
                 api_env = {**env, "LAKEHOUSE_REPORT_TO_DAGSTER": "true", "LAKEHOUSE_SEARCH_VECTORS_QUIET_SECONDS": "2"}
-                api = ApiServer(home, chroma_url, env=api_env)
+                api = search_api(home, chroma_url, env=api_env)
                 from lakehouse_assets.core.embedder import _load_local_model, local_model_path
 
                 model = _load_local_model(local_model_path())

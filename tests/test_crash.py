@@ -20,7 +20,7 @@ import pytest
 
 from lakehouse_assets.core.sample import generate_workers
 from lakehouse_assets.services import wait_until_answers
-from tests.live_server import free_port
+from tests.chroma_server import free_port
 
 LAKEHOUSE = str(Path(sys.executable).parent / "lakehouse")
 
