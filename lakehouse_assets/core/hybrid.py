@@ -6,11 +6,13 @@ because a metadata-filtered HNSW query is slow in Chroma (tens of milliseconds a
 whatever the filter) while an id-restricted or unfiltered one is fast:
 
 - nothing constrained: an unfiltered HNSW query for the top `fetch`;
-- up to EXACT_MAX admitted: exact cosine over their vectors, which the frame holds in memory (float16;
-  an id-restricted Chroma query costs ~60 ms at 100,000 vectors even for ten ids, this a few ms);
+- up to EXACT_MAX admitted: exact cosine over their vectors, which the frame holds in memory (an
+  id-restricted Chroma query costs ~60 ms at 100,000 vectors even for ten ids, this a few ms);
 - more admitted (a broad constraint): an unfiltered query over-fetching by the inverse of their share,
   kept if admitted; when that leaves too few, the exact ranking over all of them.
 Without vectors in memory (an index not loaded yet) an id-restricted query stands in for the exact one.
+Hits found in memory are served from memory too (the frame holds each document's text and index
+metadata): reading 50 winners back from a Chroma server would cost more than the whole ranking.
 
 BM25 over the admitted documents gives a second ranking (matrix search fuses it with the final dense
 order by reciprocal rank; keyword finds the dense ranking missed are fetched and scored; while a large
@@ -29,13 +31,13 @@ from typing import Any
 import numpy as np
 
 from lakehouse_assets.core.facet_frame import FacetFrame, FrameVectors
+from lakehouse_assets.core.indexing import metadata_rows
 from lakehouse_assets.core.keyword import KeywordIndex, rrf
 from lakehouse_assets.core.query_parse import Constraint
 from lakehouse_assets.core.vectors import VectorHit, VectorStore
 
 EXACT_MAX = 30_000  # admitted entities ranked exactly over the frame's vectors (a few ms at this size)
 EXACT_CHUNK = 20_000
-EXACT_SLACK = 5  # float16 ranks are re-read as float32: a few spare rows absorb near-ties
 PREFILTER_MAX = 4000  # without vectors in memory: admitted entities ranked through an id-restricted query
 OVERFETCH_MAX = 2000  # most neighbours fetched unfiltered to post-filter
 OVERFETCH_SLACK = 1.5
@@ -97,29 +99,50 @@ class _Probe:
     def query(self, k: int, ids: list[str] | None = None) -> list[VectorHit]:
         return self.store.query(self.index, model=self.model, vector=self.vector, k=k, ids=ids, where=self.where)
 
-    def fetch(self, ids: list[str]) -> list[VectorHit]:
-        return self.store.fetch(self.index, ids=ids, model=self.model, query=self.vector, where=self.where)
+    def hits(self, rows: Sequence[int]) -> list[VectorHit]:
+        """The documents at frame `rows` that the index holds, scored against the query vector: from
+        memory when the frame holds their vectors, text and metadata (and no `where` is left for Chroma
+        to check), else read from the index."""
+        frame, dense = self.frame, self.dense
+        if dense is None or frame.documents is None or self.where:
+            ids = [str(frame.ids[r]) for r in rows]
+            return self.store.fetch(self.index, ids=ids, model=self.model, query=self.vector, where=self.where)
+        held = np.asarray([r for r in rows if dense.present[r]], dtype=np.int64)
+        if not len(held):
+            return []
+        similarity = dense.matrix[held] @ _unit(self.vector)
+        found = frame.documents.take(held)
+        texts = found.column("text").to_pylist()
+        metadatas = metadata_rows(found, found.column_names[1:])
+        return [
+            VectorHit(str(frame.ids[r]), 1.0 - float(s), meta, text)
+            for r, s, meta, text in zip(held, similarity, metadatas, texts, strict=True)
+        ]
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    v = np.asarray(vector, dtype=np.float32).reshape(-1)
+    return v / (np.linalg.norm(v) or 1.0)
 
 
 def _exact(probe: _Probe, mask: np.ndarray, fetch: int) -> list[VectorHit]:
-    """The best `fetch` admitted documents by cosine over the frame's vectors; the winners are then read
-    from the index (metadata, text, and their exact float32 similarity)."""
-    frame, dense = probe.frame, probe.dense
+    """The best `fetch` admitted documents by cosine over the frame's vectors (unit rows)."""
+    dense = probe.dense
     assert dense is not None
     rows = np.flatnonzero(mask & dense.present)
     if not len(rows):
         return []
-    q = np.asarray(probe.vector, dtype=np.float32).reshape(-1)
+    q = _unit(probe.vector)
     best: list[tuple[float, int]] = []
     for start in range(0, len(rows), EXACT_CHUNK):  # bounded scratch memory, whatever the admitted set
         chunk = rows[start : start + EXACT_CHUNK]
-        sims = dense.matrix[chunk].astype(np.float32) @ q
-        take = min(fetch + EXACT_SLACK, len(chunk))
+        sims = dense.matrix[chunk] @ q
+        take = min(fetch, len(chunk))
         top = np.argpartition(-sims, take - 1)[:take]
         best.extend((float(sims[t]), int(chunk[t])) for t in top)
     best.sort(key=lambda x: (-x[0], x[1]))
-    hits = probe.fetch([str(frame.ids[r]) for _, r in best[: fetch + EXACT_SLACK]])
-    return sorted(hits, key=lambda h: (h.distance, h.id))[:fetch]
+    hits = probe.hits([r for _, r in best[:fetch]])
+    return sorted(hits, key=lambda h: (h.distance, h.id))
 
 
 def dense_admitted(
@@ -186,7 +209,7 @@ def search_frame(
     if keyword_only:
         top = frame.keywords().top(text, fetch, mask)
         ids = [str(frame.ids[i]) for i, _ in top]
-        by_id = {vh.id: vh for vh in probe.fetch(ids)}
+        by_id = {vh.id: vh for vh in probe.hits([i for i, _ in top])}
         dense: list[VectorHit] = [by_id[i] for i in ids if i in by_id]
         strategy = "keyword"
     else:
@@ -220,10 +243,11 @@ def _keyword_candidates(
     """The BM25 ranking over the admitted set (ids, best first), and the keyword finds the dense ranking
     missed (fetched and scored against the query vector, so they carry a similarity like any hit)."""
     top = keywords.top(text, max(KEYWORD_DEPTH, fetch), mask)
-    keyword_ids = [str(probe.frame.ids[i]) for i, _ in top]
+    row_of = {str(probe.frame.ids[i]): i for i, _ in top}
+    keyword_ids = list(row_of)
     have = {r.hit.id for r in ranked}
     # Only keyword finds that fusion could lift into the first `fetch` are worth fetching.
     fused = rrf([r.hit.id for r in ranked], keyword_ids)
     leaders = sorted(fused, key=lambda i: (-fused[i], i))[:fetch]
-    missing = [i for i in leaders if i not in have]
-    return keyword_ids, [Ranked(vh, *explain(vh)) for vh in probe.fetch(missing)]
+    missing = [row_of[i] for i in leaders if i not in have]
+    return keyword_ids, [Ranked(vh, *explain(vh)) for vh in probe.hits(missing)]

@@ -38,7 +38,13 @@ class IndexSync:
     encoded: int = 0  # distinct texts among the embedded documents, each encoded once
 
 
-def _metadata_rows(table: pa.Table, columns: Sequence[str]) -> list[dict[str, Any]]:
+def index_metadata_columns(metadata_columns: Sequence[str]) -> list[str]:
+    """The metadata stored with each document's vector: its entity, its content hash, then the corpus's
+    metadata columns."""
+    return ["entity_id", "content_hash", *[c for c in metadata_columns if c not in ("entity_id", "content_hash")]]
+
+
+def metadata_rows(table: pa.Table, columns: Sequence[str]) -> list[dict[str, Any]]:
     """Chroma metadata: scalar values only, and no nulls (an absent key is how Chroma says null)."""
     rows = table.select(list(columns)).to_pylist()
     return [{k: v for k, v in row.items() if v is not None} for row in rows]
@@ -83,7 +89,7 @@ def sync_index(
     todo, removed = plan_sync(documents, existing)
     if not delete_missing:
         removed = []
-    columns = ["entity_id", "content_hash", *[c for c in metadata_columns if c not in ("entity_id", "content_hash")]]
+    columns = index_metadata_columns(metadata_columns)
     lock = threading.Lock()
     done = encoded = 0
     # Ordered by the model's length of each text, then the text: texts of one length share a batch
@@ -108,7 +114,7 @@ def sync_index(
                     ids=rows.column("id").to_pylist(),
                     embeddings=vectors,
                     documents=rows.column("text").to_pylist(),
-                    metadatas=_metadata_rows(rows, columns),
+                    metadatas=metadata_rows(rows, columns),
                 )
                 with lock:
                     done += rows.num_rows

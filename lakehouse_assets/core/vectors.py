@@ -4,14 +4,18 @@ A Chroma server (`chroma run`) is the store whenever more than one process write
 runs); an in-process persistent client only where one process owns the folder. Every index is a
 cosine-space collection whose metadata records `model` and `dimension`: adding or querying with
 another model or dimension is an IndexConflict, never a silent mix of vector spaces. Creating an
-index is idempotent for the same settings and a conflict for different ones.
+index is idempotent for the same settings and a conflict for different ones. Every write through this
+class stamps a new `revision` on the collection, so a reader holding its vectors in memory (the search
+frames) can tell an in-place update from no change: Chroma itself keeps no version a client can read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +24,8 @@ from typing import Any
 import numpy as np
 
 INDEX_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
-RESERVED_METADATA = ("model", "dimension", "lakehouse_index")
+RESERVED_METADATA = ("model", "dimension", "lakehouse_index", "revision")
+REVISION_KEY = "revision"  # collection metadata: a new random token after every write
 UPSERT_BATCH = 4096  # below Chroma's max batch size; large enough to amortize each call
 HOT_SECONDS = 5.0  # how long a collection handle is reused on the query path
 METADATA_SAMPLE = 1000  # vectors read to learn an index's metadata fields
@@ -298,11 +303,33 @@ class VectorStore:
         if not len(ids):
             return 0
         collection = self._checked(name, model, int(embeddings.shape[1]), fresh=True)
-        try:
+        with self._writing(name, collection):
             self._upsert_batches(collection, ids, embeddings, documents, metadatas, batch_size)
-        finally:
-            self._forget_fields(name)
         return len(ids)
+
+    @contextlib.contextmanager
+    def _writing(self, name: str, collection: Any) -> Iterator[None]:
+        """Around a write: forget the cached metadata fields, and stamp a new revision once it is over
+        (also after a failed write, which may have stored part of its batches)."""
+        try:
+            yield
+        except BaseException:
+            self._forget_fields(name)
+            with contextlib.suppress(Exception):
+                self._stamp_revision(collection)
+            raise
+        self._forget_fields(name)
+        self._stamp_revision(collection)
+
+    @staticmethod
+    def _stamp_revision(collection: Any) -> None:
+        # Chroma's modify replaces the whole metadata: keep model, dimension and the marker.
+        collection.modify(metadata={**(collection.metadata or {}), REVISION_KEY: uuid.uuid4().hex})
+
+    def version(self, name: str) -> tuple[int, str]:
+        """(size, revision) of an index: the pair changes whenever its contents do."""
+        collection = self._collection(name)
+        return collection.count(), str((collection.metadata or {}).get(REVISION_KEY, ""))
 
     @staticmethod
     def _upsert_batches(
@@ -335,11 +362,9 @@ class VectorStore:
     def delete(self, name: str, ids: Sequence[str]) -> None:
         if ids:
             collection = self._collection(name)
-            try:
+            with self._writing(name, collection):
                 for start in range(0, len(ids), UPSERT_BATCH):
                     collection.delete(ids=list(ids[start : start + UPSERT_BATCH]))
-            finally:
-                self._forget_fields(name)
 
     def get_metadata(self, name: str, field_name: str) -> dict[str, Any]:
         """id -> metadata[field_name] for every vector in the index (for incremental updates)."""

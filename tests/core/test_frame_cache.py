@@ -27,7 +27,7 @@ class Source:
     """A corpus whose source version and index size the test moves, counting builds and vector reads."""
 
     def __init__(self, ids: list[str]) -> None:
-        self.ids, self.version, self.count = ids, "v1", len(ids)
+        self.ids, self.version, self.count, self.revision = ids, "v1", len(ids), "r1"
         self.builds = self.reads = 0
         self.gate = threading.Event()
         self.gate.set()
@@ -45,7 +45,9 @@ class Source:
         return FrameVectors(np.ones((frame.size, 4), np.float16), np.ones(frame.size, bool), count)
 
     def __call__(self, corpus: str) -> FrameSource | None:
-        return FrameSource(self.version, self.build, self.count, self.read) if corpus == "workers" else None
+        if corpus != "workers":
+            return None
+        return FrameSource(self.version, self.build, self.count, self.read, self.revision)
 
 
 def wait_for(check, seconds: float = 10.0) -> None:
@@ -64,6 +66,29 @@ def test_a_small_index_is_read_in_the_search_thread_and_reread_when_it_changes_s
     source.count = 4  # the index grew: the next search sees vectors read at the new size
     assert cache.get("workers").dense.count == 4 and source.reads == 2
     assert cache.get("unknown") is None
+
+
+def test_an_update_in_place_rereads_the_vectors_though_the_size_is_the_same():
+    """An index rewritten in place (a roster's changed workers re-embedded) keeps its size; its new
+    revision is what tells the frame its vectors, which now also score the hits, are stale."""
+    small = Source(["a", "b", "c"])
+    cache = FrameCache(small, sync_vectors=10)
+    first = cache.get("workers").dense
+    small.revision = "r2"
+    second = cache.get("workers").dense
+    assert second is not first and (second.count, second.revision) == (3, "r2") and small.reads == 2
+    assert cache.get("workers").dense is second and small.reads == 2  # unchanged: not read again
+
+    large = Source([f"w{i}" for i in range(50)])
+    cache = FrameCache(large, sync_vectors=10, quiet_seconds=0.0)
+    frame = cache.get("workers")
+    wait_for(lambda: frame.dense is not None)
+    large.gate.clear()
+    large.revision = "r2"
+    assert cache.get("workers").dense is None  # dropped at once, re-read in the background
+    large.gate.set()
+    wait_for(lambda: frame.dense is not None and frame.dense.revision == "r2")
+    assert large.reads == 2
 
 
 def test_a_new_source_version_rebuilds_the_frame():
@@ -152,13 +177,13 @@ def store(tmp_path: Path) -> VectorStore:
 
 def test_read_vectors_aligns_rows_with_the_frame_and_marks_missing_documents(store: VectorStore):
     store.ensure_index(IndexSpec("docs", "m", 3))
-    vectors = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32)
+    vectors = np.array([[3, 0, 0], [0, 1, 0], [0, 0, 0.5]], dtype=np.float32)  # unit rows in memory: dot = cosine
     store.upsert("docs", model="m", ids=["c", "a", "b"], embeddings=vectors)
     frame = make_frame(["a", "b", "c", "d"])
     dense = read_vectors(store, "docs", frame.ids, count=3, page=2)
     assert dense is not None and dense.count == 3 and dense.rows == 3
     assert dense.present.tolist() == [True, True, True, False]
-    np.testing.assert_array_equal(dense.matrix[:3], np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=np.float16))
+    np.testing.assert_array_equal(dense.matrix[:3], np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=np.float32))
     assert read_vectors(store, "absent", frame.ids, count=0) is None
 
 

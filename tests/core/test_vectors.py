@@ -250,6 +250,41 @@ def test_delete_ids(store: VectorStore, name: str) -> None:
     assert found == set(kept)
 
 
+def test_every_write_gives_the_index_a_new_revision_and_keeps_its_settings(store: VectorStore, name: str) -> None:
+    """What lets a reader holding the vectors in memory (the search frames) see an in-place update,
+    which leaves the index's size as it was."""
+    make_index(store, name, dimension=3)
+    e = np.eye(3, dtype=np.float32)
+    empty = store.version(name)
+    store.upsert(name, model=MODEL, ids=["a", "b"], embeddings=e[:2], documents=["a", "b"])
+    written = store.version(name)
+    assert empty[0] == 0 and written[0] == 2 and written[1] != empty[1]
+    assert store.version(name) == written  # reading changes nothing
+    store.upsert(name, model=MODEL, ids=["a"], embeddings=e[2:3], documents=["new a"])
+    in_place = store.version(name)
+    assert in_place[0] == 2 and in_place[1] != written[1]
+    store.delete(name, ["b"])
+    deleted = store.version(name)
+    assert deleted[0] == 1 and deleted[1] != in_place[1]
+    store.delete(name, [])
+    assert store.version(name) == deleted  # nothing deleted, nothing changed
+    info = store.get_index(name)  # the stamp leaves what the index records alone
+    assert (info.model, info.dimension, info.count) == (MODEL, 3, 1)
+    assert store.create_index(IndexSpec(name, MODEL, 3))[1] is False
+    with pytest.raises(IndexConflict):
+        store.upsert(name, model="other-model", ids=["c"], embeddings=e[:1])
+
+
+def test_another_client_sees_the_new_revision(chroma_server_url: str, name: str) -> None:
+    writer, reader = VectorStore.server(chroma_server_url), VectorStore.server(chroma_server_url)
+    make_index(writer, name, dimension=3)
+    writer.upsert(name, model=MODEL, ids=["a"], embeddings=np.eye(3, dtype=np.float32)[:1])
+    before = reader.version(name)
+    writer.upsert(name, model=MODEL, ids=["a"], embeddings=np.eye(3, dtype=np.float32)[1:2])
+    after = reader.version(name)
+    assert before[0] == after[0] == 1 and after[1] != before[1] and after == writer.version(name)
+
+
 def _filter_rows() -> tuple[list[str], np.ndarray, list[dict[str, Any]]]:
     roles, states = ["welder", "driver", "nurse"], ["CA", "TX", "NY", "WA"]
     metadatas = [

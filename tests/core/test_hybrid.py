@@ -1,0 +1,92 @@
+"""search_frame serves the hits it ranks in memory from memory: the same ids, order, similarity, text and
+metadata as reading them back from the index, without the round trip to Chroma."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import duckdb
+import numpy as np
+import pytest
+
+from lakehouse_assets.core.corpora import WORKERS
+from lakehouse_assets.core.facet_frame import FacetFrame, build_frame, read_vectors
+from lakehouse_assets.core.hybrid import FrameResult, search_frame
+from lakehouse_assets.core.indexing import sync_index
+from lakehouse_assets.core.query_parse import parse_query
+from lakehouse_assets.core.sample import generate_workers
+from lakehouse_assets.core.vectors import VectorStore
+from tests.core.test_matrix import WordEmbedder
+
+INDEX = "workers-hybrid-test"
+QUERIES = [
+    "forklift operator with forklift certification in Illinois",
+    "welder in Ohio with at least 10 years, not on nights",
+    "material handler day shift",
+    "electrician under $30 an hour",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[VectorStore, FacetFrame]:
+    conn = duckdb.connect()
+    conn.register("workers", generate_workers(1500))
+    store = VectorStore.local(tmp_path_factory.mktemp("hybrid") / "chroma")
+    documents = conn.sql(WORKERS.sql).to_arrow_table()
+    sync_index(INDEX, documents, WORKERS.metadata, embedder=WordEmbedder(), store=store)
+    frame = build_frame(conn, WORKERS.sql, WORKERS.facet_sql, WORKERS.facets, "v1", WORKERS.metadata)
+    frame.dense = read_vectors(store, INDEX, frame.ids, store.count(INDEX))
+    return store, frame
+
+
+def search(store: VectorStore, frame: FacetFrame, query: str, **kw) -> FrameResult:
+    parsed = parse_query(query, frame.vocab)
+    vector = WordEmbedder().embed_one(parsed.semantic or query)
+    return search_frame(
+        store, INDEX, WordEmbedder.model, frame, parsed.constraints, vector, text=parsed.semantic or query,
+        k=10, fetch=20, **kw,
+    )  # fmt: skip
+
+
+def served(result: FrameResult) -> list[tuple]:
+    return [(r.hit.id, r.hit.metadata, r.hit.document, r.meets, r.violates) for r in result.ranked]
+
+
+@pytest.mark.parametrize("mode", [{}, {"keyword": False}, {"keyword_only": True}])
+@pytest.mark.parametrize("query", QUERIES)
+def test_hits_served_from_memory_are_the_ones_the_index_returns(corpus, monkeypatch, query: str, mode: dict):
+    store, frame = corpus
+    from_index = search(store, dataclasses.replace(frame, documents=None), query, **mode)
+
+    def no_round_trip(*args, **kwargs):
+        raise AssertionError("a hit was read back from Chroma")
+
+    monkeypatch.setattr(store, "fetch", no_round_trip)
+    from_memory = search(store, frame, query, **mode)
+    assert from_memory.ranked, query
+    assert served(from_memory) == served(from_index)
+    assert from_memory.keyword_ids == from_index.keyword_ids
+    assert (from_memory.admitted, from_memory.strategy) == (from_index.admitted, from_index.strategy)
+    np.testing.assert_allclose(
+        [r.hit.distance for r in from_memory.ranked], [r.hit.distance for r in from_index.ranked], atol=1e-5
+    )
+    assert all(set(r.hit.metadata) >= {"entity_id", "content_hash", "role", "state"} for r in from_memory.ranked)
+
+
+def test_a_where_clause_only_chroma_can_check_reads_the_winners_from_the_index(corpus):
+    store, frame = corpus
+    result = search(store, frame, "welder in Ohio", where={"availability": "available"})
+    assert result.ranked and all(r.hit.metadata["availability"] == "available" for r in result.ranked)
+    everyone = search(store, frame, "welder in Ohio")
+    assert {r.hit.metadata["availability"] for r in everyone.ranked} != {"available"}
+
+
+def test_documents_the_index_does_not_hold_are_not_served(corpus):
+    store, frame = corpus
+    dense = frame.dense
+    assert dense is not None
+    present = dense.present.copy()
+    first = search(store, frame, QUERIES[0]).ranked[0].hit.id
+    present[int(np.flatnonzero(frame.ids == first)[0])] = False  # as if not embedded yet
+    partial = dataclasses.replace(frame, dense=dataclasses.replace(dense, present=present))
+    assert first not in {r.hit.id for r in search(store, partial, QUERIES[0]).ranked}
