@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lakehouse_assets.core.embedder import unit_rows
 from lakehouse_assets.core.indexing import index_metadata_columns
 from lakehouse_assets.core.keyword import KeywordIndex
 from lakehouse_assets.core.query_parse import Constraint
@@ -66,8 +67,7 @@ def read_vectors(store: VectorStore, index: str, ids: np.ndarray, count: int, pa
             if matrix is None:
                 matrix = np.zeros((len(ids), emb.shape[1]), dtype=np.float32)
             rows = [position[i] for i in found]
-            norms = np.linalg.norm(emb, axis=1, keepdims=True)
-            matrix[rows] = emb / np.where(norms > 0, norms, 1.0)
+            matrix[rows] = unit_rows(emb)
             present[rows] = True
     except IndexNotFound:
         return None

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from lakehouse_assets.core.embedder import unit_rows
 from lakehouse_assets.core.facet_frame import FacetFrame, FrameVectors
 from lakehouse_assets.core.indexing import metadata_rows
 from lakehouse_assets.core.keyword import KeywordIndex, rrf
@@ -121,8 +122,7 @@ class _Probe:
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
-    v = np.asarray(vector, dtype=np.float32).reshape(-1)
-    return v / (np.linalg.norm(v) or 1.0)
+    return unit_rows(np.reshape(vector, (1, -1)))[0]
 
 
 def _exact(probe: _Probe, mask: np.ndarray, fetch: int) -> list[VectorHit]:
