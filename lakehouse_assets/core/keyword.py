@@ -42,12 +42,17 @@ class KeywordIndex:
     def top(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(document position, score) of the best `k` documents with a positive score, best first."""
         scores = self.scores(query, mask)
-        positive = int(np.count_nonzero(scores > 0))
-        k = min(k, positive)
+        # Partition only the documents that scored: a query's terms touch a small share of a large corpus,
+        # and ordering every zero of 500,000 costs more than the BM25 scoring itself.
+        candidates = np.flatnonzero(scores > 0)
+        k = min(k, len(candidates))
         if k <= 0:
             return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.lexsort((top, -scores[top]))]
+        found = scores[candidates]
+        kth = np.partition(found, len(found) - k)[len(found) - k]
+        # Every document above the k-th score, then the ties at it by position: the same answer each time.
+        chosen = np.concatenate([candidates[found > kth], candidates[found == kth]])[:k]
+        top = chosen[np.lexsort((chosen, -scores[chosen]))]
         return [(int(i), float(scores[i])) for i in top]
 
 
