@@ -14,7 +14,7 @@ from api.dagster_events import DagsterReporter
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.limits import BodyLimit, ConcurrencyLimit
-from api.observe import ObserverMiddleware
+from api.observe import ObserverMiddleware, route_templates
 from api.routers import chat, datasets, health, ingest, iterate, matrix, observer, pathway, sql, validate, vectors
 from api.security import authorize
 from api.settings import ApiSettings
@@ -135,8 +135,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     # Each domain router straight onto the app under /v1 (not through a /v1 router of routers): every
     # level of nesting is one more routing pass per request.
     domains = (datasets, ingest, sql, matrix, vectors, validate, iterate, chat, pathway, observer)
-    for router in (*(module.router for module in domains), vectors.embed_router):
+    versioned = (*(module.router for module in domains), vectors.embed_router)
+    for router in versioned:
         app.include_router(router, prefix="/v1", dependencies=[Depends(authorize)])
+    app.state.route_templates = route_templates([("", health.router), *(("/v1", router) for router in versioned)])
     return app
 
 

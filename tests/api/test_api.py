@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.observe import endpoint_of
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
@@ -207,6 +208,17 @@ def test_openapi_documents_the_routes(client):
         assert path in spec["paths"]
     assert "text/csv" in spec["paths"]["/v1/ingest"]["post"]["requestBody"]["content"]
     assert client.get("/docs").status_code == 200
+
+
+def test_the_observer_names_every_documented_route_by_its_template(client):
+    """The templates the observer records are the app's own paths, without asking for the OpenAPI schema."""
+    spec = client.get("/openapi.json").json()
+    templates = [template for _, template in client.app.state.route_templates]
+    assert sorted(templates) == sorted(spec["paths"])
+    assert endpoint_of(client.app, "/v1/datasets/people") == "/v1/datasets/{name}"
+    assert endpoint_of(client.app, "/v1/vectors/staff/search") == "/v1/vectors/{index}/search"
+    assert endpoint_of(client.app, "/v1/datasets") == "/v1/datasets"
+    assert endpoint_of(client.app, "/v1/no-such-route") == "/v1/no-such-route"
 
 
 def test_restarted_api_serves_what_was_ingested(api_settings):
