@@ -58,3 +58,12 @@ def arrow_type(sql: str) -> pa.DataType:
         return _TO_ARROW[sql]
     except KeyError:
         raise ValueError(f"CSV columns cannot hold type {sql}") from None
+
+
+def one_chunk(table: pa.Table) -> pa.Table:
+    """`table` with each column in one chunk, for repeated `take`s: on a chunked table every `take` first
+    joins all its chunks (DuckDB hands results over a chunk per row group of 122,880 rows; at 500,000
+    documents a 50-row take costs 18 ms, against 0.1 ms on one chunk). Strings become large strings, so
+    text past 2 GiB still fits one chunk."""
+    columns = [c.cast(pa.large_string()) if pa.types.is_string(c.type) else c for c in table.columns]
+    return pa.table(columns, names=table.column_names).combine_chunks()

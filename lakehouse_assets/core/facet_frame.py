@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lakehouse_assets.core.arrow_types import one_chunk
 from lakehouse_assets.core.embedder import unit_rows
 from lakehouse_assets.core.indexing import index_metadata_columns
 from lakehouse_assets.core.keyword import KeywordIndex
@@ -253,7 +254,7 @@ def build_frame(
     frame.texts = data.column("text").to_pylist()
     if metadata is not None:
         stored = [data.column("entity_id" if c == "entity_id" else f"__doc_{c}") for c in keep]
-        frame.documents = pa.table([data.column("text"), *stored], names=["text", *keep])
+        frame.documents = one_chunk(pa.table([data.column("text"), *stored], names=["text", *keep]))
     return frame
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from lakehouse_assets.core.arrow_types import one_chunk
 from lakehouse_assets.core.embedder import Embedder
 from lakehouse_assets.core.vectors import IndexSpec, VectorStore
 
@@ -97,6 +98,7 @@ def sync_index(
     texts_all = documents.column("text").to_pylist()
     lengths = dict(zip(todo, embedder.token_counts([texts_all[i] for i in todo]), strict=True))
     todo.sort(key=lambda i: (lengths[i], texts_all[i]))
+    documents = one_chunk(documents)  # a take per batch follows
     with ThreadPoolExecutor(1, thread_name_prefix="vector-upsert") as writer:
         pending: Future | None = None
         for start_at in range(0, len(todo), batch_size):

@@ -90,3 +90,18 @@ def test_documents_the_index_does_not_hold_are_not_served(corpus):
     present[int(np.flatnonzero(frame.ids == first)[0])] = False  # as if not embedded yet
     partial = dataclasses.replace(frame, dense=dataclasses.replace(dense, present=present))
     assert first not in {r.hit.id for r in search(store, partial, QUERIES[0]).ranked}
+
+
+def test_the_frame_keeps_its_documents_in_one_chunk_per_column(tmp_path):
+    """DuckDB hands a result over in a batch per row group (122,880 rows); `take` on a many-chunk table joins them all on
+    every search (24 ms at 500,000 documents), so the frame keeps one chunk."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(generate_workers(130_000), tmp_path / "workers.parquet")
+    conn = duckdb.connect()
+    conn.execute(f"CREATE VIEW workers AS SELECT * FROM read_parquet('{tmp_path / 'workers.parquet'}')")
+    assert conn.sql(WORKERS.sql).to_arrow_table().column("text").num_chunks > 1  # the premise
+    frame = build_frame(conn, WORKERS.sql, WORKERS.facet_sql, WORKERS.facets, "v1", WORKERS.metadata)
+    assert frame.documents is not None and frame.documents.num_rows == frame.size == 130_000
+    assert all(column.num_chunks == 1 for column in frame.documents.columns)
+    assert frame.documents.column("text").to_pylist() == frame.texts
