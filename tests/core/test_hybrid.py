@@ -93,8 +93,8 @@ def test_documents_the_index_does_not_hold_are_not_served(corpus):
 
 
 def test_the_frame_keeps_its_documents_in_one_chunk_per_column(tmp_path):
-    """DuckDB hands a result over in a batch per row group (122,880 rows); `take` on a many-chunk table joins them all on
-    every search (24 ms at 500,000 documents), so the frame keeps one chunk."""
+    """DuckDB hands a result over in a chunk per row group (122,880 rows); `take` on a many-chunk table
+    joins them all on every search (18 ms at 500,000 documents), so the frame keeps one chunk."""
     import pyarrow.parquet as pq
 
     pq.write_table(generate_workers(130_000), tmp_path / "workers.parquet")
