@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lakehouse_assets.core.observer import Op
@@ -27,7 +26,7 @@ def route_templates(routers: Iterable[tuple[str, APIRouter]]) -> list[tuple[re.P
     templates: dict[str, re.Pattern[str]] = {}  # one per path, however many methods it serves
     for prefix, router in routers:
         for route in router.routes:
-            if isinstance(route, BaseRoute) and hasattr(route, "path_format"):
+            if hasattr(route, "path_format"):  # a route with a path (not a mount or an included router)
                 path = prefix + route.path
                 pattern = _PARAM.sub(lambda m: "(.+)" if ":path" in m.group(0) else "([^/]+)", re.escape(path))
                 templates.setdefault(prefix + route.path_format, re.compile(f"^{pattern}$"))

@@ -42,8 +42,8 @@ class KeywordIndex:
     def top(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(document position, score) of the best `k` documents with a positive score, best first."""
         scores = self.scores(query, mask)
-        # Partition only the documents that scored: a query's terms touch a small share of a large corpus,
-        # and ordering every zero of 500,000 costs more than the BM25 scoring itself.
+        # Partition only the documents that scored (a query's terms touch a share of the corpus), not
+        # every zero: 0.1-0.25 ms less a search at 200,000 documents.
         candidates = np.flatnonzero(scores > 0)
         k = min(k, len(candidates))
         if k <= 0:
