@@ -120,7 +120,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(VectorStoreError)
     def _store_down(_: Request, e: VectorStoreError) -> JSONResponse:
-        return error_response(503, "vector_store_unavailable", str(e))
+        response = error_response(503, "vector_store_unavailable", str(e))
+        response.headers["Retry-After"] = "1"  # Chroma restarting, or a segment not flushed yet
+        return response
 
     @app.exception_handler(SearchError)
     def _bad_search(_: Request, e: SearchError) -> JSONResponse:

@@ -63,7 +63,7 @@ def open_services(settings: ApiSettings) -> Services:
             settings.catalog_refresh_seconds,
             store=vectors,
             sync_vectors=settings.search_vectors_sync_max,
-            quiet_seconds=settings.search_vectors_quiet_seconds,
+            follow_seconds=settings.search_vectors_follow_seconds,
         ),
         chat=chat,
         llm_model=settings.search_llm_model,

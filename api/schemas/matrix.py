@@ -52,9 +52,12 @@ class HitOut(BaseModel):
     id: str
     entity: str
     entity_id: str
-    score: float
-    similarity: float
-    distance: float
+    score: float | None = Field(
+        description="similarity + boost; null for a document with no vector yet (its corpus's index is being "
+        "built): it is here because it meets every constraint or matches the query's words"
+    )
+    similarity: float | None
+    distance: float | None
     boost: float
     metadata: dict[str, Any]
     snippet: str
@@ -87,6 +90,18 @@ class ParsedOut(BaseModel):
     )
 
 
+class IndexStateOut(BaseModel):
+    state: Literal["empty", "building", "loading", "ready", "unavailable"] = Field(
+        description="empty: nothing embedded yet; building: the index lacks documents (being written); loading: "
+        "the index is complete and its vectors are being read into memory; ready: every document is ranked by "
+        "meaning; unavailable: the vector store could not be read just now"
+    )
+    embedded: int = Field(description="Documents ranked by meaning in this search.")
+    documents: int = Field(description="Documents in the corpus.")
+    indexed: int | None = Field(default=None, description="Vectors in the corpus's index.")
+    model: str = Field(description="The embedding model of the vectors that ranked this search.")
+
+
 class MatrixSearchResponse(BaseModel):
     query: str
     corpora: list[str]
@@ -103,6 +118,12 @@ class MatrixSearchResponse(BaseModel):
         description="True when hybrid ranking went without keyword fusion because the corpus's keyword index "
         "is still being built (large rosters build it in the background; GET /health shows it).",
     )
+    index: IndexStateOut | None = Field(
+        default=None,
+        description="How much of the searched corpora was ranked by meaning: while an index is empty or being "
+        "built, hits still come from the exact constraints and keywords over every document.",
+    )
+    indexes: dict[str, IndexStateOut] = Field(default_factory=dict, description="The same, per corpus.")
 
 
 class PlaybookIn(BaseModel):

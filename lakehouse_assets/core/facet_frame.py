@@ -27,7 +27,7 @@ from lakehouse_assets.core.embedder import unit_rows
 from lakehouse_assets.core.indexing import index_metadata_columns
 from lakehouse_assets.core.keyword import KeywordIndex
 from lakehouse_assets.core.query_parse import Constraint
-from lakehouse_assets.core.vectors import IndexNotFound, VectorStore
+from lakehouse_assets.core.vectors import IndexNotFound, IndexVersion, VectorStore
 from lakehouse_assets.core.vocabulary import Facet, Vocabulary, learn_vocabulary
 
 log = logging.getLogger(__name__)
@@ -45,31 +45,70 @@ class FrameVectors:
     vectors). They rank a constrained query's admitted set exactly, in numpy, where an id- or
     metadata-restricted Chroma query takes tens of milliseconds, and they score the winners with the
     similarity Chroma would report, so a search whose frame also holds the documents' text and metadata
-    never calls Chroma at all (a `get` of 50 winners costs 10-20 ms over HTTP). One object, swapped whole:
-    a search that took it keeps a consistent matrix while a reload replaces it."""
+    never calls Chroma at all (a `get` of 50 winners costs 10-20 ms over HTTP).
+
+    `present` marks the rows whose vector is here, so a search ranks over the part of a corpus that is
+    embedded while the rest is still being written or read. One object per state, swapped whole: a
+    search that took it keeps a consistent view while a newer one is published. Rows not present may be
+    filled in the shared matrix meanwhile; no reader looks at them."""
 
     matrix: np.ndarray
-    present: np.ndarray  # bool per frame row: the index holds that document
-    count: int  # the index's size when they were read
+    present: np.ndarray  # bool per frame row: the vector of that document (as the frame has it) is here
+    count: int = 0  # the index's size when they were read
     revision: str = ""  # the index's revision (VectorStore.version) when they were read
+    generation: str = ""  # the index's collection id: a new one drops them (dropped and made again)
+    complete: bool = True  # False while a read is still adding pages
 
     @property
     def rows(self) -> int:
         return int(np.count_nonzero(self.present))
 
+    @property
+    def state(self) -> tuple[int, str, str]:
+        return self.count, self.revision, self.generation
 
-def read_vectors(store: VectorStore, index: str, ids: np.ndarray, count: int, page: int = 5000) -> FrameVectors | None:
-    """The vectors of `index` for the frame rows `ids`, or None when the index does not exist yet."""
-    position = {id_: i for i, id_ in enumerate(ids)}
-    matrix: np.ndarray | None = None
-    present = np.zeros(len(ids), dtype=bool)
+
+def read_vectors(
+    store: VectorStore,
+    index: str,
+    ids: np.ndarray,
+    count: int = 0,
+    page: int = 5000,
+    *,
+    hashes: Sequence[Any] | None = None,
+    prior: FrameVectors | None = None,
+    publish: Callable[[FrameVectors], None] | None = None,
+) -> FrameVectors | None:
+    """The vectors of `index` for the frame rows `ids`, or None when the index holds none of them.
+
+    Only the rows `prior` does not hold are asked for: a vector read for a document stays right for as
+    long as the frame does (its documents are fixed, and a vector is a function of the text), so an index
+    being built costs one read of each new vector, not a re-read of all of them after every batch. With
+    `hashes` (the frame's content hash per row), a vector the index holds for another version of the
+    document is left out: that document counts as not embedded until the index catches up. `publish` gets
+    the vectors read so far after each page (a search can rank over them while the rest arrive).
+    """
+    present = prior.present.copy() if prior is not None else np.zeros(len(ids), dtype=bool)
+    matrix = prior.matrix if prior is not None else None
+    wanted = np.flatnonzero(~present)
+    asked = {ids[r]: int(r) for r in wanted}
+    field_name = "content_hash" if hashes is not None else None
     try:
-        for found, emb in store.vector_pages(index, ids.tolist(), batch=page):
+        for found, emb, values in store.vector_pages(index, list(asked), batch=page, field_name=field_name):
+            pairs = [(asked[i], j) for j, i in enumerate(found)]
+            if hashes is not None:
+                pairs = [(r, j) for r, j in pairs if values[j] == hashes[r]]
+            if not pairs:
+                continue
+            if matrix is not None and matrix.shape[1] != emb.shape[1]:
+                return read_vectors(store, index, ids, count, page, hashes=hashes, publish=publish)  # another space
             if matrix is None:
                 matrix = np.zeros((len(ids), emb.shape[1]), dtype=np.float32)
-            rows = [position[i] for i in found]
-            matrix[rows] = unit_rows(emb)
+            rows = [r for r, _ in pairs]
+            matrix[rows] = unit_rows(emb[[j for _, j in pairs]])
             present[rows] = True
+            if publish is not None:
+                publish(FrameVectors(matrix, present.copy(), count, complete=False))
     except IndexNotFound:
         return None
     return None if matrix is None else FrameVectors(matrix, present, count)
@@ -91,6 +130,13 @@ class FacetFrame:
     keyword: KeywordIndex | None = None
     keyword_in_background: bool = False  # a large frame's keyword index is built off the search path
     _position: dict[str, int] | None = None
+    _hashes: list[Any] | None = None
+
+    def content_hashes(self) -> list[Any] | None:
+        """Each row's content hash (what the index stores with its vector), when the frame keeps documents."""
+        if self._hashes is None and self.documents is not None and "content_hash" in self.documents.column_names:
+            self._hashes = self.documents.column("content_hash").to_pylist()
+        return self._hashes
 
     def position(self, entity_id: str) -> int | None:
         """The row of an entity, or None."""
@@ -261,36 +307,47 @@ def build_frame(
 @dataclass(frozen=True)
 class FrameSource:
     """What a corpus's frame is built from now: its source dataset's version and, when the corpus has a
-    vector index, that index's size and how to read its vectors for a frame."""
+    vector index, that index's state and how to read its vectors for a frame."""
 
     version: str  # the source object: a new one rebuilds the frame
     build: Callable[[], FacetFrame]
     vector_count: int = 0  # the index's size (0: no index, or an empty one)
-    read_vectors: Callable[[FacetFrame, int], FrameVectors | None] | None = None
+    # read(frame, prior, publish): the frame's vectors, adding to `prior` (see read_vectors)
+    read_vectors: Callable[..., FrameVectors | None] | None = None
     vector_revision: str = ""  # the index's revision: a new one after any write, even in place
+    vector_generation: str = ""  # the index's collection id
+    model: str = ""  # the model of the index's vectors
 
     @property
-    def vector_state(self) -> tuple[int, str]:
-        return self.vector_count, self.vector_revision
+    def vector_state(self) -> tuple[int, str, str]:
+        return self.vector_count, self.vector_revision, self.vector_generation
 
 
-@dataclass
-class _VectorWatch:
-    state: tuple[int, str]  # the index's (size, revision) last seen
-    since: float  # when it was first seen in that state
+@dataclass(frozen=True)
+class IndexState:
+    """How much of a corpus a search can rank by meaning right now, as a response reports it."""
+
+    state: str  # "empty" (no vectors yet) | "building" (the index lacks documents) | "loading" | "ready"
+    embedded: int  # documents whose current vector the search holds
+    documents: int  # documents in the corpus
+    indexed: int  # vectors in the index
+    model: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 class FrameCache:
     """One frame per corpus, rebuilt when its source dataset gets a new version. Thread-safe.
 
-    A frame's vectors follow the index's size and revision (any write through VectorStore, in place or
-    not, gives a new one). When they change, the vectors in memory are dropped at once (they would hide
-    the index's new documents from the exact ranking, or score a document by its old text; Chroma's own
-    restriction answers meanwhile, always current) and read again: in the search's own thread for an
-    index of up to `sync_vectors` documents, else by a background thread once the index has kept one state for
-    `quiet_seconds` (reading 500,000 vectors from Chroma takes about a minute: no search waits for it,
-    and an index being written is not re-read after every batch). Likewise a frame of more than
-    `sync_keywords` documents gets its BM25 index from a background thread started when it is built.
+    A frame's vectors follow the index's size, revision and generation (any write through VectorStore
+    gives a new state). On a new state only the rows the frame does not hold yet are read (read_vectors):
+    in the search's own thread for an index of up to `sync_vectors` documents, else by a background thread
+    that publishes each page as it arrives and looks again at most every `follow_seconds` while the index
+    keeps changing (a 100,000-document index being built is followed within seconds; no search waits for
+    a read). A new generation (the index dropped and made again) drops the vectors at once. Likewise a
+    frame of more than `sync_keywords` documents gets its BM25 index from a background thread started
+    when it is built.
     """
 
     def __init__(
@@ -298,18 +355,19 @@ class FrameCache:
         loader: Callable[[str], FrameSource | None],
         *,
         sync_vectors: int = 20_000,
-        quiet_seconds: float = 10.0,
+        follow_seconds: float = 2.0,
         sync_keywords: int = 20_000,
     ) -> None:
         """`loader(corpus)` -> the corpus's current FrameSource, or None when there is no source."""
         self._loader = loader
         self._frames: dict[str, FacetFrame] = {}
+        self._sources: dict[str, FrameSource] = {}
         self._lock = threading.Lock()
         self._vector_lock = threading.Lock()
-        self._watch: dict[str, _VectorWatch] = {}
         self._loading: set[str] = set()
+        self._last_read: dict[str, float] = {}  # corpus -> when the background reader last began a read
         self.sync_vectors = sync_vectors
-        self.quiet_seconds = quiet_seconds
+        self.follow_seconds = follow_seconds
         self.sync_keywords = sync_keywords
 
     def get(self, corpus: str) -> FacetFrame | None:
@@ -328,8 +386,25 @@ class FrameCache:
                         builder.name = f"keywords-{corpus}"
                         builder.start()
                     self._frames[corpus] = frame
+        self._sources[corpus] = source
         self._follow_index(corpus, frame, source)
         return frame
+
+    def index_state(self, corpus: str, frame: FacetFrame) -> IndexState:
+        """What `frame`'s search can rank by meaning (as of the index state last seen)."""
+        source = self._sources.get(corpus)
+        indexed = source.vector_count if source is not None else 0
+        dense = frame.dense
+        embedded = dense.rows if dense is not None else 0
+        if embedded >= frame.size:
+            state = "ready"
+        elif embedded == 0 and indexed == 0:
+            state = "empty"
+        elif corpus in self._loading or (dense is not None and not dense.complete):
+            state = "loading" if indexed >= frame.size else "building"
+        else:
+            state = "building"
+        return IndexState(state, embedded, frame.size, indexed, source.model if source is not None else "")
 
     @staticmethod
     def _build_keywords(corpus: str, frame: FacetFrame) -> None:
@@ -351,15 +426,6 @@ class FrameCache:
             for corpus, frame in list(self._frames.items())
         }
 
-    def _observe(self, corpus: str, state: tuple[int, str]) -> float:
-        """Seconds the index has kept `state` (size, revision), as far as this cache has seen."""
-        now = time.monotonic()
-        with self._vector_lock:
-            watch = self._watch.get(corpus)
-            if watch is None or watch.state != state:
-                watch = self._watch[corpus] = _VectorWatch(state, now)
-            return now - watch.since
-
     def _follow_index(self, corpus: str, frame: FacetFrame, source: FrameSource) -> None:
         state, read = source.vector_state, source.read_vectors
         if _holds(frame.dense, state):
@@ -367,24 +433,24 @@ class FrameCache:
         if read is None or source.vector_count == 0:
             frame.dense = None
             return
-        self._observe(corpus, state)  # before dropping: a background read of the old state that lands now is refused
-        frame.dense = None
+        if frame.dense is not None and frame.dense.generation != source.vector_generation:
+            frame.dense = None  # another collection: its vectors may be another model's
         if source.vector_count > self.sync_vectors:
             with self._vector_lock:
                 if corpus in self._loading:
                     return
                 self._loading.add(corpus)
-            reader = threading.Thread(target=self._settle_and_read, args=(corpus,), daemon=True)
+            reader = threading.Thread(target=self._follow_in_background, args=(corpus,), daemon=True)
             reader.name = f"vectors-{corpus}"
             reader.start()
             return
         with self._vector_lock:
             if not _holds(frame.dense, state):
-                frame.dense = _stamped(read(frame, source.vector_count), state)
+                frame.dense = _stamped(read(frame, frame.dense, None), state)
 
-    def _settle_and_read(self, corpus: str) -> None:
-        """Wait until the index keeps one state for `quiet_seconds`, read its vectors, and repeat if it
-        moved meanwhile; stop when the frame's vectors are current or the frame is replaced."""
+    def _follow_in_background(self, corpus: str) -> None:
+        """Read what the frame lacks, publishing each page; look again (at most every `follow_seconds`)
+        while the index keeps changing; stop when the frame holds the index's state or is replaced."""
         try:
             while True:
                 source = self._loader(corpus)
@@ -394,32 +460,40 @@ class FrameCache:
                 state = source.vector_state
                 if source.vector_count == 0 or _holds(frame.dense, state):
                     return
-                quiet = self._observe(corpus, state)
-                if quiet < self.quiet_seconds:
-                    time.sleep(min(self.quiet_seconds - quiet, 1.0))
+                wait = self._last_read.get(corpus, -math.inf) + self.follow_seconds - time.monotonic()
+                if wait > 0:
+                    time.sleep(min(wait, 1.0))
                     continue
-                dense = source.read_vectors(frame, source.vector_count)
-                if dense is None:
-                    return  # the index is gone
+                self._last_read[corpus] = time.monotonic()
+                prior = frame.dense if frame.dense is not None and frame.dense.generation == state[2] else None
+
+                def publish(partial: FrameVectors, frame: FacetFrame = frame, state: tuple = state) -> None:
+                    with self._vector_lock:
+                        if self._frames.get(corpus) is frame:
+                            frame.dense = _stamped(partial, state, complete=False)
+
+                dense = source.read_vectors(frame, prior, publish)
                 with self._vector_lock:
-                    if self._frames.get(corpus) is frame and self._watch[corpus].state == state:
+                    if self._frames.get(corpus) is frame:
                         frame.dense = _stamped(dense, state)
         except Exception:
-            log.exception("reading the vectors of %s failed; constrained searches use the index's own filter", corpus)
+            log.exception("reading the vectors of %s failed; the next search tries again", corpus)
         finally:
             with self._vector_lock:
                 self._loading.discard(corpus)
 
 
-def _holds(dense: FrameVectors | None, state: tuple[int, str]) -> bool:
-    """Whether vectors in memory were read from the index in `state` (size, revision)."""
-    return dense is not None and (dense.count, dense.revision) == state
+def _holds(dense: FrameVectors | None, state: tuple[int, str, str]) -> bool:
+    """Whether vectors in memory were read, whole, from the index in `state` (size, revision, generation)."""
+    return dense is not None and dense.complete and dense.state == state
 
 
-def _stamped(dense: FrameVectors | None, state: tuple[int, str]) -> FrameVectors | None:
+def _stamped(dense: FrameVectors | None, state: tuple[int, str, str], *, complete: bool = True) -> FrameVectors | None:
     """`dense` marked with the state the index was in just before it was read (a write during the read
-    moves the index on, and the next look re-reads: never current vectors marked stale the other way)."""
-    return None if dense is None else dataclasses.replace(dense, count=state[0], revision=state[1])
+    moves the index on, and the next look reads again: never current vectors marked stale the other way)."""
+    if dense is None:
+        return None
+    return dataclasses.replace(dense, count=state[0], revision=state[1], generation=state[2], complete=complete)
 
 
 def _keyword_state(frame: FacetFrame) -> str:
@@ -447,14 +521,15 @@ def catalog_frames(
     from lakehouse_assets.core.duck import mount, parquet_source
 
     checked: dict[str, float] = {}  # corpus -> when the catalog and its index were last read for it
-    states: dict[str, tuple[int, str]] = {}
+    states: dict[str, IndexVersion] = {}
     lock = threading.Lock()
+    none = IndexVersion(0, "", "", "")
 
-    def index_state(spec: Any) -> tuple[int, str]:
+    def index_state(spec: Any) -> IndexVersion:
         try:
-            return store.version(spec.index) if store is not None else (0, "")
-        except Exception:  # no index yet
-            return 0, ""
+            return store.version(spec.index) if store is not None else none
+        except Exception:  # no index yet (or not readable this moment: the last state seen stands)
+            return none
 
     def loader(corpus: str) -> FrameSource | None:
         spec = corpora.get(corpus)
@@ -481,11 +556,21 @@ def catalog_frames(
             finally:
                 conn.close()
 
-        def vectors(frame: FacetFrame, count: int) -> FrameVectors | None:
+        def vectors(frame: FacetFrame, prior: FrameVectors | None, publish: Any = None) -> FrameVectors | None:
             assert store is not None
-            return read_vectors(store, spec.index, frame.ids, count)
+            return read_vectors(
+                store, spec.index, frame.ids, hashes=frame.content_hashes(), prior=prior, publish=publish
+            )
 
-        count, revision = states.get(corpus, (0, ""))
-        return FrameSource(manifest.object_key, build, count, vectors if store is not None else None, revision)
+        version = states.get(corpus, none)
+        return FrameSource(
+            manifest.object_key,
+            build,
+            version.count,
+            vectors if store is not None else None,
+            version.revision,
+            version.generation,
+            version.model,
+        )
 
     return FrameCache(loader, **cache)

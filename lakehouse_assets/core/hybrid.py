@@ -10,9 +10,14 @@ whatever the filter) while an id-restricted or unfiltered one is fast:
   id-restricted Chroma query costs ~60 ms at 100,000 vectors even for ten ids, this a few ms);
 - more admitted (a broad constraint): an unfiltered query over-fetching by the inverse of their share,
   kept if admitted; when that leaves too few, the exact ranking over all of them.
-Without vectors in memory (an index not loaded yet) an id-restricted query stands in for the exact one.
-Hits found in memory are served from memory too (the frame holds each document's text and index
+Without vectors in memory (a large index still being read) an id-restricted query stands in for the exact
+one. Hits found in memory are served from memory too (the frame holds each document's text and index
 metadata): reading 50 winners back from a Chroma server would cost more than the whole ranking.
+
+An index that is empty, partial, being written or unreadable for a moment never makes a search fail or
+come back emptier than what is certain: the constraints are exact over every document, BM25 ranks every
+document, and the dense ranking covers the part that is embedded. Admitted documents with no vector yet
+are served from the frame with no similarity (`distance` None), after the ranked ones.
 
 BM25 over the admitted documents gives a second ranking (matrix search fuses it with the final dense
 order by reciprocal rank; keyword finds the dense ranking missed are fetched and scored; while a large
@@ -35,7 +40,7 @@ from lakehouse_assets.core.facet_frame import FacetFrame, FrameVectors
 from lakehouse_assets.core.indexing import metadata_rows
 from lakehouse_assets.core.keyword import KeywordIndex, rrf
 from lakehouse_assets.core.query_parse import Constraint
-from lakehouse_assets.core.vectors import VectorHit, VectorStore
+from lakehouse_assets.core.vectors import IndexNotFound, IndexUnavailable, VectorHit, VectorStore
 
 EXACT_MAX = 30_000  # admitted entities ranked exactly over the frame's vectors (a few ms at this size)
 EXACT_CHUNK = 20_000
@@ -97,27 +102,46 @@ class _Probe:
     vector: np.ndarray
     where: Mapping[str, Any] | None
 
-    def query(self, k: int, ids: list[str] | None = None) -> list[VectorHit]:
-        return self.store.query(self.index, model=self.model, vector=self.vector, k=k, ids=ids, where=self.where)
+    def query(self, k: int, ids: list[str] | None = None) -> list[VectorHit] | None:
+        """The index's nearest `k` (among `ids`), or None when the index is not there or not readable now."""
+        try:
+            return self.store.query(self.index, model=self.model, vector=self.vector, k=k, ids=ids, where=self.where)
+        except (IndexNotFound, IndexUnavailable):
+            return None
+
+    def _fetch(self, ids: list[str]) -> list[VectorHit]:
+        try:
+            return self.store.fetch(self.index, ids=ids, model=self.model, query=self.vector, where=self.where)
+        except (IndexNotFound, IndexUnavailable):
+            return []
 
     def hits(self, rows: Sequence[int]) -> list[VectorHit]:
-        """The documents at frame `rows` that the index holds, scored against the query vector: from
-        memory when the frame holds their vectors, text and metadata (and no `where` is left for Chroma
-        to check), else read from the index."""
+        """The documents at frame `rows`, in that order, scored against the query vector: from memory when
+        the frame holds their text and metadata (and no `where` is left for Chroma to check), a document
+        whose vector is not in memory with no similarity (distance None); else those the index holds, read
+        from it."""
         frame, dense = self.frame, self.dense
-        if dense is None or frame.documents is None or self.where:
-            ids = [str(frame.ids[r]) for r in rows]
-            return self.store.fetch(self.index, ids=ids, model=self.model, query=self.vector, where=self.where)
-        held = np.asarray([r for r in rows if dense.present[r]], dtype=np.int64)
-        if not len(held):
+        if frame.documents is None or self.where:
+            return self._fetch([str(frame.ids[r]) for r in rows])
+        if not len(rows):
             return []
-        similarity = dense.matrix[held] @ _unit(self.vector)
-        found = frame.documents.take(held)
+        rows = np.asarray(rows, dtype=np.int64)
+        distance: list[float | None] = [None] * len(rows)
+        if dense is not None:
+            held = np.flatnonzero(dense.present[rows])
+            if len(held):
+                similarity = dense.matrix[rows[held]] @ _unit(self.vector)
+                for j, s in zip(held, similarity, strict=True):
+                    distance[j] = 1.0 - float(s)
+        else:  # vectors not in memory yet (a large index being read): the index scores what it holds
+            scored = {vh.id: vh.distance for vh in self._fetch([str(frame.ids[r]) for r in rows])}
+            distance = [scored.get(str(frame.ids[r])) for r in rows]
+        found = frame.documents.take(rows)
         texts = found.column("text").to_pylist()
         metadatas = metadata_rows(found, found.column_names[1:])
         return [
-            VectorHit(str(frame.ids[r]), 1.0 - float(s), meta, text)
-            for r, s, meta, text in zip(held, similarity, metadatas, texts, strict=True)
+            VectorHit(str(frame.ids[r]), d, meta, text)
+            for r, d, meta, text in zip(rows, distance, metadatas, texts, strict=True)
         ]
 
 
@@ -142,34 +166,39 @@ def _exact(probe: _Probe, mask: np.ndarray, fetch: int) -> list[VectorHit]:
         best.extend((float(sims[t]), int(chunk[t])) for t in top)
     best.sort(key=lambda x: (-x[0], x[1]))
     hits = probe.hits([r for _, r in best[:fetch]])
-    return sorted(hits, key=lambda h: (h.distance, h.id))
+    return sorted((h for h in hits if h.distance is not None), key=lambda h: (h.distance, h.id))
 
 
 def dense_admitted(
     probe: _Probe, mask: np.ndarray, admitted: int, fetch: int, constrained: bool
 ) -> tuple[list[VectorHit], str]:
     """The best `fetch` admitted documents by dense similarity, and the strategy that found them."""
-    frame = probe.frame
+    frame, dense = probe.frame, probe.dense
     if admitted == 0:
         return [], "none admitted"
     if not constrained:
-        return probe.query(fetch), "unfiltered"
-    if probe.dense is not None and admitted <= EXACT_MAX:
+        hits = probe.query(fetch)
+        if hits is not None:
+            return hits, "unfiltered"
+        if dense is None:
+            return [], "no index to rank by meaning"
+        return _exact(probe, mask, fetch), "exact over the embedded part (index not readable)"
+    if dense is not None and (admitted <= EXACT_MAX or not dense.complete):
         return _exact(probe, mask, fetch), f"exact over {admitted}"
-    if probe.dense is None and admitted <= PREFILTER_MAX:
-        return probe.query(min(fetch, admitted), ids=frame.ids[mask].tolist()), "ids"
+    if dense is None and admitted <= PREFILTER_MAX:
+        return probe.query(min(fetch, admitted), ids=frame.ids[mask].tolist()) or [], "ids"
     share = admitted / max(frame.size, 1)
     n = min(OVERFETCH_MAX, max(fetch, math.ceil(fetch / share * OVERFETCH_SLACK)))
     kept = []
-    for vh in probe.query(n):
+    for vh in probe.query(n) or []:
         pos = frame.position(str(vh.metadata.get("entity_id", "")))
         if pos is not None and mask[pos]:
             kept.append(vh)
     if len(kept) >= min(fetch, admitted) or n >= frame.size:
         return kept[:fetch], f"post-filter of {n}"
-    if probe.dense is not None:
+    if dense is not None:
         return _exact(probe, mask, fetch), f"exact over {admitted} (post-filter ran short)"
-    return probe.query(fetch, ids=frame.ids[mask].tolist()), "ids (post-filter ran short)"
+    return probe.query(fetch, ids=frame.ids[mask].tolist()) or [], "ids (post-filter ran short)"
 
 
 def search_frame(
@@ -216,19 +245,41 @@ def search_frame(
         dense, strategy = dense_admitted(probe, mask, admitted, fetch, constrained)
     ranked = [Ranked(vh, *explain(vh)) for vh in dense]
     keyword_ids: list[str] = []
-    fuse = keyword and not keyword_only and bool(ranked)
+    fuse = keyword and not keyword_only and admitted > 0
     keywords = frame.keywords_for_fusion() if fuse else None
     if keyword_only:
         keyword_ids = [r.hit.id for r in ranked]
     elif keywords is not None:
         keyword_ids, extra = _keyword_candidates(probe, keywords, mask, text, ranked, fetch, explain)
         ranked.extend(extra)
+    if constrained and not keyword_only and len(ranked) < min(fetch, admitted):
+        ranked.extend(_certain(probe, mask, ranked, fetch, explain))
     if pad and admitted < k:
         have = {r.hit.id for r in ranked}
-        for vh in probe.query(min(fetch + len(have), 200)):
+        for vh in probe.query(min(fetch + len(have), 200)) or []:
             if vh.id not in have and str(vh.metadata.get("entity_id", "")) not in exclude:
                 ranked.append(Ranked(vh, *explain(vh)))
     return FrameResult(ranked, admitted, strategy, keyword_ids, keyword_skipped=fuse and keywords is None)
+
+
+def _certain(
+    probe: _Probe,
+    mask: np.ndarray,
+    ranked: list[Ranked],
+    fetch: int,
+    explain: Callable[[VectorHit], tuple[list[str], list[str]]],
+) -> list[Ranked]:
+    """Admitted documents the rankings did not reach because their vectors are not in the index (or not in
+    memory) yet, in the frame's order: they meet every constraint, which is certain, so they are answered
+    (with no similarity) rather than left out while an index is built."""
+    have = {r.hit.id for r in ranked}
+    rows: list[int] = []
+    for r in np.flatnonzero(mask):
+        if str(probe.frame.ids[r]) not in have:
+            rows.append(int(r))
+            if len(rows) + len(ranked) >= fetch:
+                break
+    return [Ranked(vh, *explain(vh)) for vh in probe.hits(rows)]
 
 
 def _keyword_candidates(

@@ -86,7 +86,9 @@ def sync_index(
     `delete_missing`, exactly those (vectors of documents no longer present are deleted)."""
     start = time.perf_counter()
     store.ensure_index(IndexSpec(index, embedder.model, embedder.dimension, hnsw=hnsw or {}))
-    existing = store.get_metadata(index, "content_hash")
+    # Without deletes only the documents' own ids matter: an online record reads one entry, not the index.
+    ids = None if delete_missing else documents.column("id").to_pylist()
+    existing = store.get_metadata(index, "content_hash", ids=ids)
     todo, removed = plan_sync(documents, existing)
     if not delete_missing:
         removed = []

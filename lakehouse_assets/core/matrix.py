@@ -14,7 +14,10 @@
    with weight(success) = 1, weight(partial) = 0.5, weight(failure) = 0. The boost is bounded by
    +-MAX_BOOST however many playbooks agree, so memory nudges ranking but never swamps relevance.
    Endorsed workers the index did not return are fetched and scored too.
-4. Hits whose final score is below the relevance floor are dropped: an empty list is an answer.
+4. Hits whose final score is below the relevance floor are dropped: an empty list is an answer. While a
+   corpus's index is empty or being built, documents that meet the query's constraints (or match its
+   words) but have no vector yet come after the ranked ones with no score; the floor never drops them,
+   and the result's `index` says how much of each corpus was ranked by meaning.
 5. The downgrade gate reads the result: confident, consistent top hits mean a weak local model can
    act on it; otherwise the strong model is needed, and the reason says why.
 """
@@ -32,13 +35,13 @@ import numpy as np
 
 from lakehouse_assets.core.corpora import CORPORA, PLAYBOOKS, WORKERS, CorpusSpec
 from lakehouse_assets.core.embedder import Embedder
-from lakehouse_assets.core.facet_frame import ConstraintError, FacetFrame, FrameCache
+from lakehouse_assets.core.facet_frame import ConstraintError, FacetFrame, FrameCache, IndexState
 from lakehouse_assets.core.hybrid import describe, search_frame
 from lakehouse_assets.core.keyword import rrf
 from lakehouse_assets.core.llm_parse import propose
 from lakehouse_assets.core.playbooks import split_ids
 from lakehouse_assets.core.query_parse import Constraint, ParsedQuery, parse_query
-from lakehouse_assets.core.vectors import IndexNotFound, VectorHit, VectorStore
+from lakehouse_assets.core.vectors import IndexNotFound, IndexUnavailable, VectorHit, VectorStore
 
 MAX_BOOST = 0.15
 PLAYBOOK_MIN_SIMILARITY = 0.6
@@ -73,9 +76,9 @@ class Hit:
     id: str
     entity: str
     entity_id: str
-    score: float  # similarity + playbook boost
-    similarity: float
-    distance: float
+    score: float | None  # similarity + playbook boost; None: no vector yet (index being built)
+    similarity: float | None
+    distance: float | None
     metadata: dict[str, Any]
     snippet: str
     boost: float = 0.0
@@ -124,6 +127,8 @@ class SearchResult:
     shortfall: str | None = None  # why fewer than k hits came back
     strategy: str | None = None  # how the vector index was asked
     keyword_pending: bool = False  # hybrid without keyword fusion: the keyword index is still being built
+    index: dict[str, Any] | None = None  # how much of the corpora was ranked by meaning (all requested)
+    indexes: dict[str, dict[str, Any]] = field(default_factory=dict)  # the same per corpus
 
 
 @dataclass(frozen=True)
@@ -140,8 +145,10 @@ def downgrade_gate(hits: Sequence[Hit], requested: str | None, policy: Downgrade
     if requested and requested in policy.weak_models:
         return Downgrade(False, requested, f"{requested} is in the weak-model list: the gate does not apply")
     if len(hits) < policy.min_hits:
-        return Downgrade(True, requested, f"only {len(hits)} hits cleared the relevance floor")
+        return Downgrade(True, requested, f"only {len(hits)} hits came back")
     top, nth = hits[0].score, hits[policy.min_hits - 1].score
+    if top is None or nth is None:
+        return Downgrade(True, requested, "the index is still being built: top hits have no similarity yet")
     if top < policy.confident:
         return Downgrade(True, requested, f"top score {top:.3f} is below the confidence bar {policy.confident}")
     if top - nth > policy.spread:
@@ -227,6 +234,41 @@ def filter_constraints(flt: Mapping[str, Any] | None, frame: FacetFrame) -> list
         for op, value in items:
             out.append(Constraint(name, op, value, f"filter {name}", source="explicit"))
     return out
+
+
+def _better(hit: Hit, than: Hit) -> bool:
+    """Of two hits on one entity, the scored one, else the higher score."""
+    if hit.score is None or than.score is None:
+        return than.score is None and hit.score is not None
+    return hit.score > than.score
+
+
+def _rank(hits: list[Hit], keyword_ids: list[str]) -> list[Hit]:
+    """Scored hits by score, fused with the keyword ranking by reciprocal rank; then hits with no vector yet:
+    those the keyword ranking found, by it, then the rest as they came (constraint matches)."""
+    scored = sorted((h for h in hits if h.score is not None), key=lambda h: (-h.score, h.id))  # type: ignore[operator]
+    unscored = [h for h in hits if h.score is None]
+    if not keyword_ids:
+        return scored + unscored
+    fused = rrf([h.id for h in scored], keyword_ids)
+    scored = sorted(scored, key=lambda h: (-fused[h.id], -h.score, h.id))  # type: ignore[operator]
+    position = {id_: i for i, id_ in enumerate(keyword_ids)}
+    by_words = sorted((h for h in unscored if h.id in position), key=lambda h: position[h.id])
+    return scored + by_words + [h for h in unscored if h.id not in position]
+
+
+def _overall(states: Mapping[str, IndexState], model: str) -> dict[str, Any] | None:
+    """One index state for all the corpora searched: ready only when each is."""
+    if not states:
+        return None
+    order = ("unavailable", "empty", "building", "loading", "ready")
+    worst = min((st.state for st in states.values()), key=order.index)
+    return {
+        "state": worst,
+        "embedded": sum(st.embedded for st in states.values()),
+        "documents": sum(st.documents for st in states.values()),
+        "model": next((st.model for st in states.values() if st.model), model),
+    }
 
 
 def _snippet(text: str | None) -> str:
@@ -338,45 +380,51 @@ class MatrixSearch:
         strategy: str | None = None
         keyword_pending = False
         anchored: set[str] = set()  # corpora whose hits are relevant by constraint, not by similarity alone
+        states: dict[str, IndexState] = {}
         for spec in specs:
             frame = frames.get(spec.name)
-            try:
-                if frame is not None:
-                    constraints = self._constraints(parsed, explicit[spec.name])
-                    if any(_anchors(c, frame) for c in constraints):
-                        anchored.add(spec.name)
-                    extra = {k: v for k, v in (req.filter or {}).items() if frame.vocab.facet(k) is None}
-                    result = search_frame(
-                        self.store, spec.index, self.embedder.model, frame, constraints, vector,
-                        text=text, k=req.k, fetch=fetch, exclude=exclude,
-                        where=chroma_where(translate_filter(extra, spec)),
-                        keyword=req.mode == "hybrid", keyword_only=req.mode == "keyword", pad=req.pad,
-                    )  # fmt: skip
-                    admitted = result.admitted if admitted is None else admitted + result.admitted
-                    strategy = result.strategy
-                    keyword_ids.extend(result.keyword_ids)
-                    keyword_pending = keyword_pending or result.keyword_skipped
-                    found = [(r.hit, r.meets, r.violates) for r in result.ranked]
-                else:
-                    unindexed = sorted(set(req.filter or {}) - set(spec.metadata))
-                    if unindexed:
-                        raise SearchError(
-                            f"filter on {', '.join(unindexed)} needs corpus {spec.name!r}'s source dataset "
-                            f"{spec.source!r}, which is not in the catalog"
-                        )
-                    clauses = translate_filter(req.filter, spec)
-                    if exclude:
-                        clauses.append({"entity_id": {"$nin": exclude}})
+            if frame is not None:
+                constraints = self._constraints(parsed, explicit[spec.name])
+                if any(_anchors(c, frame) for c in constraints):
+                    anchored.add(spec.name)
+                extra = {k: v for k, v in (req.filter or {}).items() if frame.vocab.facet(k) is None}
+                result = search_frame(
+                    self.store, spec.index, self.embedder.model, frame, constraints, vector,
+                    text=text, k=req.k, fetch=fetch, exclude=exclude,
+                    where=chroma_where(translate_filter(extra, spec)),
+                    keyword=req.mode == "hybrid", keyword_only=req.mode == "keyword", pad=req.pad,
+                )  # fmt: skip
+                if self.frames is not None:
+                    states[spec.name] = self.frames.index_state(spec.name, frame)
+                admitted = result.admitted if admitted is None else admitted + result.admitted
+                strategy = result.strategy
+                keyword_ids.extend(result.keyword_ids)
+                keyword_pending = keyword_pending or result.keyword_skipped
+                found = [(r.hit, r.meets, r.violates) for r in result.ranked]
+            else:
+                unindexed = sorted(set(req.filter or {}) - set(spec.metadata))
+                if unindexed:
+                    raise SearchError(
+                        f"filter on {', '.join(unindexed)} needs corpus {spec.name!r}'s source dataset "
+                        f"{spec.source!r}, which is not in the catalog"
+                    )
+                clauses = translate_filter(req.filter, spec)
+                if exclude:
+                    clauses.append({"entity_id": {"$nin": exclude}})
+                try:
                     hits = self.store.query(
                         spec.index, model=self.embedder.model, vector=vector, k=fetch, where=chroma_where(clauses)
                     )
-                    found = [(vh, [], []) for vh in hits]
-            except IndexNotFound:
-                continue  # a corpus not indexed yet contributes nothing
+                except IndexNotFound:
+                    continue  # a corpus not indexed yet contributes nothing
+                except IndexUnavailable:
+                    states[spec.name] = IndexState("unavailable", 0, 0, 0, self.embedder.model)
+                    continue
+                found = [(vh, [], []) for vh in hits]
             for vh, meets, violates in found:
                 hit = self._hit(spec, vh, meets=meets, violates=violates)
                 key = (spec.entity, hit.entity_id)
-                if key not in best or hit.score > best[key].score:
+                if key not in best or _better(hit, best[key]):
                     best[key] = hit
 
         matched = 0
@@ -384,30 +432,38 @@ class MatrixSearch:
             matched = self._apply_playbooks(req, vector, best, exclude)
 
         # The relevance floor guards similarity-only answers ("dental hygienist" against a roster with none);
-        # a worker admitted by a role, certification or skill the query named is relevant by construction.
-        kept = [h for h in best.values() if h.score >= min_score or req.mode == "keyword" or h.corpus in anchored]
+        # a worker admitted by a role, certification or skill the query named is relevant by construction,
+        # and a document with no vector yet is there because it meets the constraints or matches the words.
+        kept = [
+            h
+            for h in best.values()
+            if h.score is None or h.score >= min_score or req.mode == "keyword" or h.corpus in anchored
+        ]
         if req.mode == "keyword":
             order = {id_: i for i, id_ in enumerate(keyword_ids)}
             ranked = sorted(kept, key=lambda h: (order.get(h.id, len(order)), h.id))
         else:
-            ranked = sorted(kept, key=lambda h: (-h.score, h.id))
-            if keyword_ids:
-                fused = rrf([h.id for h in ranked], keyword_ids)
-                ranked = sorted(ranked, key=lambda h: (-fused[h.id], -h.score, h.id))
+            ranked = _rank(kept, keyword_ids)
         if req.pad:
             ranked = sorted(ranked, key=lambda h: bool(h.violates))  # stable: admitted hits first
         hits = ranked[: req.k]
+        overall = _overall(states, self.embedder.model)
         shortfall = None
         if admitted is not None and admitted < req.k and not req.pad:
             shortfall = (
                 f"only {admitted} {'entity meets' if admitted == 1 else 'entities meet'} every constraint; "
                 f"ask with pad=true to fill up to {req.k} with near misses, each marked with what it breaks"
             )
+        elif len(hits) < req.k and overall is not None and overall["state"] != "ready":
+            shortfall = (
+                f"the index is {overall['state']}: {overall['embedded']} of {overall['documents']} documents are "
+                "ranked by meaning so far; hits come from exact constraints, keywords and the embedded part"
+            )
         elif len(hits) < req.k and best:
             shortfall = f"{len(best) - len(kept)} more candidates scored below the relevance floor {min_score}"
         return self._result(
             req, specs, hits, matched, started, parsed, shown, admitted, shortfall, strategy, shown_frame,
-            keyword_pending=keyword_pending,
+            keyword_pending=keyword_pending, index=overall, indexes={n: st.as_dict() for n, st in states.items()},
         )  # fmt: skip
 
     @staticmethod
@@ -435,6 +491,8 @@ class MatrixSearch:
         frame: FacetFrame | None = None,
         *,
         keyword_pending: bool = False,
+        index: dict[str, Any] | None = None,
+        indexes: dict[str, dict[str, Any]] | None = None,
     ) -> SearchResult:
         parse_out = None
         if parsed is not None or constraints:
@@ -456,6 +514,8 @@ class MatrixSearch:
             shortfall=shortfall,
             strategy=strategy,
             keyword_pending=keyword_pending,
+            index=index,
+            indexes=indexes or {},
         )
 
     @staticmethod
@@ -473,9 +533,9 @@ class MatrixSearch:
             id=vh.id,
             entity=spec.entity,
             entity_id=str(vh.metadata.get("entity_id", vh.id)),
-            score=round(vh.similarity + boost, 6),
-            similarity=round(vh.similarity, 6),
-            distance=round(vh.distance, 6),
+            score=None if vh.similarity is None else round(vh.similarity + boost, 6),
+            similarity=None if vh.similarity is None else round(vh.similarity, 6),
+            distance=None if vh.distance is None else round(vh.distance, 6),
             metadata=meta,
             snippet=_snippet(vh.document),
             boost=round(boost, 6),
@@ -492,7 +552,7 @@ class MatrixSearch:
             neighbours = self.store.query(
                 PLAYBOOKS.index, model=self.embedder.model, vector=vector, k=PLAYBOOK_NEIGHBOURS
             )
-        except IndexNotFound:
+        except (IndexNotFound, IndexUnavailable):
             return 0
         matches = [n for n in neighbours if n.similarity >= PLAYBOOK_MIN_SIMILARITY]
         endorse: dict[str, float] = defaultdict(float)
@@ -519,8 +579,8 @@ class MatrixSearch:
             self._fetch_workers(req, vector, missing, best)
         for wid in named:
             key = (WORKERS.entity, wid)
-            if key not in best:
-                continue
+            if key not in best or best[key].similarity is None:
+                continue  # no vector yet: nothing to boost
             delta = MAX_BOOST * (math.tanh(endorse.get(wid, 0.0)) - math.tanh(reject.get(wid, 0.0)))
             hit = best[key]
             best[key] = Hit(
@@ -541,8 +601,12 @@ class MatrixSearch:
             translate_filter(req.filter, WORKERS) if req.filter and set(req.filter) <= set(WORKERS.metadata) else []
         )
         ids = [f"worker-{w}" for w in worker_ids]
-        for vh in self.store.fetch(
-            WORKERS.index, ids=ids, model=self.embedder.model, query=vector, where=chroma_where(clauses)
-        ):
+        try:
+            fetched = self.store.fetch(
+                WORKERS.index, ids=ids, model=self.embedder.model, query=vector, where=chroma_where(clauses)
+            )
+        except (IndexNotFound, IndexUnavailable):
+            return
+        for vh in fetched:
             hit = self._hit(WORKERS, vh)
             best[(WORKERS.entity, hit.entity_id)] = hit

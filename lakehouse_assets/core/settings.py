@@ -59,11 +59,11 @@ class LakehouseSettings(BaseSettings):
     relevance_floor: float = Field(default=0.56, description="Matrix search drops hits scoring below this.")
     search_vectors_sync_max: int = Field(
         default=20_000,
-        description="Up to this many documents, a search re-reads a corpus index's vectors itself when the index "
-        "changes size; a larger index is re-read on a background thread.",
+        description="Up to this many documents, a search reads a corpus index's new vectors itself when the index "
+        "changes; a larger index is followed by a background thread.",
     )
-    search_vectors_quiet_seconds: float = Field(
-        default=10.0, description="How long a large index must keep one size before its vectors are re-read."
+    search_vectors_follow_seconds: float = Field(
+        default=2.0, description="How often the new vectors of a large index that keeps changing are read."
     )
     search_llm_model: str | None = Field(
         default=None, description="Model for the optional LLM parse of unparsed query words (else the tier)."

@@ -16,10 +16,10 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -49,6 +49,51 @@ class InvalidIndexRequest(VectorStoreError, ValueError):
     pass
 
 
+class IndexUnavailable(VectorStoreError):
+    """Chroma failed to read an index after retries (a segment not flushed yet while it is written, a
+    server restarting): the caller answers from what it holds, or says 503 and when to retry."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name, reason)
+        self.name, self.reason = name, reason
+
+    def __str__(self) -> str:
+        return f"vector index {self.name!r} could not be read just now ({self.reason}); try again shortly"
+
+
+READ_ATTEMPTS = 3
+READ_BACKOFF_SECONDS = 0.05  # doubled per retry: 50 ms, then 100 ms
+
+
+def _read(name: str, action: Callable[[], Any]) -> Any:
+    """Run one Chroma read, retrying its internal errors: while an index is written, a reader can catch a
+    segment before it is on disk ("Error creating hnsw segment reader: Nothing found on disk"); the same
+    read a moment later succeeds. After READ_ATTEMPTS, IndexUnavailable."""
+    from chromadb.errors import InternalError
+
+    delay = READ_BACKOFF_SECONDS
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return action()
+        except InternalError as e:
+            if attempt == READ_ATTEMPTS - 1:
+                raise IndexUnavailable(name, str(e)) from None
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+class IndexVersion(NamedTuple):
+    """What a reader holding an index's vectors compares: its size, the revision this store stamps on
+    every write, and the collection's id (a new one when the index was dropped and made again, maybe
+    with another model); and the model its vectors come from."""
+
+    count: int
+    revision: str
+    generation: str
+    model: str
+
+
 @dataclass(frozen=True)
 class IndexSpec:
     name: str
@@ -69,13 +114,13 @@ class IndexInfo:
 @dataclass(frozen=True)
 class VectorHit:
     id: str
-    distance: float  # cosine distance, 1 - cosine similarity
+    distance: float | None  # cosine distance, 1 - cosine similarity; None: a document not embedded yet
     metadata: dict[str, Any]
     document: str | None
 
     @property
-    def similarity(self) -> float:
-        return 1.0 - self.distance
+    def similarity(self) -> float | None:
+        return None if self.distance is None else 1.0 - self.distance
 
 
 def validate_index_name(name: str) -> str:
@@ -326,10 +371,12 @@ class VectorStore:
         # Chroma's modify replaces the whole metadata: keep model, dimension and the marker.
         collection.modify(metadata={**(collection.metadata or {}), REVISION_KEY: uuid.uuid4().hex})
 
-    def version(self, name: str) -> tuple[int, str]:
-        """(size, revision) of an index: the pair changes whenever its contents do."""
+    def version(self, name: str) -> IndexVersion:
+        """Size, revision and generation of an index: they change whenever its contents do."""
         collection = self._collection(name)
-        return collection.count(), str((collection.metadata or {}).get(REVISION_KEY, ""))
+        count = _read(name, collection.count)
+        meta = collection.metadata or {}
+        return IndexVersion(count, str(meta.get(REVISION_KEY, "")), str(collection.id), str(meta.get("model", "")))
 
     @staticmethod
     def _upsert_batches(
@@ -366,18 +413,26 @@ class VectorStore:
                 for start in range(0, len(ids), UPSERT_BATCH):
                     collection.delete(ids=list(ids[start : start + UPSERT_BATCH]))
 
-    def get_metadata(self, name: str, field_name: str) -> dict[str, Any]:
-        """id -> metadata[field_name] for every vector in the index (for incremental updates)."""
+    def get_metadata(self, name: str, field_name: str, ids: Sequence[str] | None = None) -> dict[str, Any]:
+        """id -> metadata[field_name] for every vector in the index (for incremental updates), or only for
+        those of `ids` it holds (a few new records need not read an index that grows with every one)."""
         collection = self._collection(name)
         out: dict[str, Any] = {}
-        offset, page = 0, 10_000
+        if ids is not None:
+            for start in range(0, len(ids), UPSERT_BATCH):
+                page = list(ids[start : start + UPSERT_BATCH])
+                got = _read(name, lambda page=page: collection.get(ids=page, include=["metadatas"]))
+                for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
+                    out[id_] = (meta or {}).get(field_name)
+            return out
+        offset, page_size = 0, 10_000
         while True:
-            got = collection.get(include=["metadatas"], limit=page, offset=offset)
+            got = collection.get(include=["metadatas"], limit=page_size, offset=offset)
             for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
                 out[id_] = (meta or {}).get(field_name)
-            if len(got["ids"]) < page:
+            if len(got["ids"]) < page_size:
                 return out
-            offset += page
+            offset += page_size
 
     def fetch(
         self,
@@ -393,8 +448,11 @@ class VectorStore:
         collection = self._checked(name, model, int(query.shape[0]))
         if not ids:
             return []
-        got = collection.get(
-            ids=list(ids), where=dict(where) if where else None, include=["embeddings", "metadatas", "documents"]
+        got = _read(
+            name,
+            lambda: collection.get(
+                ids=list(ids), where=dict(where) if where else None, include=["embeddings", "metadatas", "documents"]
+            ),
         )
         out = []
         qn = query / (np.linalg.norm(query) or 1.0)
@@ -405,7 +463,7 @@ class VectorStore:
         return out
 
     def count(self, name: str) -> int:
-        return self._collection(name).count()
+        return _read(name, self._collection(name).count)
 
     def ids(self, name: str, page: int = 10_000) -> list[str]:
         """Every id in the index (unordered)."""
@@ -417,19 +475,26 @@ class VectorStore:
             if len(got) < page:
                 return out
 
-    def vector_pages(self, name: str, ids: Sequence[str], batch: int = 1_000) -> Iterator[tuple[list[str], np.ndarray]]:
-        """(ids found, float32 matrix) per batch of `ids`; absent ids are left out. Paging by id is faster
+    def vector_pages(
+        self, name: str, ids: Sequence[str], batch: int = 1_000, *, field_name: str | None = None
+    ) -> Iterator[tuple[list[str], np.ndarray, list[Any]]]:
+        """(ids found, float32 matrix, their metadata[field_name] or Nones) per batch of `ids`; absent ids
+        are left out (asking for absent ids is cheap: 20 ms per 5,000 on a server). Paging by id is faster
         than Chroma's offset paging, and a caller can keep each page in a smaller form as it arrives."""
         collection = self._collection(name)
+        include = ["embeddings", "metadatas"] if field_name else ["embeddings"]
         for start in range(0, len(ids), batch):
-            got = collection.get(ids=list(ids[start : start + batch]), include=["embeddings"])
+            page = list(ids[start : start + batch])
+            got = _read(name, lambda page=page: collection.get(ids=page, include=include))
             if len(got["ids"]):
-                yield list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
+                metadatas = got["metadatas"] if field_name else [None] * len(got["ids"])
+                values = [(m or {}).get(field_name) if field_name else None for m in metadatas]
+                yield list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32), values
 
     def vectors(self, name: str, ids: Sequence[str], batch: int = 1_000) -> dict[str, np.ndarray]:
         """id -> stored vector for the ids that exist (absent ids are left out)."""
         found: dict[str, np.ndarray] = {}
-        for page_ids, matrix in self.vector_pages(name, ids, batch):
+        for page_ids, matrix, _ in self.vector_pages(name, ids, batch):
             found.update(zip(page_ids, matrix, strict=True))
         return found
 
@@ -449,18 +514,29 @@ class VectorStore:
             raise InvalidIndexRequest(f"k must be at least 1, not {k}")
         if ids is not None and not len(ids):
             return []
-        result = self._on_collection(
-            name,
-            model,
-            int(vector.shape[0]),
-            lambda collection: collection.query(
-                query_embeddings=vector.reshape(1, -1),
-                n_results=k,
-                where=dict(where) if where else None,
-                ids=list(ids) if ids is not None else None,
-                include=["distances", "metadatas", "documents"],
-            ),
-        )
+
+        def run(collection: Any) -> Any:
+            held = None
+            if ids is not None:
+                # Chroma fails the whole query ("Error finding id") when one id is not in the index (not
+                # added yet, or deleted): ask only for the ids it holds.
+                held = _read(name, lambda: collection.get(ids=list(ids), include=[])["ids"])
+                if not held:
+                    return None
+            return _read(
+                name,
+                lambda: collection.query(
+                    query_embeddings=vector.reshape(1, -1),
+                    n_results=k,
+                    where=dict(where) if where else None,
+                    ids=held,
+                    include=["distances", "metadatas", "documents"],
+                ),
+            )
+
+        result = self._on_collection(name, model, int(vector.shape[0]), run)
+        if result is None:
+            return []
         ids = result["ids"][0]
         return [
             VectorHit(id_, float(dist), _user_metadata(meta), doc)

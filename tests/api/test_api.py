@@ -52,11 +52,11 @@ def test_health_is_open_and_reports_the_lake(client):
 
 def test_search_vector_settings_reach_the_frame_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_SEARCH_VECTORS_SYNC_MAX", "5")
-    monkeypatch.setenv("LAKEHOUSE_SEARCH_VECTORS_QUIET_SECONDS", "2.5")
+    monkeypatch.setenv("LAKEHOUSE_SEARCH_VECTORS_FOLLOW_SECONDS", "2.5")
     settings = ApiSettings(home=tmp_path / "lake", report_to_dagster=False, warm_embedder=False, _env_file=None)
     with TestClient(create_app(settings)) as c:
         frames = c.app.state.services.matrix.frames
-        assert (frames.sync_vectors, frames.quiet_seconds) == (5, 2.5)
+        assert (frames.sync_vectors, frames.follow_seconds) == (5, 2.5)
         assert c.get("/health").json()["search_frames"] == {}  # no corpus source yet: no frame built
 
 

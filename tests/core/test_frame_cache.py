@@ -1,6 +1,7 @@
-"""FrameCache: a frame per source version, and the index's vectors kept in step with the index's size,
-read in the search's thread for a small index and in the background, once the index is quiet, for a
-large one (a search never waits for a large read, and never ranks over stale vectors)."""
+"""FrameCache: a frame per source version, and the index's vectors followed as the index changes: only
+what the frame lacks is read, in the search's thread for a small index and in the background (published
+page by page, looked at again at most every `follow_seconds`) for a large one. A search never waits for
+a large read, and ranks over the part already read while the rest arrives."""
 
 from __future__ import annotations
 
@@ -24,30 +25,43 @@ def make_frame(ids: list[str], version: str = "v1") -> FacetFrame:
 
 
 class Source:
-    """A corpus whose source version and index size the test moves, counting builds and vector reads."""
+    """A corpus whose source version and index state the test moves. Its index holds the first `count`
+    documents of the frame; reads count, and record which rows they were asked to add."""
 
     def __init__(self, ids: list[str]) -> None:
-        self.ids, self.version, self.count, self.revision = ids, "v1", len(ids), "r1"
+        self.ids, self.version, self.count, self.revision, self.generation = ids, "v1", len(ids), "r1", "g1"
         self.builds = self.reads = 0
+        self.asked: list[int] = []  # rows a read had to fetch (those its prior did not hold)
         self.gate = threading.Event()
         self.gate.set()
         self.fail = False
+        self.pages = 1
 
     def build(self) -> FacetFrame:
         self.builds += 1
         return make_frame(self.ids, self.version)
 
-    def read(self, frame: FacetFrame, count: int) -> FrameVectors:
+    def read(self, frame: FacetFrame, prior: FrameVectors | None, publish=None) -> FrameVectors:
         self.reads += 1
         self.gate.wait(10)
         if self.fail:
             raise RuntimeError("the vector store went away")
-        return FrameVectors(np.ones((frame.size, 4), np.float16), np.ones(frame.size, bool), count)
+        present = prior.present.copy() if prior is not None else np.zeros(frame.size, bool)
+        matrix = prior.matrix if prior is not None else np.zeros((frame.size, 4), np.float32)
+        held = min(self.count, frame.size)
+        todo = [r for r in range(held) if not present[r]]
+        self.asked.append(len(todo))
+        for chunk in np.array_split(np.asarray(todo, dtype=int), self.pages):
+            matrix[chunk] = 1.0
+            present[chunk] = True
+            if publish is not None:
+                publish(FrameVectors(matrix, present.copy(), complete=False))
+        return FrameVectors(matrix, present)
 
     def __call__(self, corpus: str) -> FrameSource | None:
         if corpus != "workers":
             return None
-        return FrameSource(self.version, self.build, self.count, self.read, self.revision)
+        return FrameSource(self.version, self.build, self.count, self.read, self.revision, self.generation, "m")
 
 
 def wait_for(check, seconds: float = 10.0) -> None:
@@ -57,38 +71,48 @@ def wait_for(check, seconds: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_a_small_index_is_read_in_the_search_thread_and_reread_when_it_changes_size():
-    source = Source(["a", "b", "c"])
+def test_a_small_index_is_read_in_the_search_thread_and_only_its_new_vectors_when_it_grows():
+    source = Source(["a", "b", "c", "d"])
+    source.count = 3
     cache = FrameCache(source, sync_vectors=10)
     frame = cache.get("workers")
     assert frame is not None and frame.dense is not None and frame.dense.count == 3 and frame.dense.rows == 3
     assert cache.get("workers") is frame and source.reads == 1 and source.builds == 1
-    source.count = 4  # the index grew: the next search sees vectors read at the new size
-    assert cache.get("workers").dense.count == 4 and source.reads == 2
+    assert cache.index_state("workers", frame).state == "building"
+    source.count, source.revision = 4, "r2"  # the index grew: the next search sees the new vector
+    dense = cache.get("workers").dense
+    assert (dense.count, dense.rows) == (4, 4) and source.reads == 2 and source.asked == [3, 1]
+    assert cache.index_state("workers", frame).as_dict() == {
+        "state": "ready", "embedded": 4, "documents": 4, "indexed": 4, "model": "m",
+    }  # fmt: skip
     assert cache.get("unknown") is None
 
 
-def test_an_update_in_place_rereads_the_vectors_though_the_size_is_the_same():
-    """An index rewritten in place (a roster's changed workers re-embedded) keeps its size; its new
-    revision is what tells the frame its vectors, which now also score the hits, are stale."""
+def test_a_new_revision_is_followed_and_a_new_generation_drops_the_vectors_at_once():
     small = Source(["a", "b", "c"])
     cache = FrameCache(small, sync_vectors=10)
     first = cache.get("workers").dense
-    small.revision = "r2"
+    small.revision = "r2"  # written in place: what the frame lacks is asked for again
     second = cache.get("workers").dense
-    assert second is not first and (second.count, second.revision) == (3, "r2") and small.reads == 2
+    assert second is not first and second.state == (3, "r2", "g1") and small.reads == 2
     assert cache.get("workers").dense is second and small.reads == 2  # unchanged: not read again
 
     large = Source([f"w{i}" for i in range(50)])
-    cache = FrameCache(large, sync_vectors=10, quiet_seconds=0.0)
+    cache = FrameCache(large, sync_vectors=10, follow_seconds=0.0)
     frame = cache.get("workers")
-    wait_for(lambda: frame.dense is not None)
+    wait_for(lambda: frame.dense is not None and frame.dense.complete)
     large.gate.clear()
     large.revision = "r2"
-    assert cache.get("workers").dense is None  # dropped at once, re-read in the background
+    kept = cache.get("workers").dense
+    assert kept is not None and kept.rows == 50  # still answering while the new state is read
     large.gate.set()
-    wait_for(lambda: frame.dense is not None and frame.dense.revision == "r2")
-    assert large.reads == 2
+    wait_for(lambda: frame.dense.revision == "r2")
+    large.gate.clear()
+    large.generation = "g2"  # the index was dropped and made again (perhaps by another model)
+    assert cache.get("workers").dense is None
+    large.gate.set()
+    wait_for(lambda: frame.dense is not None and frame.dense.generation == "g2")
+    assert large.asked[-1] == 50  # read whole again
 
 
 def test_a_new_source_version_rebuilds_the_frame():
@@ -101,16 +125,19 @@ def test_a_new_source_version_rebuilds_the_frame():
     assert second.dense is not None  # the new frame's rows get their own vectors
 
 
-def test_a_large_index_is_read_in_the_background_once_quiet_and_no_search_waits():
+def test_a_large_index_is_read_in_the_background_page_by_page_and_no_search_waits():
     source = Source([f"w{i}" for i in range(50)])
+    source.pages = 5
     source.gate.clear()  # the read blocks until the test lets it finish
-    cache = FrameCache(source, sync_vectors=10, quiet_seconds=0.0)
+    cache = FrameCache(source, sync_vectors=10, follow_seconds=0.0)
     frame = cache.get("workers")
     assert frame.dense is None  # returned at once, the read under way
     wait_for(lambda: cache.status()["workers"]["vectors_loading"])
     assert cache.get("workers").dense is None and source.reads == 1  # one read at a time
+    assert cache.index_state("workers", frame).state == "loading"
+    source.revision = "r2"
     source.gate.set()
-    wait_for(lambda: frame.dense is not None)
+    wait_for(lambda: frame.dense is not None and frame.dense.complete and frame.dense.revision == "r2")
     assert cache.status()["workers"] == {
         "entities": 50,
         "vectors_in_memory": 50,
@@ -119,36 +146,46 @@ def test_a_large_index_is_read_in_the_background_once_quiet_and_no_search_waits(
     }
 
 
-def test_vectors_of_an_index_that_changed_size_are_dropped_at_once():
+def test_pages_are_published_while_a_large_read_goes_on():
     source = Source([f"w{i}" for i in range(50)])
-    cache = FrameCache(source, sync_vectors=10, quiet_seconds=0.0)
+    source.pages = 5
+    seen: list[tuple[int, bool]] = []
+    cache = FrameCache(source, sync_vectors=10, follow_seconds=0.0)
+    real = source.read
+
+    def read(frame, prior, publish):
+        def spy(partial):
+            publish(partial)
+            seen.append((frame.dense.rows, frame.dense.complete))
+
+        return real(frame, prior, spy)
+
+    source.read = read
     frame = cache.get("workers")
-    wait_for(lambda: frame.dense is not None)
-    source.gate.clear()
-    source.count = 51
-    assert cache.get("workers").dense is None  # stale vectors would hide the new document from exact ranking
-    source.gate.set()
-    wait_for(lambda: frame.dense is not None and frame.dense.count == 51)
+    wait_for(lambda: frame.dense is not None and frame.dense.complete)
+    assert seen == [(10, False), (20, False), (30, False), (40, False), (50, False)]
 
 
-def test_an_index_being_written_is_not_reread_until_it_keeps_one_size():
+def test_an_index_being_written_is_followed_at_most_every_follow_seconds():
     source = Source([f"w{i}" for i in range(50)])
-    cache = FrameCache(source, sync_vectors=10, quiet_seconds=0.3)
-    cache.get("workers")
-    source.count = 60
-    cache.get("workers")
-    time.sleep(0.1)
-    assert source.reads == 0  # still inside the quiet period of the size last seen
-    time.sleep(0.3)
+    source.count = 10
+    cache = FrameCache(source, sync_vectors=5, follow_seconds=0.5)
     frame = cache.get("workers")
-    wait_for(lambda: frame.dense is not None and frame.dense.count == 60)
-    assert source.reads == 1
+    wait_for(lambda: frame.dense is not None and frame.dense.rows == 10)
+    started = time.monotonic()
+    for n in (20, 30, 40, 50):
+        source.count, source.revision = n, f"r{n}"
+        cache.get("workers")
+        time.sleep(0.05)
+    wait_for(lambda: frame.dense.rows == 50 and frame.dense.complete)
+    assert source.reads <= 3 and time.monotonic() - started >= 0.45  # not one read per write
+    assert sum(source.asked) == 50  # and each vector read once
 
 
 def test_a_failed_background_read_is_logged_and_tried_again(caplog):
     source = Source([f"w{i}" for i in range(50)])
     source.fail = True
-    cache = FrameCache(source, sync_vectors=10, quiet_seconds=0.0)
+    cache = FrameCache(source, sync_vectors=10, follow_seconds=0.0)
     frame = cache.get("workers")
     wait_for(lambda: source.reads == 1 and not cache.status()["workers"]["vectors_loading"])
     assert frame.dense is None and "reading the vectors of workers failed" in caplog.text
@@ -160,7 +197,7 @@ def test_a_failed_background_read_is_logged_and_tried_again(caplog):
 def test_a_read_that_finishes_after_the_frame_was_replaced_is_discarded_and_the_new_frame_read():
     source = Source([f"w{i}" for i in range(50)])
     source.gate.clear()
-    cache = FrameCache(source, sync_vectors=10, quiet_seconds=0.0)
+    cache = FrameCache(source, sync_vectors=10, follow_seconds=0.0)
     old = cache.get("workers")
     wait_for(lambda: cache.status()["workers"]["vectors_loading"])
     source.version = "v2"
@@ -187,12 +224,48 @@ def test_read_vectors_aligns_rows_with_the_frame_and_marks_missing_documents(sto
     assert read_vectors(store, "absent", frame.ids, count=0) is None
 
 
-def test_the_background_reader_does_not_wait_for_a_search_to_notice_the_index_is_quiet():
+def test_read_vectors_adds_to_what_it_holds_and_leaves_out_vectors_of_another_version(store: VectorStore):
+    store.ensure_index(IndexSpec("docs", "m", 2))
+    store.upsert(
+        "docs",
+        model="m",
+        ids=["a", "b"],
+        embeddings=np.eye(2),
+        metadatas=[{"content_hash": "ha"}, {"content_hash": "old"}],
+    )
+    frame = make_frame(["a", "b", "c"])
+    hashes = ["ha", "hb", "hc"]
+    first = read_vectors(store, "docs", frame.ids, hashes=hashes)
+    assert first is not None and first.present.tolist() == [True, False, False]  # b's vector is of its old text
+    store.upsert(
+        "docs",
+        model="m",
+        ids=["b", "c"],
+        embeddings=np.array([[1, 1], [0, 1]]),
+        metadatas=[{"content_hash": "hb"}, {"content_hash": "hc"}],
+    )
+    asked: list[list[str]] = []
+    real = store.vector_pages
+
+    def pages(name, ids, batch=1000, **kw):
+        asked.append(list(ids))
+        return real(name, ids, batch, **kw)
+
+    store.vector_pages = pages  # type: ignore[method-assign]
+    second = read_vectors(store, "docs", frame.ids, hashes=hashes, prior=first)
+    assert asked == [["b", "c"]] and second is not None and second.present.tolist() == [True, True, True]
+    np.testing.assert_allclose(second.matrix, [[1, 0], [0.70710677, 0.70710677], [0, 1]], atol=1e-6)
+    assert first.present.tolist() == [True, False, False]  # what a search holds does not move under it
+
+
+def test_the_background_reader_follows_the_index_with_no_further_search():
     source = Source([f"w{i}" for i in range(50)])
-    cache = FrameCache(source, sync_vectors=10, quiet_seconds=0.2)
+    source.gate.clear()
+    cache = FrameCache(source, sync_vectors=10, follow_seconds=0.2)
     frame = cache.get("workers")  # say, the API warming its frames at start-up
     assert frame.dense is None
-    wait_for(lambda: frame.dense is not None)  # no further search came
+    source.gate.set()
+    wait_for(lambda: frame.dense is not None and frame.dense.complete)  # no further search came
 
 
 def test_a_large_frame_builds_its_keyword_index_in_the_background_and_fusion_does_not_wait():

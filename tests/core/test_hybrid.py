@@ -81,15 +81,24 @@ def test_a_where_clause_only_chroma_can_check_reads_the_winners_from_the_index(c
     assert {r.hit.metadata["availability"] for r in everyone.ranked} != {"available"}
 
 
-def test_documents_the_index_does_not_hold_are_not_served(corpus):
+def test_a_constraint_match_with_no_vector_yet_is_served_unscored_after_the_ranked_ones(corpus):
+    """While an index is built, a document that meets every constraint but is not embedded yet is still an
+    answer (the constraint is certain); it has no similarity and comes after every ranked hit."""
     store, frame = corpus
     dense = frame.dense
     assert dense is not None
     present = dense.present.copy()
-    first = search(store, frame, QUERIES[0]).ranked[0].hit.id
+    whole = search(store, frame, QUERIES[0])
+    first = whole.ranked[0].hit.id
     present[int(np.flatnonzero(frame.ids == first)[0])] = False  # as if not embedded yet
     partial = dataclasses.replace(frame, dense=dataclasses.replace(dense, present=present))
-    assert first not in {r.hit.id for r in search(store, partial, QUERIES[0]).ranked}
+    ranked = search(store, partial, QUERIES[0], keyword=False).ranked
+    assert [r.hit.id for r in ranked if r.hit.distance is not None] == [r.hit.id for r in whole.ranked[1:]][
+        : len(ranked) - 1
+    ]
+    unscored = [r for r in ranked if r.hit.distance is None]
+    assert [r.hit.id for r in unscored] == [first] and ranked[-1].hit.id == first
+    assert unscored[0].violates == [] and unscored[0].meets  # it meets every constraint
 
 
 def test_the_frame_keeps_its_documents_in_one_chunk_per_column(tmp_path):
@@ -105,3 +114,24 @@ def test_the_frame_keeps_its_documents_in_one_chunk_per_column(tmp_path):
     assert frame.documents is not None and frame.documents.num_rows == frame.size == 130_000
     assert all(column.num_chunks == 1 for column in frame.documents.columns)
     assert frame.documents.column("text").to_pylist() == frame.texts
+
+
+def test_an_index_chroma_cannot_read_just_now_leaves_the_certain_part_of_the_answer(corpus, monkeypatch):
+    """A segment not on disk yet (Chroma's transient error, past its retries) is not a failed search: the
+    constraint matches are still served, ranked by the vectors in memory."""
+    from lakehouse_assets.core.vectors import IndexUnavailable
+
+    store, frame = corpus
+
+    def unavailable(*args, **kwargs):
+        raise IndexUnavailable(INDEX, "Error creating hnsw segment reader: Nothing found on disk")
+
+    monkeypatch.setattr(store, "query", unavailable)
+    monkeypatch.setattr(store, "fetch", unavailable)
+    whole = search(store, frame, QUERIES[1], keyword=False)
+    assert whole.ranked and all(r.hit.distance is not None and not r.violates for r in whole.ranked)
+    unconstrained = search(store, frame, "someone who can weld", keyword=False)
+    assert unconstrained.ranked and unconstrained.strategy == "exact over the embedded part (index not readable)"
+    no_vectors = search(store, dataclasses.replace(frame, dense=None), QUERIES[1], keyword=False)
+    assert {r.hit.id for r in no_vectors.ranked} and all(r.hit.distance is None for r in no_vectors.ranked)
+    assert all(not r.violates for r in no_vectors.ranked)

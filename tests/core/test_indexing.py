@@ -60,3 +60,30 @@ def test_batches_hold_texts_of_one_length_and_identical_texts_are_encoded_once(t
     assert store.count("docs") == 10
     hashes = store.get_metadata("docs", "content_hash")
     assert hashes == {f"doc-{i}": f"h-{t}" for i, t in enumerate(texts)}
+
+
+def test_adding_records_without_deletes_reads_only_their_own_entries(tmp_path: Path) -> None:
+    """Online playbook records add one or two documents to an index that grows with every one: reading
+    the whole index's hashes for each would make every record slower than the last."""
+    store = VectorStore.local(tmp_path / "chroma")
+    sync_index(
+        "docs", documents([f"text {i}" for i in range(300)]), ["kind"], embedder=WordCountEmbedder(), store=store
+    )
+    asked: list[object] = []
+    real = store.get_metadata
+
+    def spy(name: str, field_name: str, ids=None):
+        asked.append(None if ids is None else list(ids))
+        return real(name, field_name, ids=ids)
+
+    store.get_metadata = spy  # type: ignore[method-assign]
+    one = pa.Table.from_pylist(
+        [
+            {"id": "doc-new", "entity_id": "new", "text": "brand new", "content_hash": "h-new", "kind": "worker"},
+            {"id": "doc-3", "entity_id": "3", "text": "text 3", "content_hash": "h-text 3", "kind": "worker"},
+        ]
+    )
+    result = sync_index("docs", one, ["kind"], embedder=WordCountEmbedder(), store=store, delete_missing=False)
+    assert asked == [["doc-new", "doc-3"]]
+    assert (result.embedded, result.skipped, result.deleted) == (1, 1, 0) and store.count("docs") == 301
+    assert real("docs", "content_hash", ids=["doc-3", "absent"]) == {"doc-3": "h-text 3"}

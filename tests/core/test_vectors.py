@@ -597,3 +597,42 @@ def test_a_reused_handle_follows_an_index_dropped_and_recreated_elsewhere(tmp_pa
     writer.create_index(IndexSpec("shared", "m", 4))
     writer.upsert("shared", model="m", ids=["b"], embeddings=np.eye(4, dtype=np.float32)[1:2])
     assert [h.id for h in reader.query("shared", model="m", vector=np.eye(4)[1], k=1)] == ["b"]
+
+
+def test_chroma_internal_errors_on_reads_are_retried_then_named(tmp_path: Path, monkeypatch) -> None:
+    """A reader can catch a segment that is not on disk yet while the index is written; the same read a
+    moment later succeeds. One that keeps failing is IndexUnavailable (a 503 with Retry-After), not a 500."""
+    from chromadb.errors import InternalError
+
+    from lakehouse_assets.core import vectors as vectors_module
+    from lakehouse_assets.core.vectors import IndexUnavailable
+
+    monkeypatch.setattr(vectors_module, "READ_BACKOFF_SECONDS", 0.001)
+    store = VectorStore.local(tmp_path / "chroma")
+    store.ensure_index(IndexSpec("flaky", "m", 2))
+    store.upsert("flaky", model="m", ids=["a", "b"], embeddings=np.eye(2, dtype=np.float32))
+    collection = store._hot_collection("flaky")
+    real, calls = collection.query, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise InternalError("Error creating hnsw segment reader: Nothing found on disk")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(collection, "query", flaky)
+    assert [h.id for h in store.query("flaky", model="m", vector=np.array([1.0, 0.0]), k=1)] == ["a"]
+    assert len(calls) == 3
+    monkeypatch.setattr(collection, "query", lambda *a, **k: (_ for _ in ()).throw(InternalError("still not")))
+    with pytest.raises(IndexUnavailable, match="'flaky' could not be read just now"):
+        store.query("flaky", model="m", vector=np.array([1.0, 0.0]), k=1)
+
+
+def test_a_query_restricted_to_ids_the_index_lacks_answers_from_those_it_holds(tmp_path: Path) -> None:
+    """Chroma fails a whole id-restricted query ("Error finding id") when one id is not indexed yet."""
+    store = VectorStore.local(tmp_path / "chroma")
+    store.ensure_index(IndexSpec("partial", "m", 2))
+    store.upsert("partial", model="m", ids=["a", "b"], embeddings=np.eye(2, dtype=np.float32))
+    hits = store.query("partial", model="m", vector=np.array([0.0, 1.0]), k=5, ids=["b", "not-yet", "a"])
+    assert [h.id for h in hits] == ["b", "a"]
+    assert store.query("partial", model="m", vector=np.array([0.0, 1.0]), k=5, ids=["not-yet"]) == []

@@ -220,16 +220,16 @@ def test_a_keyword_index_built_in_the_background_lets_hybrid_searches_go_on_with
 
 
 def test_vectors_read_in_the_background_match_the_ones_read_in_the_search_thread(served):
-    """The path a large index takes (FrameCache reads it on a thread once quiet), over the real lake and
+    """The path a large index takes (FrameCache reads it on a thread, page by page), over the real lake and
     Chroma index: the same matrix as the synchronous read the API did for this 6,000-document index."""
     services = served["client"].app.state.services
     cache = catalog_frames(
-        services.catalog, services.lake, CORPORA, store=services.vectors, sync_vectors=0, quiet_seconds=0.0
+        services.catalog, services.lake, CORPORA, store=services.vectors, sync_vectors=0, follow_seconds=0.0
     )
     frame = cache.get("workers")
     assert frame is not None and frame.dense is None  # the search that asked did not wait
     deadline = time.monotonic() + 120
-    while frame.dense is None:
+    while frame.dense is None or not frame.dense.complete:
         assert time.monotonic() < deadline, cache.status()
         time.sleep(0.05)
     served_frame = services.matrix.frames.get("workers")
