@@ -21,7 +21,7 @@ from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.chat import chat_router_from_settings
 from lakehouse_assets.core.corpora import CORPORA
-from lakehouse_assets.core.embedder import embedder_from_settings
+from lakehouse_assets.core.embedder import embedder_from_settings, instant_embedder
 from lakehouse_assets.core.facet_frame import catalog_frames
 from lakehouse_assets.core.jsonl import DailyJournal
 from lakehouse_assets.core.matrix import DowngradePolicy, MatrixSearch
@@ -49,6 +49,7 @@ def open_services(settings: ApiSettings) -> Services:
         refresh_seconds=settings.catalog_refresh_seconds,
     )
     embedder = embedder_from_settings(settings)
+    instant = instant_embedder(settings) if settings.search_instant_tier else None
     vectors = open_vector_store(settings)
     chat = chat_router_from_settings(settings)
     matrix = MatrixSearch(
@@ -62,12 +63,14 @@ def open_services(settings: ApiSettings) -> Services:
             CORPORA,
             settings.catalog_refresh_seconds,
             store=vectors,
+            tiers=("full", "instant") if instant is not None else ("full",),
             sync_vectors=settings.search_vectors_sync_max,
             follow_seconds=settings.search_vectors_follow_seconds,
         ),
         chat=chat,
         llm_model=settings.search_llm_model,
         llm_tier=settings.search_llm_tier,
+        instant=instant,
     )
     return Services(
         settings,

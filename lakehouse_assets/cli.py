@@ -270,7 +270,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         calls = generate_activity(urls["api"], token=tokens[0] if tokens else None)
         _materialize_names(["playbook_memory"])  # the playbooks the activity recorded, before the corpus is built
         backfill = _launch_backfill(
-            urls["dagster"], sorted(CORPORA), ["corpus_documents", "corpus_embeddings"], "corpus_embeddings"
+            urls["dagster"],
+            sorted(CORPORA),
+            ["corpus_documents", "corpus_instant_embeddings", "corpus_embeddings"],
+            "corpus_embeddings",
         )
         today = datetime.now(UTC).date().isoformat()
         daily = _launch_backfill(urls["dagster"], [today], list(DAILY_DEMO_ASSETS), f"the {today} partitions")

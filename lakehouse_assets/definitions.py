@@ -48,6 +48,7 @@ def build_definitions(settings: LakehouseSettings | None = None) -> dg.Definitio
             "lake": LakeResource.from_settings(settings),
             "duckdb": DuckDBResource(database=":memory:"),
             "embedder": EmbedderResource.from_settings(settings),
+            "instant_embedder": EmbedderResource.instant_from_settings(settings),
             "vector_store": VectorStoreResource.from_settings(settings),
             "chat": ChatResource.from_settings(settings),
         },

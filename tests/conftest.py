@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from tests.fakes.llm_servers import FakeLLMServer
 
 # Test apps load the embedding model only when a test embeds (it takes seconds of a shared CPU).
 os.environ.setdefault("LAKEHOUSE_WARM_EMBEDDER", "false")
+# The int8 export and the static model are built once per test session, not once per test's lake.
+os.environ.setdefault("LAKEHOUSE_EMBED_MODELS_DIR", tempfile.mkdtemp(prefix="lakehouse-test-models-"))
 
 S3_REGION = "us-east-1"
 S3_ACCESS_KEY = "testing"

@@ -127,6 +127,7 @@ class FacetFrame:
     texts: list[str] | None = None  # the documents' text, until the keyword index is built from it
     documents: pa.Table | None = None  # per row: text and the index's metadata, to serve hits from memory
     dense: FrameVectors | None = None  # the index's vectors, when in memory and current (see FrameCache)
+    instant: FrameVectors | None = None  # the instant tier's index's vectors, until the full model's are all here
     keyword: KeywordIndex | None = None
     keyword_in_background: bool = False  # a large frame's keyword index is built off the search path
     _position: dict[str, int] | None = None
@@ -304,23 +305,34 @@ def build_frame(
     return frame
 
 
-@dataclass(frozen=True)
-class FrameSource:
-    """What a corpus's frame is built from now: its source dataset's version and, when the corpus has a
-    vector index, that index's state and how to read its vectors for a frame."""
+TIERS = ("full", "instant")  # the full model's index, and the instant tier's (a static model, indexed first)
+_ATTRIBUTE = {"full": "dense", "instant": "instant"}
 
-    version: str  # the source object: a new one rebuilds the frame
-    build: Callable[[], FacetFrame]
-    vector_count: int = 0  # the index's size (0: no index, or an empty one)
+
+@dataclass(frozen=True)
+class IndexSource:
+    """One vector index of a corpus as last seen: its state and how to read its vectors for a frame."""
+
+    count: int = 0  # the index's size (0: no index, or an empty one)
     # read(frame, prior, publish): the frame's vectors, adding to `prior` (see read_vectors)
-    read_vectors: Callable[..., FrameVectors | None] | None = None
-    vector_revision: str = ""  # the index's revision: a new one after any write, even in place
-    vector_generation: str = ""  # the index's collection id
+    read: Callable[..., FrameVectors | None] | None = None
+    revision: str = ""  # the index's revision: a new one after any write, even in place
+    generation: str = ""  # the index's collection id
     model: str = ""  # the model of the index's vectors
 
     @property
-    def vector_state(self) -> tuple[int, str, str]:
-        return self.vector_count, self.vector_revision, self.vector_generation
+    def state(self) -> tuple[int, str, str]:
+        return self.count, self.revision, self.generation
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """What a corpus's frame is built from now: its source dataset's version and, per tier of vector index
+    the corpus has ("full", and "instant" when configured), that index's state."""
+
+    version: str  # the source object: a new one rebuilds the frame
+    build: Callable[[], FacetFrame]
+    tiers: Mapping[str, IndexSource] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -337,17 +349,22 @@ class IndexState:
         return dataclasses.asdict(self)
 
 
+def vectors_of(frame: FacetFrame, tier: str) -> FrameVectors | None:
+    return getattr(frame, _ATTRIBUTE[tier])
+
+
 class FrameCache:
     """One frame per corpus, rebuilt when its source dataset gets a new version. Thread-safe.
 
-    A frame's vectors follow the index's size, revision and generation (any write through VectorStore
-    gives a new state). On a new state only the rows the frame does not hold yet are read (read_vectors):
-    in the search's own thread for an index of up to `sync_vectors` documents, else by a background thread
-    that publishes each page as it arrives and looks again at most every `follow_seconds` while the index
-    keeps changing (a 100,000-document index being built is followed within seconds; no search waits for
-    a read). A new generation (the index dropped and made again) drops the vectors at once. Likewise a
-    frame of more than `sync_keywords` documents gets its BM25 index from a background thread started
-    when it is built.
+    A frame's vectors follow each of the corpus's indexes (tiers): their size, revision and generation
+    (any write through VectorStore gives a new state). On a new state only the rows the frame does not
+    hold yet are read (read_vectors): in the search's own thread for an index of up to `sync_vectors`
+    documents, else by a background thread that publishes each page as it arrives and looks again at most
+    every `follow_seconds` while the index keeps changing (a 100,000-document index being built is
+    followed within seconds; no search waits for a read). A new generation (the index dropped and made
+    again) drops the vectors at once. Once the full model's vectors are all in memory, the instant tier's
+    are let go: searches no longer need them. Likewise a frame of more than `sync_keywords` documents
+    gets its BM25 index from a background thread started when it is built.
     """
 
     def __init__(
@@ -364,8 +381,8 @@ class FrameCache:
         self._sources: dict[str, FrameSource] = {}
         self._lock = threading.Lock()
         self._vector_lock = threading.Lock()
-        self._loading: set[str] = set()
-        self._last_read: dict[str, float] = {}  # corpus -> when the background reader last began a read
+        self._loading: set[tuple[str, str]] = set()  # (corpus, tier) read by a background thread now
+        self._last_read: dict[tuple[str, str], float] = {}  # when the background reader last began a read
         self.sync_vectors = sync_vectors
         self.follow_seconds = follow_seconds
         self.sync_keywords = sync_keywords
@@ -387,24 +404,34 @@ class FrameCache:
                         builder.start()
                     self._frames[corpus] = frame
         self._sources[corpus] = source
-        self._follow_index(corpus, frame, source)
+        for tier in TIERS:
+            self._follow_index(corpus, tier, frame, source.tiers.get(tier))
         return frame
 
-    def index_state(self, corpus: str, frame: FacetFrame) -> IndexState:
-        """What `frame`'s search can rank by meaning (as of the index state last seen)."""
+    def index_state(self, corpus: str, frame: FacetFrame, tier: str = "full") -> IndexState:
+        """What `frame`'s search can rank by meaning with `tier`'s vectors (as of the index state last seen)."""
         source = self._sources.get(corpus)
-        indexed = source.vector_count if source is not None else 0
-        dense = frame.dense
+        index = source.tiers.get(tier) if source is not None else None
+        indexed = index.count if index is not None else 0
+        dense = vectors_of(frame, tier)
         embedded = dense.rows if dense is not None else 0
         if embedded >= frame.size:
             state = "ready"
         elif embedded == 0 and indexed == 0:
             state = "empty"
-        elif corpus in self._loading or (dense is not None and not dense.complete):
+        elif (corpus, tier) in self._loading or (dense is not None and not dense.complete):
             state = "loading" if indexed >= frame.size else "building"
         else:
             state = "building"
-        return IndexState(state, embedded, frame.size, indexed, source.model if source is not None else "")
+        return IndexState(state, embedded, frame.size, indexed, index.model if index is not None else "")
+
+    def answering(self, corpus: str, frame: FacetFrame) -> str:
+        """The tier a search of `frame` ranks with: the full model's once all its vectors are here, the
+        instant tier's while it covers more of the corpus, else the full model's (partial)."""
+        full, instant = frame.dense, frame.instant
+        if instant is None or (full is not None and full.rows >= frame.size):
+            return "full"
+        return "instant" if instant.rows > (full.rows if full is not None else 0) else "full"
 
     @staticmethod
     def _build_keywords(corpus: str, frame: FacetFrame) -> None:
@@ -416,71 +443,85 @@ class FrameCache:
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Per built frame: its entities, the vectors in memory, and whether a read is under way."""
-        return {
-            corpus: {
+        out: dict[str, dict[str, Any]] = {}
+        for corpus, frame in list(self._frames.items()):
+            out[corpus] = {
                 "entities": frame.size,
                 "vectors_in_memory": frame.dense.rows if frame.dense is not None else 0,
-                "vectors_loading": corpus in self._loading,
+                "vectors_loading": (corpus, "full") in self._loading,
                 "keyword_index": _keyword_state(frame),
             }
-            for corpus, frame in list(self._frames.items())
-        }
+            source = self._sources.get(corpus)
+            if source is not None and "instant" in source.tiers:
+                out[corpus]["instant_vectors_in_memory"] = frame.instant.rows if frame.instant is not None else 0
+                out[corpus]["answering"] = self.answering(corpus, frame)
+        return out
 
-    def _follow_index(self, corpus: str, frame: FacetFrame, source: FrameSource) -> None:
-        state, read = source.vector_state, source.read_vectors
-        if _holds(frame.dense, state):
+    def _follow_index(self, corpus: str, tier: str, frame: FacetFrame, index: IndexSource | None) -> None:
+        attribute = _ATTRIBUTE[tier]
+        held = getattr(frame, attribute)
+        if tier == "instant" and frame.dense is not None and frame.dense.rows >= frame.size:
+            setattr(frame, attribute, None)  # the full model answers every document now
             return
-        if read is None or source.vector_count == 0:
-            frame.dense = None
+        if index is None or index.read is None or index.count == 0:
+            setattr(frame, attribute, None)
             return
-        if frame.dense is not None and frame.dense.generation != source.vector_generation:
-            frame.dense = None  # another collection: its vectors may be another model's
-        if source.vector_count > self.sync_vectors:
+        if _holds(held, index.state):
+            return
+        if held is not None and held.generation != index.generation:
+            setattr(frame, attribute, None)  # another collection: its vectors may be another model's
+        if index.count > self.sync_vectors:
             with self._vector_lock:
-                if corpus in self._loading:
+                if (corpus, tier) in self._loading:
                     return
-                self._loading.add(corpus)
-            reader = threading.Thread(target=self._follow_in_background, args=(corpus,), daemon=True)
-            reader.name = f"vectors-{corpus}"
+                self._loading.add((corpus, tier))
+            reader = threading.Thread(target=self._follow_in_background, args=(corpus, tier), daemon=True)
+            reader.name = f"vectors-{corpus}-{tier}"
             reader.start()
             return
         with self._vector_lock:
-            if not _holds(frame.dense, state):
-                frame.dense = _stamped(read(frame, frame.dense, None), state)
+            held = getattr(frame, attribute)
+            if not _holds(held, index.state):
+                setattr(frame, attribute, _stamped(index.read(frame, held, None), index.state))
 
-    def _follow_in_background(self, corpus: str) -> None:
+    def _follow_in_background(self, corpus: str, tier: str) -> None:
         """Read what the frame lacks, publishing each page; look again (at most every `follow_seconds`)
         while the index keeps changing; stop when the frame holds the index's state or is replaced."""
+        attribute, key = _ATTRIBUTE[tier], (corpus, tier)
         try:
             while True:
                 source = self._loader(corpus)
                 frame = self._frames.get(corpus)
-                if source is None or frame is None or frame.version != source.version or source.read_vectors is None:
+                if source is None or frame is None or frame.version != source.version:
                     return  # the next search builds the new frame and follows its index
-                state = source.vector_state
-                if source.vector_count == 0 or _holds(frame.dense, state):
+                index = source.tiers.get(tier)
+                if index is None or index.read is None or index.count == 0:
                     return
-                wait = self._last_read.get(corpus, -math.inf) + self.follow_seconds - time.monotonic()
+                state = index.state
+                held = getattr(frame, attribute)
+                if _holds(held, state):
+                    return
+                wait = self._last_read.get(key, -math.inf) + self.follow_seconds - time.monotonic()
                 if wait > 0:
                     time.sleep(min(wait, 1.0))
                     continue
-                self._last_read[corpus] = time.monotonic()
-                prior = frame.dense if frame.dense is not None and frame.dense.generation == state[2] else None
+                self._last_read[key] = time.monotonic()
+                prior = held if held is not None and held.generation == state[2] else None
 
                 def publish(partial: FrameVectors, frame: FacetFrame = frame, state: tuple = state) -> None:
                     with self._vector_lock:
                         if self._frames.get(corpus) is frame:
-                            frame.dense = _stamped(partial, state, complete=False)
+                            setattr(frame, attribute, _stamped(partial, state, complete=False))
 
-                dense = source.read_vectors(frame, prior, publish)
+                dense = index.read(frame, prior, publish)
                 with self._vector_lock:
                     if self._frames.get(corpus) is frame:
-                        frame.dense = _stamped(dense, state)
+                        setattr(frame, attribute, _stamped(dense, state))
         except Exception:
-            log.exception("reading the vectors of %s failed; the next search tries again", corpus)
+            log.exception("reading the vectors of %s failed (%s tier); the next search tries again", corpus, tier)
         finally:
             with self._vector_lock:
-                self._loading.discard(corpus)
+                self._loading.discard(key)
 
 
 def _holds(dense: FrameVectors | None, state: tuple[int, str, str]) -> bool:
@@ -502,33 +543,40 @@ def _keyword_state(frame: FacetFrame) -> str:
     return "building" if frame.keyword_in_background else "on first use"
 
 
+def tier_index(index: str, tier: str) -> str:
+    """The name of a corpus's index for one tier: the full model's is the corpus's own index name."""
+    return index if tier == "full" else f"{index}-{tier}"
+
+
 def catalog_frames(
     catalog: Any,
     lake: Any,
     corpora: Mapping[str, Any],
     refresh_seconds: float = 1.0,
     store: VectorStore | None = None,
+    *,
+    tiers: Sequence[str] = ("full",),
     **cache: Any,
 ) -> FrameCache:
     """Frames for the corpora that declare facets, from their source datasets in the catalog (and, with
-    `store`, the corpus index's vectors; `cache` goes to FrameCache).
+    `store`, the vectors of the corpus's index for each of `tiers`; `cache` goes to FrameCache).
 
-    The catalog (and the index's size and revision) are re-read at most every `refresh_seconds`; a new version of the
+    The catalog (and the indexes' states) are re-read at most every `refresh_seconds`; a new version of the
     source rebuilds the frame on the next search (the old one keeps answering until then).
     """
     import duckdb
 
     from lakehouse_assets.core.duck import mount, parquet_source
 
-    checked: dict[str, float] = {}  # corpus -> when the catalog and its index were last read for it
-    states: dict[str, IndexVersion] = {}
+    checked: dict[str, float] = {}  # corpus -> when the catalog and its indexes were last read for it
+    states: dict[tuple[str, str], IndexVersion] = {}
     lock = threading.Lock()
     none = IndexVersion(0, "", "", "")
 
-    def index_state(spec: Any) -> IndexVersion:
+    def index_version(index: str) -> IndexVersion:
         try:
-            return store.version(spec.index) if store is not None else none
-        except Exception:  # no index yet (or not readable this moment: the last state seen stands)
+            return store.version(index) if store is not None else none
+        except Exception:  # no index yet (or not readable this moment)
             return none
 
     def loader(corpus: str) -> FrameSource | None:
@@ -542,7 +590,8 @@ def catalog_frames(
                 checked[corpus] = now
         if stale:
             catalog.refresh()
-            states[corpus] = index_state(spec)
+            for tier in tiers:
+                states[(corpus, tier)] = index_version(tier_index(spec.index, tier))
         manifest = catalog.find(spec.source)
         if manifest is None:
             return None
@@ -556,21 +605,23 @@ def catalog_frames(
             finally:
                 conn.close()
 
-        def vectors(frame: FacetFrame, prior: FrameVectors | None, publish: Any = None) -> FrameVectors | None:
-            assert store is not None
-            return read_vectors(
-                store, spec.index, frame.ids, hashes=frame.content_hashes(), prior=prior, publish=publish
-            )
+        def reader(index: str) -> Callable[..., FrameVectors | None]:
+            def read(frame: FacetFrame, prior: FrameVectors | None, publish: Any = None) -> FrameVectors | None:
+                assert store is not None
+                return read_vectors(
+                    store, index, frame.ids, hashes=frame.content_hashes(), prior=prior, publish=publish
+                )
 
-        version = states.get(corpus, none)
-        return FrameSource(
-            manifest.object_key,
-            build,
-            version.count,
-            vectors if store is not None else None,
-            version.revision,
-            version.generation,
-            version.model,
-        )
+            return read
+
+        sources = {}
+        if store is not None:
+            for tier in tiers:
+                version = states.get((corpus, tier), none)
+                index = tier_index(spec.index, tier)
+                sources[tier] = IndexSource(
+                    version.count, reader(index), version.revision, version.generation, version.model
+                )
+        return FrameSource(manifest.object_key, build, sources)
 
     return FrameCache(loader, **cache)

@@ -217,8 +217,10 @@ def search_frame(
     keyword: bool = True,
     keyword_only: bool = False,
     pad: bool = False,
+    dense: FrameVectors | str | None = "frame",
 ) -> FrameResult:
-    """Rank the corpus for one query under `constraints` (see the module docstring)."""
+    """Rank the corpus for one query under `constraints` (see the module docstring). `dense`: the vectors in
+    memory of `index` (default the frame's full-model ones; the instant tier's when that index answers)."""
     masks = [frame.satisfies(c) for c in constraints]
     mask = _position_mask(frame, exclude)
     for m in masks:
@@ -234,16 +236,17 @@ def search_frame(
         return meets, [label for label, m in zip(labels, masks, strict=True) if not m[pos]]
 
     constrained = bool(constraints) or bool(exclude)
-    probe = _Probe(store, index, model, frame, frame.dense, vector, where)
+    held = frame.dense if isinstance(dense, str) else dense
+    probe = _Probe(store, index, model, frame, held, vector, where)
     if keyword_only:
         top = frame.keywords().top(text, fetch, mask)
         ids = [str(frame.ids[i]) for i, _ in top]
         by_id = {vh.id: vh for vh in probe.hits([i for i, _ in top])}
-        dense: list[VectorHit] = [by_id[i] for i in ids if i in by_id]
+        found: list[VectorHit] = [by_id[i] for i in ids if i in by_id]
         strategy = "keyword"
     else:
-        dense, strategy = dense_admitted(probe, mask, admitted, fetch, constrained)
-    ranked = [Ranked(vh, *explain(vh)) for vh in dense]
+        found, strategy = dense_admitted(probe, mask, admitted, fetch, constrained)
+    ranked = [Ranked(vh, *explain(vh)) for vh in found]
     keyword_ids: list[str] = []
     fuse = keyword and not keyword_only and admitted > 0
     keywords = frame.keywords_for_fusion() if fuse else None

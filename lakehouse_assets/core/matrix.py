@@ -35,10 +35,18 @@ import numpy as np
 
 from lakehouse_assets.core.corpora import CORPORA, PLAYBOOKS, WORKERS, CorpusSpec
 from lakehouse_assets.core.embedder import Embedder
-from lakehouse_assets.core.facet_frame import ConstraintError, FacetFrame, FrameCache, IndexState
+from lakehouse_assets.core.facet_frame import (
+    ConstraintError,
+    FacetFrame,
+    FrameCache,
+    IndexState,
+    tier_index,
+    vectors_of,
+)
 from lakehouse_assets.core.hybrid import describe, search_frame
 from lakehouse_assets.core.keyword import rrf
 from lakehouse_assets.core.llm_parse import propose
+from lakehouse_assets.core.mirror import IndexMirror
 from lakehouse_assets.core.playbooks import split_ids
 from lakehouse_assets.core.query_parse import Constraint, ParsedQuery, parse_query
 from lakehouse_assets.core.vectors import IndexNotFound, IndexUnavailable, VectorHit, VectorStore
@@ -289,9 +297,12 @@ class MatrixSearch:
         chat: Any | None = None,
         llm_model: str | None = None,
         llm_tier: str | None = "local_fast",
+        instant: Embedder | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
+        self.instant = instant  # the instant tier: answers a corpus while its full-model index is incomplete
+        self._mirrors: dict[str, IndexMirror] = {}  # small indexes searched in memory (corpora without a frame)
         self.corpora = dict(corpora)
         self.min_score = min_score
         self.policy = policy or DowngradePolicy()
@@ -371,7 +382,14 @@ class MatrixSearch:
         if req.parse_only:
             return self._result(req, specs, [], 0, started, parsed, shown, None, None, None, shown_frame)
         text = (parsed.semantic if parsed and parsed.semantic else None) or req.query
-        vector = self.embedder.embed_one(text)
+        query_vectors: dict[str, np.ndarray] = {}
+
+        def vector_for(tier: str) -> np.ndarray:
+            if tier not in query_vectors:
+                model = self.instant if tier == "instant" and self.instant is not None else self.embedder
+                query_vectors[tier] = model.embed_one(text)
+            return query_vectors[tier]
+
         exclude = [str(i) for i in req.exclude_ids]
         fetch = min(MAX_K, req.k * 2 + len(exclude))
         best: dict[tuple[str, str], Hit] = {}
@@ -388,14 +406,17 @@ class MatrixSearch:
                 if any(_anchors(c, frame) for c in constraints):
                     anchored.add(spec.name)
                 extra = {k: v for k, v in (req.filter or {}).items() if frame.vocab.facet(k) is None}
+                tier = self._tier(spec, frame)
+                model = self.instant.model if tier == "instant" and self.instant is not None else self.embedder.model
                 result = search_frame(
-                    self.store, spec.index, self.embedder.model, frame, constraints, vector,
+                    self.store, tier_index(spec.index, tier), model, frame, constraints, vector_for(tier),
                     text=text, k=req.k, fetch=fetch, exclude=exclude,
                     where=chroma_where(translate_filter(extra, spec)),
                     keyword=req.mode == "hybrid", keyword_only=req.mode == "keyword", pad=req.pad,
+                    dense=vectors_of(frame, tier),
                 )  # fmt: skip
                 if self.frames is not None:
-                    states[spec.name] = self.frames.index_state(spec.name, frame)
+                    states[spec.name] = self.frames.index_state(spec.name, frame, tier)
                 admitted = result.admitted if admitted is None else admitted + result.admitted
                 strategy = result.strategy
                 keyword_ids.extend(result.keyword_ids)
@@ -412,9 +433,7 @@ class MatrixSearch:
                 if exclude:
                     clauses.append({"entity_id": {"$nin": exclude}})
                 try:
-                    hits = self.store.query(
-                        spec.index, model=self.embedder.model, vector=vector, k=fetch, where=chroma_where(clauses)
-                    )
+                    hits = self._query(spec.index, vector_for("full"), fetch, chroma_where(clauses))
                 except IndexNotFound:
                     continue  # a corpus not indexed yet contributes nothing
                 except IndexUnavailable:
@@ -429,7 +448,7 @@ class MatrixSearch:
 
         matched = 0
         if req.use_playbook:
-            matched = self._apply_playbooks(req, vector, best, exclude)
+            matched = self._apply_playbooks(req, vector_for("full"), best, exclude)
 
         # The relevance floor guards similarity-only answers ("dental hygienist" against a roster with none);
         # a worker admitted by a role, certification or skill the query named is relevant by construction,
@@ -465,6 +484,22 @@ class MatrixSearch:
             req, specs, hits, matched, started, parsed, shown, admitted, shortfall, strategy, shown_frame,
             keyword_pending=keyword_pending, index=overall, indexes={n: st.as_dict() for n, st in states.items()},
         )  # fmt: skip
+
+    def _query(self, index: str, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[VectorHit]:
+        """The index's nearest `k`: from its copy in memory while it is small, else from the store."""
+        mirror = self._mirrors.get(index)
+        if mirror is None:
+            mirror = self._mirrors.setdefault(index, IndexMirror(self.store, index))
+        hits = mirror.query(model=self.embedder.model, vector=vector, k=k, where=where)
+        if hits is not None:
+            return hits
+        return self.store.query(index, model=self.embedder.model, vector=vector, k=k, where=where)
+
+    def _tier(self, spec: CorpusSpec, frame: FacetFrame) -> str:
+        """Which of the corpus's indexes ranks this search (see FrameCache.answering)."""
+        if self.instant is None or self.frames is None:
+            return "full"
+        return self.frames.answering(spec.name, frame)
 
     @staticmethod
     def _constraints(parsed: ParsedQuery | None, explicit: list[Constraint]) -> list[Constraint]:
@@ -549,9 +584,7 @@ class MatrixSearch:
     ) -> int:
         """Boost or demote workers named by similar past playbooks. Returns how many playbooks matched."""
         try:
-            neighbours = self.store.query(
-                PLAYBOOKS.index, model=self.embedder.model, vector=vector, k=PLAYBOOK_NEIGHBOURS
-            )
+            neighbours = self._query(PLAYBOOKS.index, vector, PLAYBOOK_NEIGHBOURS, None)
         except (IndexNotFound, IndexUnavailable):
             return 0
         matches = [n for n in neighbours if n.similarity >= PLAYBOOK_MIN_SIMILARITY]

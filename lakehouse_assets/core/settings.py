@@ -44,11 +44,21 @@ class LakehouseSettings(BaseSettings):
     )
 
     # Retrieval: embeddings and the vector store.
-    embedder_backend: str = Field(default="local", description="'local' (all-MiniLM-L6-v2 on CPU) or 'ollama'.")
+    embedder_backend: str = Field(
+        default="local",
+        description="'local' (all-MiniLM-L6-v2, torch fp32, CUDA when available), 'onnx' (the same model as int8 "
+        "ONNX), 'static' (a model2vec model distilled from it: the instant tier) or 'ollama'.",
+    )
     embedder_model: str | None = Field(default=None, description="Ollama model; default nomic-embed-text.")
     ollama_host: str | None = Field(default=None, description="Defaults to OLLAMA_HOST, then localhost:11434.")
     embed_batch_size: int = 32
     embed_cache_size: int = 50_000
+    embed_models_dir: Path | None = Field(
+        default=None, description="Where the int8 export and the static model are built and cached; unset: home/models."
+    )
+    embed_threads: int | None = Field(
+        default=None, description="ONNX Runtime threads per session; unset: the CPUs this process may use."
+    )
     chroma_url: str | None = Field(
         default=None, description="A Chroma server (http://host:port); unset: a local folder under home."
     )
@@ -61,6 +71,11 @@ class LakehouseSettings(BaseSettings):
         default=20_000,
         description="Up to this many documents, a search reads a corpus index's new vectors itself when the index "
         "changes; a larger index is followed by a background thread.",
+    )
+    search_instant_tier: bool = Field(
+        default=True,
+        description="Answer a corpus from its instant index (<index>-instant, the static model) while the full "
+        "model's index is incomplete; search switches to the full model by itself once it holds every document.",
     )
     search_vectors_follow_seconds: float = Field(
         default=2.0, description="How often the new vectors of a large index that keeps changing are read."

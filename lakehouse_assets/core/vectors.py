@@ -83,6 +83,20 @@ def _read(name: str, action: Callable[[], Any]) -> Any:
     raise AssertionError("unreachable")
 
 
+WRITE_LOG = 256  # writes per index this store remembers, for readers that keep a copy in memory
+
+
+@dataclass(frozen=True)
+class WriteEntry:
+    """One write through a VectorStore: what an in-memory copy of the index applies to follow it."""
+
+    op: str  # "upsert" | "delete" | "unknown" (a failed write: read the index again)
+    ids: list[str]
+    embeddings: np.ndarray | None = None
+    metadatas: list[Mapping[str, Any]] | None = None
+    documents: Sequence[str] | None = None
+
+
 class IndexVersion(NamedTuple):
     """What a reader holding an index's vectors compares: its size, the revision this store stamps on
     every write, and the collection's id (a new one when the index was dropped and made again, maybe
@@ -145,6 +159,8 @@ class VectorStore:
         self._fields_lock = threading.Lock()
         self._hot: dict[str, tuple[float, Any]] = {}
         self._hot_lock = threading.Lock()
+        self.writes: dict[str, int] = {}  # index -> writes through this store (readers of a copy compare it)
+        self._write_log: dict[str, list[tuple[int, WriteEntry, str]]] = {}
 
     @classmethod
     def local(cls, path: Path, **kw: Any) -> VectorStore:
@@ -348,28 +364,52 @@ class VectorStore:
         if not len(ids):
             return 0
         collection = self._checked(name, model, int(embeddings.shape[1]), fresh=True)
-        with self._writing(name, collection):
+        entry = WriteEntry("upsert", list(ids), embeddings, list(metadatas or [{}] * len(ids)), documents)
+        with self._writing(name, collection, entry):
             self._upsert_batches(collection, ids, embeddings, documents, metadatas, batch_size)
         return len(ids)
 
     @contextlib.contextmanager
-    def _writing(self, name: str, collection: Any) -> Iterator[None]:
-        """Around a write: forget the cached metadata fields, and stamp a new revision once it is over
-        (also after a failed write, which may have stored part of its batches)."""
+    def _writing(self, name: str, collection: Any, entry: WriteEntry) -> Iterator[None]:
+        """Around a write: forget the cached metadata fields, stamp a new revision once it is over (also
+        after a failed write, which may have stored part of its batches), and log what was written."""
         try:
             yield
         except BaseException:
             self._forget_fields(name)
             with contextlib.suppress(Exception):
                 self._stamp_revision(collection)
+            self._log_write(name, WriteEntry("unknown", []), "")
             raise
         self._forget_fields(name)
-        self._stamp_revision(collection)
+        self._log_write(name, entry, self._stamp_revision(collection))
+
+    def _log_write(self, name: str, entry: WriteEntry, revision: str) -> None:
+        with self._hot_lock:
+            log = self._write_log.setdefault(name, [])
+            self.writes[name] = self.writes.get(name, 0) + 1
+            log.append((self.writes[name], entry, revision))
+            del log[:-WRITE_LOG]
+
+    def writes_since(self, name: str, seq: int) -> list[tuple[int, WriteEntry, str]] | None:
+        """(sequence, entry, revision stamped after it) of this store's writes to `name` after `seq`, or None
+        when the log no longer reaches back that far (a reader then reads the index again)."""
+        with self._hot_lock:
+            log = list(self._write_log.get(name, ()))
+            current = self.writes.get(name, 0)
+        if current == seq:
+            return []
+        later = [e for e in log if e[0] > seq]
+        if not later or later[0][0] != seq + 1:
+            return None
+        return later
 
     @staticmethod
-    def _stamp_revision(collection: Any) -> None:
+    def _stamp_revision(collection: Any) -> str:
         # Chroma's modify replaces the whole metadata: keep model, dimension and the marker.
-        collection.modify(metadata={**(collection.metadata or {}), REVISION_KEY: uuid.uuid4().hex})
+        token = uuid.uuid4().hex
+        collection.modify(metadata={**(collection.metadata or {}), REVISION_KEY: token})
+        return token
 
     def version(self, name: str) -> IndexVersion:
         """Size, revision and generation of an index: they change whenever its contents do."""
@@ -409,7 +449,7 @@ class VectorStore:
     def delete(self, name: str, ids: Sequence[str]) -> None:
         if ids:
             collection = self._collection(name)
-            with self._writing(name, collection):
+            with self._writing(name, collection, WriteEntry("delete", list(ids))):
                 for start in range(0, len(ids), UPSERT_BATCH):
                     collection.delete(ids=list(ids[start : start + UPSERT_BATCH]))
 

@@ -9,30 +9,45 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field
 
-from lakehouse_assets.core.embedder import LOCAL_MODEL, CachedEmbedder, open_embedder
+from lakehouse_assets.core.embedder import (
+    INSTANT_BACKEND,
+    LOCAL_MODEL,
+    CachedEmbedder,
+    default_models_dir,
+    models_dir_for,
+    open_embedder,
+)
 from lakehouse_assets.core.settings import LakehouseSettings
 
-ConfigKey = tuple[str, str | None, str | None, int, int]
+ConfigKey = tuple[str, str | None, str | None, int, int, str | None, int | None]
 
 _embedders: dict[ConfigKey, CachedEmbedder] = {}
 _embedders_lock = threading.Lock()
 
 
 class EmbedderResource(dg.ConfigurableResource):
-    """Text embeddings: all-MiniLM-L6-v2 on CPU (`local`) or an Ollama model (`ollama`), LRU-cached."""
+    """Text embeddings: all-MiniLM-L6-v2 in torch fp32 (`local`), as int8 ONNX (`onnx`), distilled to a
+    static model (`static`, the instant tier), or an Ollama model (`ollama`); LRU-cached."""
 
-    backend: Literal["local", "ollama"] = Field(
-        default="local", description="'local' (all-MiniLM-L6-v2 on CPU) or 'ollama'."
+    backend: Literal["local", "onnx", "static", "ollama"] = Field(
+        default="local",
+        description="'local' (all-MiniLM-L6-v2, torch fp32), 'onnx' (int8 ONNX Runtime), 'static' (model2vec) "
+        "or 'ollama'.",
     )
     model: str | None = Field(default=None, description="Ollama model; default nomic-embed-text.")
     ollama_host: str | None = Field(default=None, description="Defaults to OLLAMA_HOST, then localhost:11434.")
     batch_size: int = Field(default=64, description="Texts per model call (or per Ollama request).")
     cache_size: int = Field(default=50_000, description="Vectors kept in the LRU cache.")
+    models_dir: str | None = Field(
+        default=None, description="Where the onnx and static backends build and cache their models; unset: home/models."
+    )
+    threads: int | None = Field(default=None, description="ONNX Runtime threads; unset: the CPUs this process may use.")
 
     @classmethod
     def from_settings(cls, settings: LakehouseSettings) -> EmbedderResource:
@@ -43,14 +58,34 @@ class EmbedderResource(dg.ConfigurableResource):
             ollama_host=settings.ollama_host,
             batch_size=settings.embed_batch_size,
             cache_size=settings.embed_cache_size,
+            models_dir=str(models_dir_for(settings)),
+            threads=settings.embed_threads,
         )
+
+    @classmethod
+    def instant_from_settings(cls, settings: LakehouseSettings) -> EmbedderResource:
+        """The instant tier (the static model) for the shared settings, whatever `embedder_backend` says."""
+        return cls(
+            backend=INSTANT_BACKEND,
+            batch_size=settings.embed_batch_size,
+            cache_size=settings.embed_cache_size,
+            models_dir=str(models_dir_for(settings)),
+        )
+
+    def _models_dir(self) -> str | None:
+        if self.backend not in ("onnx", "static"):
+            return None
+        return str(Path(self.models_dir or default_models_dir()).resolve())
 
     def config_key(self) -> ConfigKey:
         """What decides which embedder `get()` returns; the host is resolved the way the client resolves it."""
         if self.backend == "local":
-            return ("local", self.model or LOCAL_MODEL, None, self.batch_size, self.cache_size)
+            return ("local", self.model or LOCAL_MODEL, None, self.batch_size, self.cache_size, None, None)
+        if self.backend in ("onnx", "static"):
+            threads = self.threads if self.backend == "onnx" else None
+            return (self.backend, None, None, self.batch_size, self.cache_size, self._models_dir(), threads)
         host = self.ollama_host or os.environ.get("OLLAMA_HOST") or None
-        return (self.backend, self.model or None, host, self.batch_size, self.cache_size)
+        return (self.backend, self.model or None, host, self.batch_size, self.cache_size, None, None)
 
     def get(self) -> CachedEmbedder:
         """The process-wide embedder for this configuration (created on first use)."""
@@ -64,6 +99,8 @@ class EmbedderResource(dg.ConfigurableResource):
                     host=self.ollama_host,
                     batch_size=self.batch_size,
                     cache_size=self.cache_size,
+                    models_dir=key[5],
+                    threads=self.threads,
                 )
                 _embedders[key] = embedder
             return embedder

@@ -23,6 +23,7 @@ import pydantic
 import pytest
 
 import lakehouse_assets.core.embedder as embedder_mod
+import lakehouse_assets.core.embedder.local as local_mod
 import lakehouse_assets.resources.embedder as resource_mod
 from lakehouse_assets.core.embedder import (
     LOCAL_DIMENSION,
@@ -229,7 +230,7 @@ def test_local_model_is_loaded_once_and_shared_by_instances(
     b.embed([NURSE])
     assert a._st() is b._st() is local._st()
     assert constructed == []  # neither new instance loaded the model again
-    assert len(embedder_mod._models) == 1
+    assert len(local_mod._models) == 1
 
 
 def test_concurrent_first_loads_construct_the_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,7 +243,7 @@ def test_concurrent_first_loads_construct_the_model_once(monkeypatch: pytest.Mon
             constructed.append(path)
             time.sleep(0.05)
 
-    monkeypatch.setattr(embedder_mod, "_models", {})
+    monkeypatch.setattr(local_mod, "_models", {})
     monkeypatch.setattr(sentence_transformers, "SentenceTransformer", SlowFakeModel)
     loaded: list[object] = []
     threads = [
@@ -504,7 +505,9 @@ def test_embedder_from_settings_builds_a_cached_ollama_embedder(fake_ollama: Fak
 
 
 def test_open_embedder_unknown_backend_is_a_clear_error() -> None:
-    with pytest.raises(EmbeddingError, match=r"unknown embedder backend 'openai'.*'local' or 'ollama'"):
+    with pytest.raises(
+        EmbeddingError, match=r"unknown embedder backend 'openai'.*'local', 'onnx', 'static' or 'ollama'"
+    ):
         open_embedder("openai")
 
 
@@ -531,7 +534,8 @@ def test_resource_get_returns_one_embedder_per_configuration(fresh_resource_cach
     assert len(fresh_resource_cache) == 2
 
 
-def test_resource_from_settings_copies_the_embedder_settings() -> None:
+def test_resource_from_settings_copies_the_embedder_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAKEHOUSE_EMBED_MODELS_DIR", raising=False)
     settings = LakehouseSettings(
         _env_file=None,
         embedder_backend="ollama",
@@ -539,6 +543,8 @@ def test_resource_from_settings_copies_the_embedder_settings() -> None:
         ollama_host="http://10.0.0.5:11434",
         embed_batch_size=16,
         embed_cache_size=99,
+        embed_threads=3,
+        home="/srv/lake",
     )
     resource = EmbedderResource.from_settings(settings)
     assert (resource.backend, resource.model, resource.ollama_host, resource.batch_size, resource.cache_size) == (
@@ -548,10 +554,13 @@ def test_resource_from_settings_copies_the_embedder_settings() -> None:
         16,
         99,
     )
+    assert (resource.models_dir, resource.threads) == ("/srv/lake/models", 3)  # the lake home's models folder
+    custom = LakehouseSettings(_env_file=None, embedder_backend="onnx", embed_models_dir="/opt/models")
+    assert EmbedderResource.from_settings(custom).models_dir == "/opt/models"
 
 
 def test_resource_rejects_an_unknown_backend() -> None:
-    with pytest.raises(pydantic.ValidationError, match=r"backend[\s\S]*'local' or 'ollama'"):
+    with pytest.raises(pydantic.ValidationError, match=r"backend[\s\S]*'local', 'onnx', 'static' or 'ollama'"):
         EmbedderResource(backend="openai")  # type: ignore[arg-type]
 
 

@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from lakehouse_assets.core import facet_frame
-from lakehouse_assets.core.facet_frame import FacetFrame, FrameCache, FrameSource, FrameVectors, read_vectors
+from lakehouse_assets.core.facet_frame import (
+    FacetFrame,
+    FrameCache,
+    FrameSource,
+    FrameVectors,
+    IndexSource,
+    read_vectors,
+)
 from lakehouse_assets.core.vectors import IndexSpec, VectorStore
 from lakehouse_assets.core.vocabulary import Vocabulary
 
@@ -61,7 +68,8 @@ class Source:
     def __call__(self, corpus: str) -> FrameSource | None:
         if corpus != "workers":
             return None
-        return FrameSource(self.version, self.build, self.count, self.read, self.revision, self.generation, "m")
+        index = IndexSource(self.count, self.read, self.revision, self.generation, "m")
+        return FrameSource(self.version, self.build, {"full": index})
 
 
 def wait_for(check, seconds: float = 10.0) -> None:
@@ -306,3 +314,32 @@ def test_a_failed_background_build_leaves_it_to_the_next_search(monkeypatch):
     wait_for(lambda: not frame.keyword_in_background)
     assert cache.status()["workers"]["keyword_index"] == "on first use"
     assert frame.keywords_for_fusion() is not None and len(calls) == 2
+
+
+def test_the_instant_tier_answers_until_the_full_models_vectors_are_all_here_then_is_let_go():
+    full, instant = Source([f"w{i}" for i in range(20)]), Source([f"w{i}" for i in range(20)])
+    full.count = 0  # the full model's index is not built yet; the instant one is complete
+
+    def loader(corpus: str) -> FrameSource | None:
+        tiers = {
+            "full": IndexSource(full.count, full.read, full.revision, full.generation, "big"),
+            "instant": IndexSource(instant.count, instant.read, instant.revision, "i1", "small"),
+        }
+        return FrameSource("v1", full.build, tiers) if corpus == "workers" else None
+
+    cache = FrameCache(loader, sync_vectors=100)
+    frame = cache.get("workers")
+    assert cache.answering("workers", frame) == "instant" and frame.instant.rows == 20 and frame.dense is None
+    assert cache.index_state("workers", frame, "instant").as_dict() == {
+        "state": "ready", "embedded": 20, "documents": 20, "indexed": 20, "model": "small",
+    }  # fmt: skip
+    assert cache.index_state("workers", frame).state == "empty"
+    full.count, full.revision = 12, "r2"  # the full model is part of the way
+    frame = cache.get("workers")
+    assert frame.dense.rows == 12 and cache.answering("workers", frame) == "instant"
+    assert cache.status()["workers"]["answering"] == "instant"
+    full.count, full.revision = 20, "r3"
+    frame = cache.get("workers")
+    assert cache.answering("workers", frame) == "full" and frame.dense.rows == 20
+    assert frame.instant is None  # its vectors are let go: no search needs them any more
+    assert cache.status()["workers"]["instant_vectors_in_memory"] == 0

@@ -184,6 +184,8 @@ def test_health_shows_each_frame_and_its_vectors_in_memory(served):
         "vectors_in_memory": ROWS,
         "vectors_loading": False,
         "keyword_index": "ready",  # a 6,000-document frame builds it on the first hybrid search
+        "instant_vectors_in_memory": 0,  # no instant index here: the full model answers
+        "answering": "full",
     }
 
 

@@ -2,6 +2,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.corpora import build_corpus, corpus_spec, documents_table
+from lakehouse_assets.core.facet_frame import tier_index
 from lakehouse_assets.core.indexing import sync_index
 from lakehouse_assets.defs.corpora.partitions import corpus_partitions
 from lakehouse_assets.defs.ingest.assets import datasets
@@ -35,23 +36,15 @@ def corpus_documents(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(
-    partitions_def=corpus_partitions,
-    deps=[corpus_documents],
-    group_name="corpora",
-    kinds={"chroma", "python"},
-    owners=["team:data-platform"],
-    pool="vector_store",
-)
-def corpus_embeddings(
+def _sync(
     context: dg.AssetExecutionContext,
+    index: str,
     lake: LakeResource,
     duckdb: DuckDBResource,
     embedder: EmbedderResource,
     vector_store: VectorStoreResource,
 ) -> dg.MaterializeResult:
-    """The corpus's vector index, kept in step incrementally: only new or changed documents are embedded,
-    removed ones are deleted."""
+    """Keep `index` in step with the partition's corpus documents, with `embedder`'s model."""
     spec = corpus_spec(context.partition_key)
     with duckdb.get_connection() as conn:
         documents = documents_table(spec, conn, lake=lake.storage(), catalog=lake.catalog())
@@ -59,11 +52,11 @@ def corpus_embeddings(
 
     def progress(done: int, total: int) -> None:
         if total and (done == total or done % 5000 < 512):
-            context.log.info("%s: embedded %d of %d changed documents", spec.index, done, total)
+            context.log.info("%s: embedded %d of %d changed documents", index, done, total)
 
     store = vector_store.get()
     sync = sync_index(
-        spec.index,
+        index,
         documents,
         spec.metadata,
         embedder=model.inner,  # bulk work bypasses the query cache
@@ -80,10 +73,53 @@ def corpus_embeddings(
             "encoded": dg.MetadataValue.int(sync.encoded),
             "skipped": dg.MetadataValue.int(sync.skipped),
             "deleted": dg.MetadataValue.int(sync.deleted),
-            "vectors": dg.MetadataValue.int(store.count(spec.index)),
+            "vectors": dg.MetadataValue.int(store.count(index)),
             "model": dg.MetadataValue.text(sync.model),
             "dimension": dg.MetadataValue.int(sync.dimension),
             "seconds": dg.MetadataValue.float(round(sync.seconds, 3)),
             "embedded_per_second": dg.MetadataValue.float(round(rate, 1)),
         }
     )
+
+
+@dg.asset(
+    partitions_def=corpus_partitions,
+    deps=[corpus_documents],
+    group_name="corpora",
+    kinds={"chroma", "python"},
+    owners=["team:data-platform"],
+    pool="vector_store",
+)
+def corpus_instant_embeddings(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    duckdb: DuckDBResource,
+    instant_embedder: EmbedderResource,
+    vector_store: VectorStoreResource,
+) -> dg.MaterializeResult:
+    """The corpus's instant index (`<index>-instant`): the same documents embedded by a static model
+    distilled from the full one, about 30x faster, so a new roster is searchable by meaning within a minute.
+    Search answers from it until the full model's index holds every document, then switches by itself."""
+    spec = corpus_spec(context.partition_key)
+    return _sync(context, tier_index(spec.index, "instant"), lake, duckdb, instant_embedder, vector_store)
+
+
+@dg.asset(
+    partitions_def=corpus_partitions,
+    deps=[corpus_documents, corpus_instant_embeddings],
+    group_name="corpora",
+    kinds={"chroma", "python"},
+    owners=["team:data-platform"],
+    pool="vector_store",
+)
+def corpus_embeddings(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    duckdb: DuckDBResource,
+    embedder: EmbedderResource,
+    vector_store: VectorStoreResource,
+) -> dg.MaterializeResult:
+    """The corpus's vector index, kept in step incrementally: only new or changed documents are embedded,
+    removed ones are deleted. Runs after the instant index, which answers searches meanwhile."""
+    spec = corpus_spec(context.partition_key)
+    return _sync(context, spec.index, lake, duckdb, embedder, vector_store)
