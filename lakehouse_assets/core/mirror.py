@@ -87,7 +87,9 @@ class IndexMirror:
         self.store, self.name = store, name
         self.refresh_seconds, self.max_size = refresh_seconds, max_size
         self._copy: _Copy | None = None
-        self._absent = False  # the index did not exist when last looked at
+        self._uncopied = False  # the index did not exist, or was too large, when last looked at
+        self._absent = False  # it did not exist
+        self._seen_writes = 0  # this store's writes to the index when it was last looked at
         self._checked = -math.inf
         self._lock = threading.Lock()
 
@@ -98,7 +100,7 @@ class IndexMirror:
         copy is there to answer from."""
         copy, writes = self._copy, self.store.writes.get(self.name, 0)
         fresh = time.monotonic() - self._checked < self.refresh_seconds
-        if fresh and ((copy is not None and copy.writes == writes) or (self._absent and copy is None)):
+        if fresh and ((copy is not None and copy.writes == writes) or (self._uncopied and self._seen_writes == writes)):
             return copy
         if not self._lock.acquire(blocking=copy is None or copy.writes != writes):
             return copy  # another search is refreshing it
@@ -111,14 +113,15 @@ class IndexMirror:
                     if time.monotonic() - self._checked < self.refresh_seconds:
                         return copy
             now = time.monotonic()
+            self._seen_writes = writes
             try:
                 version = self.store.version(self.name)
             except IndexNotFound:
-                self._copy, self._absent, self._checked = None, True, now
+                self._copy, self._uncopied, self._absent, self._checked = None, True, True, now
                 return None
-            self._absent, self._checked = False, now
+            self._uncopied, self._absent, self._checked = False, False, now
             if version.count > self.max_size:
-                self._copy = None
+                self._copy, self._uncopied = None, True
             elif copy is None or copy.version != version:
                 self._copy = self._follow(copy, version, self.store.writes.get(self.name, 0))
             return self._copy

@@ -84,6 +84,7 @@ def _read(name: str, action: Callable[[], Any]) -> Any:
 
 
 WRITE_LOG = 256  # writes per index this store remembers, for readers that keep a copy in memory
+WRITE_LOG_MAX_IDS = 256  # a larger write (a bulk sync's batch) is logged without its vectors: copies re-read
 
 
 @dataclass(frozen=True)
@@ -385,6 +386,8 @@ class VectorStore:
         self._log_write(name, entry, self._stamp_revision(collection))
 
     def _log_write(self, name: str, entry: WriteEntry, revision: str) -> None:
+        if len(entry.ids) > WRITE_LOG_MAX_IDS:
+            entry = WriteEntry("unknown", [])  # a bulk writer holds no copy of what it wrote
         with self._hot_lock:
             log = self._write_log.setdefault(name, [])
             self.writes[name] = self.writes.get(name, 0) + 1

@@ -94,3 +94,34 @@ def test_where_semantics_for_missing_keys():
     assert matches({}, {"n": {"$ne": 1}}) and matches({}, {"n": {"$nin": [1]}})
     assert not matches({}, {"n": {"$eq": 1}}) and not matches({}, {"n": {"$gt": 0}})
     assert not matches({"n": "x"}, {"n": {"$gt": 0}})
+
+
+def test_a_large_or_absent_index_is_looked_at_once_per_refresh_and_a_first_write_is_seen(tmp_path: Path):
+    store = VectorStore.local(tmp_path / "chroma")
+    looks: list[str] = []
+    real = store.version
+    store.version = lambda name: (looks.append(name), real(name))[1]  # type: ignore[method-assign]
+    mirror = IndexMirror(store, "later", refresh_seconds=3600)
+    for _ in range(3):
+        with pytest.raises(IndexNotFound):
+            mirror.query(model="m", vector=np.ones(2), k=1)
+    assert looks == ["later"]
+    store.ensure_index(IndexSpec("later", "m", 2))
+    store.upsert("later", model="m", ids=["a"], embeddings=np.ones((1, 2), dtype=np.float32))
+    assert [h.id for h in mirror.query(model="m", vector=np.ones(2), k=1)] == ["a"]  # read your first write
+    large = IndexMirror(store, "later", refresh_seconds=3600, max_size=0)
+    looks.clear()
+    assert large.query(model="m", vector=np.ones(2), k=1) is None
+    assert large.query(model="m", vector=np.ones(2), k=1) is None and looks == ["later"]
+
+
+def test_a_bulk_write_is_logged_without_its_vectors_and_a_copy_reads_the_index_instead(store: VectorStore):
+    """A Dagster run syncing 100,000 documents must not keep every batch it wrote in memory."""
+    mirror = IndexMirror(store, "small", refresh_seconds=3600)
+    mirror.query(model="m", vector=np.ones(8), k=1)
+    seq = store.writes["small"]
+    ids = [f"bulk{i}" for i in range(300)]
+    store.upsert("small", model="m", ids=ids, embeddings=np.ones((300, 8), dtype=np.float32))
+    (entry,) = [e for _, e, _ in store.writes_since("small", seq)]
+    assert entry.op == "unknown" and entry.embeddings is None
+    assert len(mirror.query(model="m", vector=np.ones(8), k=400)) == 360  # read from the index
