@@ -386,8 +386,7 @@ class MatrixSearch:
 
         def vector_for(tier: str) -> np.ndarray:
             if tier not in query_vectors:
-                model = self.instant if tier == "instant" and self.instant is not None else self.embedder
-                query_vectors[tier] = model.embed_one(text)
+                query_vectors[tier] = self._embedder(tier).embed_one(text)
             return query_vectors[tier]
 
         exclude = [str(i) for i in req.exclude_ids]
@@ -407,9 +406,9 @@ class MatrixSearch:
                     anchored.add(spec.name)
                 extra = {k: v for k, v in (req.filter or {}).items() if frame.vocab.facet(k) is None}
                 tier = self._tier(spec, frame)
-                model = self.instant.model if tier == "instant" and self.instant is not None else self.embedder.model
                 result = search_frame(
-                    self.store, tier_index(spec.index, tier), model, frame, constraints, vector_for(tier),
+                    self.store, tier_index(spec.index, tier), self._embedder(tier).model, frame, constraints,
+                    vector_for(tier),
                     text=text, k=req.k, fetch=fetch, exclude=exclude,
                     where=chroma_where(translate_filter(extra, spec)),
                     keyword=req.mode == "hybrid", keyword_only=req.mode == "keyword", pad=req.pad,
@@ -494,6 +493,9 @@ class MatrixSearch:
         if hits is not None:
             return hits
         return self.store.query(index, model=self.embedder.model, vector=vector, k=k, where=where)
+
+    def _embedder(self, tier: str) -> Embedder:
+        return self.instant if tier == "instant" and self.instant is not None else self.embedder
 
     def _tier(self, spec: CorpusSpec, frame: FacetFrame) -> str:
         """Which of the corpus's indexes ranks this search (see FrameCache.answering)."""
