@@ -104,7 +104,7 @@ def _embedder(settings: LakehouseSettings) -> list[Check]:
         detail = f"{embedder.model}, {len(vector)}-d, loaded in {time.perf_counter() - started:.1f} s"
         return [Check("embedder", True, detail)]
     except Exception as e:
-        fix = "run `make install`" if settings.embedder_backend == "local" else "start Ollama and pull the model"
+        fix = "start Ollama and pull the model" if settings.embedder_backend == "ollama" else "run `make install`"
         return [Check("embedder", False, f"{type(e).__name__}: {e}", fix)]
 
 

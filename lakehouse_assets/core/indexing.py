@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from lakehouse_assets.core.arrow_types import one_chunk
 from lakehouse_assets.core.embedder import Embedder
-from lakehouse_assets.core.vectors import IndexSpec, VectorStore
+from lakehouse_assets.core.vectors import IndexConflict, IndexSpec, VectorStore
 
 EMBED_BATCH = 512
 
@@ -37,6 +37,7 @@ class IndexSync:
     dimension: int
     seconds: float
     encoded: int = 0  # distinct texts among the embedded documents, each encoded once
+    replaced: str | None = None  # why an index of other settings (another model) was dropped and rebuilt
 
 
 def index_metadata_columns(metadata_columns: Sequence[str]) -> list[str]:
@@ -81,11 +82,26 @@ def sync_index(
     batch_size: int = EMBED_BATCH,
     progress: Callable[[int, int], None] | None = None,
     delete_missing: bool = True,
+    replace_other_settings: bool = False,
 ) -> IndexSync:
     """Make `index` hold `documents` (columns id, entity_id, text, content_hash + metadata); with
-    `delete_missing`, exactly those (vectors of documents no longer present are deleted)."""
+    `delete_missing`, exactly those (vectors of documents no longer present are deleted).
+
+    An existing index of another model, dimension or HNSW settings is an IndexConflict, unless
+    `replace_other_settings` (a corpus's own index, derived from the lake): then it is dropped and
+    rebuilt with this embedder, and `IndexSync.replaced` says why. Its vectors cannot be kept: they
+    live in another space."""
     start = time.perf_counter()
-    store.ensure_index(IndexSpec(index, embedder.model, embedder.dimension, hnsw=hnsw or {}))
+    spec = IndexSpec(index, embedder.model, embedder.dimension, hnsw=hnsw or {})
+    replaced = None
+    try:
+        store.ensure_index(spec)
+    except IndexConflict as conflict:
+        if not replace_other_settings:
+            raise
+        replaced = str(conflict)
+        store.delete_index(index)
+        store.ensure_index(spec)
     # Without deletes only the documents' own ids matter: an online record reads one entry, not the index.
     ids = None if delete_missing else documents.column("id").to_pylist()
     existing = store.get_metadata(index, "content_hash", ids=ids)
@@ -139,4 +155,5 @@ def sync_index(
         dimension=embedder.dimension,
         seconds=time.perf_counter() - start,
         encoded=encoded,
+        replaced=replaced,
     )

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lakehouse_assets.core.embedder.base import DEFAULT_BACKEND
+
 
 class LakehouseSettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -45,9 +47,9 @@ class LakehouseSettings(BaseSettings):
 
     # Retrieval: embeddings and the vector store.
     embedder_backend: str = Field(
-        default="local",
-        description="'local' (all-MiniLM-L6-v2, torch fp32, CUDA when available), 'onnx' (the same model as int8 "
-        "ONNX), 'static' (a model2vec model distilled from it: the instant tier) or 'ollama'.",
+        default=DEFAULT_BACKEND,
+        description="'onnx' (all-MiniLM-L6-v2 as int8 ONNX, the default), 'local' (the same model in torch fp32, "
+        "CUDA when available), 'static' (a model2vec model distilled from it: the instant tier) or 'ollama'.",
     )
     embedder_model: str | None = Field(default=None, description="Ollama model; default nomic-embed-text.")
     ollama_host: str | None = Field(default=None, description="Defaults to OLLAMA_HOST, then localhost:11434.")

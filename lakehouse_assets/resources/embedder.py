@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from lakehouse_assets.core.embedder import (
+    DEFAULT_BACKEND,
     INSTANT_BACKEND,
     LOCAL_MODEL,
     CachedEmbedder,
@@ -32,12 +33,12 @@ _embedders_lock = threading.Lock()
 
 
 class EmbedderResource(dg.ConfigurableResource):
-    """Text embeddings: all-MiniLM-L6-v2 in torch fp32 (`local`), as int8 ONNX (`onnx`), distilled to a
-    static model (`static`, the instant tier), or an Ollama model (`ollama`); LRU-cached."""
+    """Text embeddings: all-MiniLM-L6-v2 as int8 ONNX (`onnx`, the default), in torch fp32 (`local`),
+    distilled to a static model (`static`, the instant tier), or an Ollama model (`ollama`); LRU-cached."""
 
     backend: Literal["local", "onnx", "static", "ollama"] = Field(
-        default="local",
-        description="'local' (all-MiniLM-L6-v2, torch fp32), 'onnx' (int8 ONNX Runtime), 'static' (model2vec) "
+        default=DEFAULT_BACKEND,
+        description="'onnx' (all-MiniLM-L6-v2, int8 ONNX Runtime), 'local' (torch fp32), 'static' (model2vec) "
         "or 'ollama'.",
     )
     model: str | None = Field(default=None, description="Ollama model; default nomic-embed-text.")

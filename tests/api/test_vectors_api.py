@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from api.deps import get_embedder
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.embedder import LOCAL_DIMENSION, LOCAL_MODEL, CachedEmbedder, Embedder, check_texts
+from lakehouse_assets.core.embedder import LOCAL_DIMENSION, ONNX_MODEL, CachedEmbedder, Embedder, check_texts
 
 FAKE_MODEL = "test-hashing-8"
 
@@ -398,8 +398,8 @@ def test_openapi_lists_the_vector_routes(client: TestClient) -> None:
 # -- the real model ---------------------------------------------------------------------------
 
 
-def test_real_local_model_end_to_end(tmp_path: Path) -> None:
-    """all-MiniLM-L6-v2 from its wheel: a paraphrase finds the document it paraphrases."""
+def test_real_default_model_end_to_end(tmp_path: Path) -> None:
+    """all-MiniLM-L6-v2 from its wheel, as the default int8 export: a paraphrase finds the document it paraphrases."""
     with TestClient(create_app(_settings(tmp_path))) as client:
         texts = [
             "Forklift operator moving pallets and loading trucks in a warehouse",
@@ -408,11 +408,11 @@ def test_real_local_model_end_to_end(tmp_path: Path) -> None:
         embedded = client.post("/v1/embed", json={"texts": texts})
         assert embedded.status_code == 200, embedded.text
         body = embedded.json()
-        assert body["model"] == LOCAL_MODEL and body["dimension"] == LOCAL_DIMENSION
+        assert body["model"] == ONNX_MODEL and body["dimension"] == LOCAL_DIMENSION
         assert np.asarray(body["vectors"]).shape == (2, LOCAL_DIMENSION)
 
         info = create(client, "staff").json()
-        assert info["model"] == LOCAL_MODEL and info["dimension"] == LOCAL_DIMENSION
+        assert info["model"] == ONNX_MODEL and info["dimension"] == LOCAL_DIMENSION
         r = add(client, "staff", {"id": "forklift", "text": texts[0]}, {"id": "nurse", "text": texts[1]})
         assert r.json() == {"index": "staff", "added": 2, "count": 2}
 

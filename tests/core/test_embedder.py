@@ -28,6 +28,7 @@ import lakehouse_assets.resources.embedder as resource_mod
 from lakehouse_assets.core.embedder import (
     LOCAL_DIMENSION,
     LOCAL_MODEL,
+    ONNX_MODEL,
     CachedEmbedder,
     Embedder,
     EmbeddingError,
@@ -529,7 +530,7 @@ def test_open_embedder_local_backend_accepts_its_own_model_name() -> None:
 def test_resource_get_returns_one_embedder_per_configuration(fresh_resource_cache: dict[Any, CachedEmbedder]) -> None:
     resource = EmbedderResource()
     assert resource.get() is resource.get()
-    assert EmbedderResource(backend="local", batch_size=64).get() is resource.get()  # equal config, other instance
+    assert EmbedderResource(backend="onnx", batch_size=64).get() is resource.get()  # equal config, other instance
     assert EmbedderResource(cache_size=10).get() is not resource.get()
     assert len(fresh_resource_cache) == 2
 
@@ -589,7 +590,7 @@ def test_resource_shares_the_embedder_with_an_asset_in_dagster_materialize(
     [materialization] = result.asset_materializations_for_node("embedding_probe")
     metadata = materialization.metadata
     assert metadata["dimension"].value == 384
-    assert metadata["model"].value == LOCAL_MODEL
+    assert metadata["model"].value == ONNX_MODEL
     assert metadata["cache_hits"].value == 2  # the step used the same embedder (and cache) as this process
 
 

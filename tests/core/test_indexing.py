@@ -8,10 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
+from lakehouse_assets.core.corpora import PLAYBOOKS
 from lakehouse_assets.core.embedder import Embedder
 from lakehouse_assets.core.indexing import sync_index
-from lakehouse_assets.core.vectors import VectorStore
+from lakehouse_assets.core.playbook_index import record_playbooks
+from lakehouse_assets.core.playbooks import PlaybookLog, PlaybookRecord
+from lakehouse_assets.core.vectors import IndexConflict, VectorStore
 
 
 class WordCountEmbedder(Embedder):
@@ -87,3 +91,52 @@ def test_adding_records_without_deletes_reads_only_their_own_entries(tmp_path: P
     assert asked == [["doc-new", "doc-3"]]
     assert (result.embedded, result.skipped, result.deleted) == (1, 1, 0) and store.count("docs") == 301
     assert real("docs", "content_hash", ids=["doc-3", "absent"]) == {"doc-3": "h-text 3"}
+
+
+class OtherModelEmbedder(WordCountEmbedder):
+    """The same vectors under another model's name and dimension: what a change of default embedder leaves."""
+
+    model = "fake-other-model"
+    dimension = 16
+
+
+def test_an_index_of_another_model_is_a_conflict_unless_the_caller_may_rebuild_it(tmp_path: Path) -> None:
+    store = VectorStore.local(tmp_path / "chroma")
+    texts = [f"text {i}" for i in range(20)]
+    sync_index("docs", documents(texts), ["kind"], embedder=WordCountEmbedder(), store=store)
+
+    with pytest.raises(IndexConflict) as caught:
+        sync_index("docs", documents(texts), ["kind"], embedder=OtherModelEmbedder(), store=store)
+    assert "fake-word-count" in str(caught.value) and "fake-other-model" in str(caught.value)
+    info = store.get_index("docs")
+    assert (info.model, info.dimension, store.count("docs")) == ("fake-word-count", 8, 20)  # left as it was
+
+    result = sync_index(
+        "docs", documents(texts[:15]), ["kind"], embedder=OtherModelEmbedder(), store=store, replace_other_settings=True
+    )
+    assert result.replaced and "fake-word-count" in result.replaced
+    assert (result.embedded, result.skipped, result.deleted) == (15, 0, 0)
+    info = store.get_index("docs")
+    assert (info.model, info.dimension, store.count("docs")) == ("fake-other-model", 16, 15)
+    again = sync_index(
+        "docs", documents(texts[:15]), ["kind"], embedder=OtherModelEmbedder(), store=store, replace_other_settings=True
+    )
+    assert again.replaced is None and again.embedded == 0 and again.skipped == 15
+
+
+def test_a_playbook_recorded_after_a_model_change_rebuilds_the_index_from_the_whole_log(tmp_path: Path) -> None:
+    """Online records add to the `playbooks` index; one that meets another model's index cannot add to it
+    and must not drop the earlier playbooks either: the log holds them all."""
+    store = VectorStore.local(tmp_path / "chroma")
+    log = PlaybookLog(tmp_path / "playbooks.jsonl")
+    first = [PlaybookRecord(f"forklift night shift {n}", (str(n),)) for n in range(3)]
+    record_playbooks(first, log=log, embedder=WordCountEmbedder(), store=store)
+    assert store.count(PLAYBOOKS.index) == 3
+
+    later = record_playbooks(
+        [PlaybookRecord("welder in Ohio", ("9",))], log=log, embedder=OtherModelEmbedder(), store=store
+    )
+    assert later.replaced and later.embedded == 4
+    info = store.get_index(PLAYBOOKS.index)
+    assert (info.model, store.count(PLAYBOOKS.index)) == ("fake-other-model", 4)
+    assert len(log.replay().records) == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -22,9 +23,10 @@ def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, names: list[
     )
 
 
-def build_lake(home: Path, rows: int) -> tuple[LakehouseSettings, dg.Definitions]:
-    """A lake home with `rows` sample workers in its landing zone, and the definitions over it."""
+def build_lake(home: Path, rows: int, **overrides: Any) -> tuple[LakehouseSettings, dg.Definitions]:
+    """A lake home with `rows` sample workers in its landing zone, and the definitions over it (settings
+    `overrides` such as `embedder_backend`)."""
     (home / "landing").mkdir(parents=True)
     write_workers_csv(home / "landing" / "workers.csv", rows)
-    settings = LakehouseSettings(home=home, _env_file=None)
+    settings = LakehouseSettings(home=home, _env_file=None, **overrides)
     return settings, build_definitions(settings)

@@ -15,6 +15,7 @@ from api.main import create_app
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.corpora import WORKERS
+from lakehouse_assets.core.embedder import ONNX_MODEL
 from lakehouse_assets.core.storage import open_storage
 from tests.defs.lakes import build_lake, materialize
 
@@ -72,7 +73,7 @@ def test_assets_materialize_embeddings_with_metadata_and_passing_checks(lake):
     ]
     md = event.materialization.metadata
     assert md["embedded"].value == ROWS and md["skipped"].value == 0 and md["deleted"].value == 0
-    assert md["vectors"].value == ROWS and md["dimension"].value == 384 and md["model"].value == "all-MiniLM-L6-v2"
+    assert md["vectors"].value == ROWS and md["dimension"].value == 384 and md["model"].value == ONNX_MODEL
     checks = {e.check_name: e.passed for e in runs["workers"].get_asset_check_evaluations()}
     assert checks == {"vector_count_matches_documents": True, "embedding_dimension_matches": True}
 

@@ -1,4 +1,5 @@
-"""Text embeddings behind one interface, with an LRU cache in front: four backends by name.
+"""Text embeddings behind one interface, with an LRU cache in front: four backends by name, `onnx` by
+default.
 
 - `local`: all-MiniLM-L6-v2 (384-d) in float32 through sentence-transformers/torch, on CUDA when
   torch has it, else the CPU (local.py).
@@ -25,6 +26,7 @@ from typing import Any
 
 from lakehouse_assets.core.embedder.artifacts import ensure_artifact, source_fingerprint
 from lakehouse_assets.core.embedder.base import (
+    DEFAULT_BACKEND,
     DIRECT_MAX,
     LOCAL_DIMENSION,
     LOCAL_MODEL,
@@ -52,6 +54,7 @@ INSTANT_BACKEND = "static"
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_BACKEND",
     "DEFAULT_OLLAMA_HOST",
     "DEFAULT_OLLAMA_MODEL",
     "DIRECT_MAX",
@@ -106,7 +109,7 @@ def default_models_dir() -> Path:
 
 
 def open_embedder(
-    backend: str = "local",
+    backend: str = DEFAULT_BACKEND,
     *,
     model: str | None = None,
     host: str | None = None,
@@ -115,7 +118,7 @@ def open_embedder(
     models_dir: str | Path | None = None,
     threads: int | None = None,
 ) -> CachedEmbedder:
-    """The configured embedder with its cache. `backend` is `local` (torch fp32), `onnx` (int8),
+    """The configured embedder with its cache. `backend` is `onnx` (int8, the default), `local` (torch fp32),
     `static` (the instant tier) or `ollama`; `models_dir` holds the onnx and static builds
     (default `<LAKEHOUSE_HOME>/models`), `threads` the ONNX Runtime threads (default: this process's CPUs)."""
     if backend in ("local", "onnx", "static"):

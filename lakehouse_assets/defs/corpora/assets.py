@@ -63,7 +63,10 @@ def _sync(
         store=store,
         hnsw=vector_store.hnsw(),
         progress=progress,
+        replace_other_settings=True,  # derived from the lake: a model change rebuilds it
     )
+    if sync.replaced:
+        context.log.warning("%s rebuilt from scratch: %s", index, sync.replaced)
     rate = sync.embedded / sync.seconds if sync.seconds and sync.embedded else 0.0
     return dg.MaterializeResult(
         metadata={
@@ -78,6 +81,7 @@ def _sync(
             "dimension": dg.MetadataValue.int(sync.dimension),
             "seconds": dg.MetadataValue.float(round(sync.seconds, 3)),
             "embedded_per_second": dg.MetadataValue.float(round(rate, 1)),
+            "rebuilt": dg.MetadataValue.text(sync.replaced or "no"),
         }
     )
 
