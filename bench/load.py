@@ -120,6 +120,7 @@ def main() -> None:
     samples: dict[str, list[float]] = defaultdict(list)
     failures: dict[str, int] = defaultdict(int)
     statuses: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    errors: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # status 0: which transport error
     rss_peak = proc.memory_info().rss if proc else 0
     lock = threading.Lock()
     deadline = time.monotonic() + args.seconds
@@ -133,12 +134,15 @@ def main() -> None:
             while time.monotonic() < deadline:
                 name = rng.choices(names, weights)[0]
                 t0 = time.perf_counter()
+                error = None
                 try:
                     status = SCENARIOS[name](load).status_code
-                except httpx.HTTPError:
-                    status = 0
+                except httpx.HTTPError as e:
+                    status, error = 0, type(e).__name__
                 ms = (time.perf_counter() - t0) * 1000
                 with lock:
+                    if error:
+                        errors[name][error] += 1
                     samples[name].append(ms)
                     statuses[name][status] += 1
                     if not 200 <= status < 300 and not (name == "fill_validate" and status == 422):
@@ -162,8 +166,10 @@ def main() -> None:
         p50, p99 = statistics.median(lat), lat[max(0, int(len(lat) * 0.99) - 1)]
         rate = failures[name] / len(lat)
         rows.append({"scenario": name, "count": len(lat), "failure_rate": rate, "p50_ms": p50, "p99_ms": p99,
-                     "statuses": dict(statuses[name])})  # fmt: skip
+                     "statuses": dict(statuses[name]), "errors": dict(errors[name])})  # fmt: skip
         print(f"{name:24} {len(lat):7d} {rate:7.2%} {p50:9.1f} {p99:9.1f}")
+        if errors[name]:
+            print(f"{'':24} no response: {', '.join(f'{n} {e}' for e, n in sorted(errors[name].items()))}")
     rss_mib = rss_peak / 2**20 if proc else None
     print(f"API process RSS (peak sampled): {rss_mib:.0f} MiB" if rss_mib else "API process not found (RSS unknown)")
     RESULTS.parent.mkdir(exist_ok=True)

@@ -7,11 +7,13 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 import urllib.request
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.services import PROJECT_ROOT, Service, Stack, StackConfig, StackError, down, status
@@ -127,18 +129,37 @@ DAILY_DEMO_ASSETS = (
 )
 
 
-def _launch_backfill(ui_url: str, partitions: list[str], assets: list[str], what: str) -> str:
+# The demo's backfills run each run in one process (the in-process executor): on a small machine a
+# process per step (about 8 s of CPU each to start) costs more than the steps themselves.
+IN_ONE_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
+FIRST_IN_LINE: dict[str, Any] = {"tags": {"dagster/priority": "10"}, "run_config": IN_ONE_PROCESS}
+
+
+def _launch_backfill(
+    ui_url: str,
+    partitions: list[str],
+    assets: list[str],
+    what: str,
+    *,
+    tags: dict[str, str] | None = None,
+    run_config: dict[str, Any] | None = None,
+) -> str:
     """Ask the Dagster daemon to materialize `assets` for `partitions` (a backfill), through the
-    webserver's GraphQL API. Returns the backfill id or why it failed."""
+    webserver's GraphQL API, its runs tagged with `tags` and run with `run_config`. Returns the
+    backfill id or why it failed."""
     import json
 
     query = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
         __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
-    params = {
+    params: dict[str, Any] = {
         "partitionNames": partitions,
         "assetSelection": [{"path": [a]} for a in assets],
         "fromFailure": False,
     }
+    if tags:
+        params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    if run_config:
+        params["runConfigData"] = run_config
     body = json.dumps({"query": query, "variables": {"params": params}}).encode()
     request = urllib.request.Request(f"{ui_url}/graphql", data=body, headers={"content-type": "application/json"})
     try:
@@ -196,6 +217,23 @@ def cmd_ui_check(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _prepare_models(settings: LakehouseSettings) -> threading.Thread:
+    """Build the embedding models' artifacts (the int8 export, the static model) on a thread, the first
+    time only: otherwise the API's first search and each Dagster run's first step would wait for them."""
+    from lakehouse_assets.core.embedder import embedder_from_settings, instant_embedder
+
+    def prepare() -> None:
+        try:
+            for embedder in (embedder_from_settings(settings), instant_embedder(settings)):
+                embedder.embed(["warm up"])
+        except Exception as e:  # the services report it where it matters (doctor, the first search)
+            print(f"the embedding models could not be prepared: {type(e).__name__}: {e}", file=sys.stderr)
+
+    thread = threading.Thread(target=prepare, name="prepare-models", daemon=True)
+    thread.start()
+    return thread
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Start Chroma, the Dagster webserver and daemon, and the API; wait for each; serve until Ctrl-C."""
     settings = LakehouseSettings()
@@ -204,6 +242,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     _stop_on_signals()
     stack = Stack(_stack_config(args, settings))
     try:
+        _prepare_models(settings).join()
         services = stack.start()
     except (StackError, KeyboardInterrupt) as e:
         print(f"lakehouse up: {e}" if isinstance(e, StackError) else "interrupted", file=sys.stderr)
@@ -249,6 +288,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = LakehouseSettings()
     os.environ.setdefault("LAKEHOUSE_HOME", str(settings.home.resolve()))
     _ensure_dagster_home()
+    models = _prepare_models(settings)  # alongside the sample and its materialization
     if cmd_sample(argparse.Namespace(rows=args.rows, seed=42, name="workers", out=None)):
         return 1
     if cmd_materialize(args):
@@ -256,6 +296,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _stop_on_signals()
     stack = Stack(_stack_config(args, settings))
     try:
+        models.join()
         services = stack.start()
     except (StackError, KeyboardInterrupt) as e:
         print(f"lakehouse demo: {e}" if isinstance(e, StackError) else "interrupted", file=sys.stderr)
@@ -266,17 +307,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from lakehouse_assets.demo_activity import generate_activity
 
         urls = {s.name: s.url for s in services}
+        # The roster's corpora first, at the head of the queue: search by meaning within a minute.
+        corpus_assets = ["corpus_documents", "corpus_instant_embeddings", "corpus_embeddings"]
+        rosters = sorted(set(CORPORA) - {"playbooks"})
+        backfill = _launch_backfill(urls["dagster"], rosters, corpus_assets, "corpus_embeddings", **FIRST_IN_LINE)
         tokens = ApiSettings().tokens()
         calls = generate_activity(urls["api"], token=tokens[0] if tokens else None)
-        _materialize_names(["playbook_memory"])  # the playbooks the activity recorded, before the corpus is built
-        backfill = _launch_backfill(
-            urls["dagster"],
-            sorted(CORPORA),
-            ["corpus_documents", "corpus_instant_embeddings", "corpus_embeddings"],
-            "corpus_embeddings",
+        _materialize_names(["playbook_memory"])  # the playbooks the activity recorded, before their corpus is built
+        _launch_backfill(
+            urls["dagster"], ["playbooks"], corpus_assets, "corpus_embeddings[playbooks]", run_config=IN_ONE_PROCESS
         )
         today = datetime.now(UTC).date().isoformat()
-        daily = _launch_backfill(urls["dagster"], [today], list(DAILY_DEMO_ASSETS), f"the {today} partitions")
+        daily = _launch_backfill(
+            urls["dagster"], [today], list(DAILY_DEMO_ASSETS), f"the {today} partitions", run_config=IN_ONE_PROCESS
+        )
     except KeyboardInterrupt:
         stack.stop()
         return 0

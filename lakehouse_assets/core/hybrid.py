@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -105,15 +105,29 @@ class _Probe:
     def query(self, k: int, ids: list[str] | None = None) -> list[VectorHit] | None:
         """The index's nearest `k` (among `ids`), or None when the index is not there or not readable now."""
         try:
-            return self.store.query(self.index, model=self.model, vector=self.vector, k=k, ids=ids, where=self.where)
+            found = self.store.query(self.index, model=self.model, vector=self.vector, k=k, ids=ids, where=self.where)
         except (IndexNotFound, IndexUnavailable):
             return None
+        return self._with_texts(found)
 
     def _fetch(self, ids: list[str]) -> list[VectorHit]:
         try:
-            return self.store.fetch(self.index, ids=ids, model=self.model, query=self.vector, where=self.where)
+            found = self.store.fetch(self.index, ids=ids, model=self.model, query=self.vector, where=self.where)
         except (IndexNotFound, IndexUnavailable):
             return []
+        return self._with_texts(found)
+
+    def _with_texts(self, hits: list[VectorHit]) -> list[VectorHit]:
+        """Hits from an index that stores vectors only (the instant tier's) take their text from the frame."""
+        documents = self.frame.documents
+        if documents is None or all(h.document is not None for h in hits):
+            return hits
+        texts = documents.column("text")
+        out = []
+        for h in hits:
+            row = None if h.document is not None else self.frame.position(str(h.metadata.get("entity_id", "")))
+            out.append(h if row is None else replace(h, document=texts[row].as_py()))
+        return out
 
     def hits(self, rows: Sequence[int]) -> list[VectorHit]:
         """The documents at frame `rows`, in that order, scored against the query vector: from memory when

@@ -83,6 +83,7 @@ def sync_index(
     progress: Callable[[int, int], None] | None = None,
     delete_missing: bool = True,
     replace_other_settings: bool = False,
+    store_texts: bool = True,
 ) -> IndexSync:
     """Make `index` hold `documents` (columns id, entity_id, text, content_hash + metadata); with
     `delete_missing`, exactly those (vectors of documents no longer present are deleted).
@@ -90,7 +91,10 @@ def sync_index(
     An existing index of another model, dimension or HNSW settings is an IndexConflict, unless
     `replace_other_settings` (a corpus's own index, derived from the lake): then it is dropped and
     rebuilt with this embedder, and `IndexSync.replaced` says why. Its vectors cannot be kept: they
-    live in another space."""
+    live in another space.
+
+    Without `store_texts` the index holds vectors and metadata only (a third faster to write into Chroma):
+    for an index whose hits take their text from elsewhere, like the instant tier's from the search frame."""
     start = time.perf_counter()
     spec = IndexSpec(index, embedder.model, embedder.dimension, hnsw=hnsw or {})
     replaced = None
@@ -133,7 +137,7 @@ def sync_index(
                     model=embedder.model,
                     ids=rows.column("id").to_pylist(),
                     embeddings=vectors,
-                    documents=rows.column("text").to_pylist(),
+                    documents=rows.column("text").to_pylist() if store_texts else None,
                     metadatas=metadata_rows(rows, columns),
                 )
                 with lock:

@@ -140,3 +140,12 @@ def test_a_playbook_recorded_after_a_model_change_rebuilds_the_index_from_the_wh
     info = store.get_index(PLAYBOOKS.index)
     assert (info.model, store.count(PLAYBOOKS.index)) == ("fake-other-model", 4)
     assert len(log.replay().records) == 4
+
+
+def test_an_index_without_texts_holds_vectors_and_metadata_only(tmp_path: Path) -> None:
+    store = VectorStore.local(tmp_path / "chroma")
+    texts = ["a a", "b b b", "c"]
+    sync_index("bare", documents(texts), ["kind"], embedder=WordCountEmbedder(), store=store, store_texts=False)
+    got = store.client.get_collection("bare").get(include=["documents", "metadatas", "embeddings"])
+    assert got["documents"] == [None, None, None] and len(got["embeddings"]) == 3
+    assert {m["kind"] for m in got["metadatas"]} == {"worker"}

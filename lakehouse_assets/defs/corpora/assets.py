@@ -43,6 +43,8 @@ def _sync(
     duckdb: DuckDBResource,
     embedder: EmbedderResource,
     vector_store: VectorStoreResource,
+    *,
+    store_texts: bool = True,
 ) -> dg.MaterializeResult:
     """Keep `index` in step with the partition's corpus documents, with `embedder`'s model."""
     spec = corpus_spec(context.partition_key)
@@ -64,6 +66,7 @@ def _sync(
         hnsw=vector_store.hnsw(),
         progress=progress,
         replace_other_settings=True,  # derived from the lake: a model change rebuilds it
+        store_texts=store_texts,
     )
     if sync.replaced:
         context.log.warning("%s rebuilt from scratch: %s", index, sync.replaced)
@@ -105,7 +108,9 @@ def corpus_instant_embeddings(
     distilled from the full one, about 30x faster, so a new roster is searchable by meaning within a minute.
     Search answers from it until the full model's index holds every document, then switches by itself."""
     spec = corpus_spec(context.partition_key)
-    return _sync(context, tier_index(spec.index, "instant"), lake, duckdb, instant_embedder, vector_store)
+    # Its hits take their text from the search frame, as every frame-served hit does: vectors only.
+    index = tier_index(spec.index, "instant")
+    return _sync(context, index, lake, duckdb, instant_embedder, vector_store, store_texts=False)
 
 
 @dg.asset(
