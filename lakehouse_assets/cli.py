@@ -220,12 +220,11 @@ def cmd_ui_check(args: argparse.Namespace) -> int:
 def _prepare_models(settings: LakehouseSettings) -> threading.Thread:
     """Build the embedding models' artifacts (the int8 export, the static model) on a thread, the first
     time only: otherwise the API's first search and each Dagster run's first step would wait for them."""
-    from lakehouse_assets.core.embedder import embedder_from_settings, instant_embedder
+    from lakehouse_assets.core.embedder import build_artifacts
 
     def prepare() -> None:
         try:
-            for embedder in (embedder_from_settings(settings), instant_embedder(settings)):
-                embedder.embed(["warm up"])
+            build_artifacts(settings)
         except Exception as e:  # the services report it where it matters (doctor, the first search)
             print(f"the embedding models could not be prepared: {type(e).__name__}: {e}", file=sys.stderr)
 

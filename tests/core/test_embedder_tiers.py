@@ -429,3 +429,19 @@ def test_a_missing_source_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EmbeddingError, match=r"no model\.safetensors"):
         ensure_int8(tmp_path / "models", source=str(tmp_path))
     assert Path(local_model_path(), "model.safetensors").is_file()
+
+
+def test_build_artifacts_gives_the_folders_the_settings_embed_from(
+    tmp_path: Path, models_dir: Path, int8: OnnxEmbedder, static: StaticEmbedder
+) -> None:
+    """What `lakehouse demo` and `lakehouse up` run before the services start: the folders the embedders
+    load from (already built here by the fixtures, so found, not rebuilt), and only the static one for `local`."""
+    from lakehouse_assets.core.embedder import build_artifacts
+
+    onnx = LakehouseSettings(_env_file=None, home=tmp_path, embedder_backend="onnx", embed_models_dir=models_dir)
+    built = build_artifacts(onnx)
+    assert len(built) == 2 and build_artifacts(onnx) == built
+    assert {p.name.rsplit("-", 1)[0] for p in built} == {STATIC_MODEL, ONNX_MODEL}
+    assert all(p.is_dir() and p.parent == models_dir for p in built)
+    fp32 = LakehouseSettings(_env_file=None, home=tmp_path, embedder_backend="local", embed_models_dir=models_dir)
+    assert [p.name.rsplit("-", 1)[0] for p in build_artifacts(fp32)] == [STATIC_MODEL]

@@ -77,6 +77,7 @@ __all__ = [
     "_load_local_model",
     "_models",
     "_models_lock",
+    "build_artifacts",
     "check_texts",
     "default_models_dir",
     "embedder_from_settings",
@@ -149,6 +150,17 @@ def embedder_from_settings(settings: Any) -> CachedEmbedder:
         models_dir=models_dir_for(settings),
         threads=getattr(settings, "embed_threads", None),
     )
+
+
+def build_artifacts(settings: Any) -> list[Path]:
+    """Build, if absent, the model artifacts these settings embed with (the int8 export for `onnx`, and
+    the static model the instant tier always uses) without loading them: a process that starts services
+    does this once so their first search or run step does not wait for it."""
+    models_dir = models_dir_for(settings)
+    built = [ensure_static(models_dir)[0]]
+    if settings.embedder_backend == "onnx":
+        built.append(ensure_int8(models_dir)[0])
+    return built
 
 
 def instant_embedder(settings: Any) -> CachedEmbedder:
