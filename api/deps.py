@@ -22,7 +22,7 @@ from lakehouse_assets.core.jsonl import DailyJournal
 from lakehouse_assets.core.matrix import MatrixSearch
 from lakehouse_assets.core.observer import Observer
 from lakehouse_assets.core.pathway import PathwayMemory
-from lakehouse_assets.core.playbooks import PlaybookLog
+from lakehouse_assets.core.playbook_index import PlaybookWriter
 from lakehouse_assets.core.sql import SqlEngine
 from lakehouse_assets.core.storage import LakeStorage
 from lakehouse_assets.core.validation import Roster
@@ -41,7 +41,7 @@ class Services:
     embedder: CachedEmbedder
     vectors: VectorStore
     matrix: MatrixSearch
-    playbooks: PlaybookLog
+    playbooks: PlaybookWriter
     roster: Roster
     chat: ChatRouter
     sessions: DailyJournal
@@ -92,14 +92,14 @@ async def get_matrix(request: Request) -> MatrixSearch:
     return _services(request).matrix
 
 
-async def get_playbooks(request: Request) -> PlaybookLog:
+async def get_playbooks(request: Request) -> PlaybookWriter:
     return _services(request).playbooks
 
 
 EmbedderDep = Annotated[CachedEmbedder, Depends(get_embedder)]
 VectorsDep = Annotated[VectorStore, Depends(get_vectors)]
 MatrixDep = Annotated[MatrixSearch, Depends(get_matrix)]
-PlaybooksDep = Annotated[PlaybookLog, Depends(get_playbooks)]
+PlaybooksDep = Annotated[PlaybookWriter, Depends(get_playbooks)]
 
 
 async def get_roster(request: Request) -> Roster:

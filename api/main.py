@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from threadpoolctl import threadpool_limits
 
 from api.dagster_events import DagsterReporter
 from api.deps import Services
@@ -27,6 +28,7 @@ from lakehouse_assets.core.jsonl import DailyJournal
 from lakehouse_assets.core.matrix import DowngradePolicy, MatrixSearch
 from lakehouse_assets.core.observer import Observer
 from lakehouse_assets.core.pathway import PathwayMemory
+from lakehouse_assets.core.playbook_index import PlaybookWriter
 from lakehouse_assets.core.playbooks import PlaybookLog
 from lakehouse_assets.core.sql import SqlEngine
 from lakehouse_assets.core.storage import open_storage
@@ -81,8 +83,8 @@ def open_services(settings: ApiSettings) -> Services:
         embedder,
         vectors,
         matrix,
-        PlaybookLog(settings.playbook_log_path),
-        Roster(catalog, lake, settings.roster_dataset),
+        PlaybookWriter(PlaybookLog(settings.playbook_log_path), embedder=embedder, store=vectors, hnsw=settings.hnsw),
+        Roster(catalog, lake, settings.roster_dataset, refresh_seconds=settings.catalog_refresh_seconds),
         chat,
         DailyJournal(settings.session_log_dir),
         PathwayMemory(settings.pathway_log_path, embed=embedder.embed),
@@ -116,7 +118,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             threading.Thread(target=_warm_embedder, args=(services,), name="embedder-warm", daemon=True).start()
         app.state.services = services
         try:
-            yield
+            # Requests run side by side on the thread pool, so a BLAS call must not fan out over the cores too:
+            # OpenBLAS's threads then spin against each other (a 1,700-row matrix-vector product from 20
+            # request threads took 2.8 ms each, 23 us with one BLAS thread per call).
+            with threadpool_limits(1, user_api="blas"):
+                yield
         finally:
             services.sql.close()
             services.dagster.close()

@@ -4,7 +4,7 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from api.deps import EmbedderDep, MatrixDep, PlaybooksDep, SettingsDep, VectorsDep
+from api.deps import MatrixDep, PlaybooksDep
 from api.schemas.errors import ErrorBody
 from api.schemas.matrix import (
     MatrixSearchRequest,
@@ -14,7 +14,6 @@ from api.schemas.matrix import (
     PlaybookRecordResponse,
 )
 from lakehouse_assets.core.matrix import SearchRequest
-from lakehouse_assets.core.playbook_index import record_playbooks
 from lakehouse_assets.core.playbooks import PlaybookRecord
 
 router = APIRouter(prefix="/matrix", tags=["matrix"])
@@ -49,13 +48,7 @@ def matrix_search(body: MatrixSearchRequest, matrix: MatrixDep) -> MatrixSearchR
 
 
 @router.post("/playbooks/record", status_code=201, responses={400: {"model": ErrorBody}})
-def record(
-    body: PlaybookIn | PlaybookBulkIn,
-    playbooks: PlaybooksDep,
-    embedder: EmbedderDep,
-    vectors: VectorsDep,
-    settings: SettingsDep,
-) -> PlaybookRecordResponse:
+def record(body: PlaybookIn | PlaybookBulkIn, playbooks: PlaybooksDep) -> PlaybookRecordResponse:
     """Record which workers were endorsed (and rejected) for a query, and the outcome: one record, or
     `{"records": [...]}`. Logged durably, then searchable at once for `use_playbook`."""
     items = body.records if isinstance(body, PlaybookBulkIn) else [body]
@@ -69,7 +62,5 @@ def record(
         )
         for i in items
     ]
-    sync = record_playbooks(records, log=playbooks, embedder=embedder, store=vectors, hnsw=settings.hnsw)
-    return PlaybookRecordResponse(
-        recorded=len(records), playbook_ids=[r.playbook_id for r in records], indexed=sync.embedded
-    )
+    indexed = playbooks.record(records)
+    return PlaybookRecordResponse(recorded=len(records), playbook_ids=[r.playbook_id for r in records], indexed=indexed)

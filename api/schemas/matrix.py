@@ -141,4 +141,7 @@ class PlaybookBulkIn(BaseModel):
 class PlaybookRecordResponse(BaseModel):
     recorded: int
     playbook_ids: list[str]
-    indexed: int
+    indexed: int = Field(
+        description="Records of this request newly embedded into the `playbooks` index (one already there with "
+        "the same content is not embedded again); all of them are searchable when the response comes."
+    )

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -188,14 +190,29 @@ class Catalog:
     def __init__(self, storage: LakeStorage) -> None:
         self.storage = storage
         self._lock = threading.Lock()
+        self._listing = threading.Lock()
+        self._listed_at = -math.inf  # when the last listing began (monotonic)
         self._manifests: dict[str, Manifest] = {}
         self._latest_keys: dict[str, str] = {}
         self.refresh()
 
     # -- reading -----------------------------------------------------------------------------
 
-    def refresh(self) -> bool:
-        """Re-read manifests that changed in storage (other processes write too). True if any did."""
+    def refresh(self, max_age: float = 0.0) -> bool:
+        """Re-read manifests that changed in storage (other processes write too). True if any did.
+
+        With `max_age`, a catalog listed less than that many seconds ago is not listed again: a request
+        path can afford a listing a second, not one per request (on S3 each is a LIST call); callers that
+        arrive during a listing wait for it instead of starting their own."""
+        if max_age > 0 and time.monotonic() - self._listed_at < max_age:
+            return False
+        with self._listing:
+            if max_age > 0 and time.monotonic() - self._listed_at < max_age:
+                return False  # another caller listed while this one waited
+            self._listed_at = time.monotonic()
+            return self._relist()
+
+    def _relist(self) -> bool:
         with self._lock:
             known = dict(self._latest_keys)  # before listing: a register() meanwhile must not be undone
         latest: dict[str, tuple[int, str]] = {}

@@ -589,7 +589,7 @@ def catalog_frames(
             if stale:
                 checked[corpus] = now
         if stale:
-            catalog.refresh()
+            catalog.refresh(max_age=refresh_seconds)
             for tier in tiers:
                 states[(corpus, tier)] = index_version(tier_index(spec.index, tier))
         manifest = catalog.find(spec.source)

@@ -78,6 +78,9 @@ class FrameResult:
     strategy: str
     keyword_ids: list[str]  # the keyword ranking, for fusion with the final dense order
     keyword_skipped: bool = False  # hybrid, but the keyword index is still being built
+    # The admitted documents of some entities, scored against the query like any hit (the playbook boost's
+    # endorsed workers the rankings did not reach): from memory when the frame holds them.
+    admitted_hits: Callable[[Sequence[str]], list[Ranked]] = lambda entity_ids: []
 
 
 def _position_mask(frame: FacetFrame, exclude: Sequence[str]) -> np.ndarray:
@@ -276,7 +279,14 @@ def search_frame(
         for vh in probe.query(min(fetch + len(have), 200)) or []:
             if vh.id not in have and str(vh.metadata.get("entity_id", "")) not in exclude:
                 ranked.append(Ranked(vh, *explain(vh)))
-    return FrameResult(ranked, admitted, strategy, keyword_ids, keyword_skipped=fuse and keywords is None)
+
+    def admitted_hits(entity_ids: Sequence[str]) -> list[Ranked]:
+        rows = [p for e in entity_ids if (p := frame.position(str(e))) is not None and mask[p]]
+        return [Ranked(vh, *explain(vh)) for vh in probe.hits(rows)]
+
+    return FrameResult(
+        ranked, admitted, strategy, keyword_ids, keyword_skipped=fuse and keywords is None, admitted_hits=admitted_hits
+    )
 
 
 def _certain(

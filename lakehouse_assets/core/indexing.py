@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from lakehouse_assets.core.arrow_types import one_chunk
 from lakehouse_assets.core.embedder import Embedder
-from lakehouse_assets.core.vectors import IndexConflict, IndexSpec, VectorStore
+from lakehouse_assets.core.vectors import IndexConflict, IndexNotFound, IndexSpec, VectorStore
 
 EMBED_BATCH = 512
 
@@ -38,6 +38,7 @@ class IndexSync:
     seconds: float
     encoded: int = 0  # distinct texts among the embedded documents, each encoded once
     replaced: str | None = None  # why an index of other settings (another model) was dropped and rebuilt
+    embedded_ids: frozenset[str] = frozenset()  # the ids embedded (new or changed)
 
 
 def index_metadata_columns(metadata_columns: Sequence[str]) -> list[str]:
@@ -98,17 +99,24 @@ def sync_index(
     start = time.perf_counter()
     spec = IndexSpec(index, embedder.model, embedder.dimension, hnsw=hnsw or {})
     replaced = None
-    try:
-        store.ensure_index(spec)
-    except IndexConflict as conflict:
-        if not replace_other_settings:
-            raise
-        replaced = str(conflict)
-        store.delete_index(index)
-        store.ensure_index(spec)
     # Without deletes only the documents' own ids matter: an online record reads one entry, not the index.
     ids = None if delete_missing else documents.column("id").to_pylist()
-    existing = store.get_metadata(index, "content_hash", ids=ids)
+    existing: dict[str, Any] | None = None
+    if store.ensured(spec):  # an online writer of a few records: settings checked moments ago
+        try:
+            existing = store.get_metadata(index, "content_hash", ids=ids)
+        except IndexNotFound:
+            existing = None  # dropped since: ensure it again
+    if existing is None:
+        try:
+            store.ensure_index(spec)
+        except IndexConflict as conflict:
+            if not replace_other_settings:
+                raise
+            replaced = str(conflict)
+            store.delete_index(index)
+            store.ensure_index(spec)
+        existing = store.get_metadata(index, "content_hash", ids=ids)
     todo, removed = plan_sync(documents, existing)
     if not delete_missing:
         removed = []
@@ -132,13 +140,15 @@ def sync_index(
 
             def upsert(rows: pa.Table = rows, vectors: Any = vectors) -> None:
                 nonlocal done
+                batch_ids = rows.column("id").to_pylist()
                 store.upsert(
                     index,
                     model=embedder.model,
-                    ids=rows.column("id").to_pylist(),
+                    ids=batch_ids,
                     embeddings=vectors,
                     documents=rows.column("text").to_pylist() if store_texts else None,
                     metadatas=metadata_rows(rows, columns),
+                    new_ids=not any(i in existing for i in batch_ids),
                 )
                 with lock:
                     done += rows.num_rows
@@ -160,4 +170,5 @@ def sync_index(
         seconds=time.perf_counter() - start,
         encoded=encoded,
         replaced=replaced,
+        embedded_ids=frozenset(documents.column("id").take(pa.array(todo, pa.int64())).to_pylist()),
     )

@@ -398,6 +398,7 @@ class MatrixSearch:
         keyword_pending = False
         anchored: set[str] = set()  # corpora whose hits are relevant by constraint, not by similarity alone
         states: dict[str, IndexState] = {}
+        admitted_hits: dict[str, Any] = {}  # corpus -> its frame result's admitted_hits
         for spec in specs:
             frame = frames.get(spec.name)
             if frame is not None:
@@ -420,6 +421,7 @@ class MatrixSearch:
                 strategy = result.strategy
                 keyword_ids.extend(result.keyword_ids)
                 keyword_pending = keyword_pending or result.keyword_skipped
+                admitted_hits[spec.name] = result.admitted_hits
                 found = [(r.hit, r.meets, r.violates) for r in result.ranked]
             else:
                 unindexed = sorted(set(req.filter or {}) - set(spec.metadata))
@@ -447,7 +449,7 @@ class MatrixSearch:
 
         matched = 0
         if req.use_playbook:
-            matched = self._apply_playbooks(req, vector_for("full"), best, exclude)
+            matched = self._apply_playbooks(req, vector_for("full"), best, exclude, admitted_hits.get(WORKERS.name))
 
         # The relevance floor guards similarity-only answers ("dental hygienist" against a roster with none);
         # a worker admitted by a role, certification or skill the query named is relevant by construction,
@@ -582,9 +584,17 @@ class MatrixSearch:
         )
 
     def _apply_playbooks(
-        self, req: SearchRequest, vector: np.ndarray, best: dict[tuple[str, str], Hit], exclude: list[str]
+        self,
+        req: SearchRequest,
+        vector: np.ndarray,
+        best: dict[tuple[str, str], Hit],
+        exclude: list[str],
+        admitted_hits: Any = None,
     ) -> int:
-        """Boost or demote workers named by similar past playbooks. Returns how many playbooks matched."""
+        """Boost or demote workers named by similar past playbooks. Returns how many playbooks matched.
+
+        Endorsed workers the search did not return are scored too: with the roster's frame, those of them
+        that meet the query's constraints (`admitted_hits`, from memory); without it, by the filter in Chroma."""
         try:
             neighbours = self._query(PLAYBOOKS.index, vector, PLAYBOOK_NEIGHBOURS, None)
         except (IndexNotFound, IndexUnavailable):
@@ -610,7 +620,11 @@ class MatrixSearch:
         if not worker_corpus:
             return len(matches)
         missing = [w for w in named if (WORKERS.entity, w) not in best and w not in exclude]
-        if missing:
+        if missing and admitted_hits is not None:
+            for r in admitted_hits(missing):
+                hit = self._hit(WORKERS, r.hit, meets=r.meets, violates=r.violates)
+                best[(WORKERS.entity, hit.entity_id)] = hit
+        elif missing:
             self._fetch_workers(req, vector, missing, best)
         for wid in named:
             key = (WORKERS.entity, wid)

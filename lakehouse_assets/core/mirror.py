@@ -99,8 +99,7 @@ class IndexMirror:
         or is too large to copy (the caller asks Chroma). A search never waits for another's refresh when a
         copy is there to answer from."""
         copy, writes = self._copy, self.store.writes.get(self.name, 0)
-        fresh = time.monotonic() - self._checked < self.refresh_seconds
-        if fresh and ((copy is not None and copy.writes == writes) or (self._uncopied and self._seen_writes == writes)):
+        if self._settled(copy, writes):
             return copy
         if not self._lock.acquire(blocking=copy is None or copy.writes != writes):
             return copy  # another search is refreshing it
@@ -110,8 +109,10 @@ class IndexMirror:
                 applied = self._apply(copy)
                 if applied is not None:
                     self._copy = copy = applied
-                    if time.monotonic() - self._checked < self.refresh_seconds:
-                        return copy
+            # Another search may have looked while this one waited for the lock: then its look stands
+            # (under load, every waiter asking Chroma again held a tenth of the API's time).
+            if self._settled(copy, writes):
+                return copy
             now = time.monotonic()
             self._seen_writes = writes
             try:
@@ -127,6 +128,12 @@ class IndexMirror:
             return self._copy
         finally:
             self._lock.release()
+
+    def _settled(self, copy: _Copy | None, writes: int) -> bool:
+        """Looked at within `refresh_seconds`, and this store's writes since are in the copy (or there is none)."""
+        if time.monotonic() - self._checked >= self.refresh_seconds:
+            return False
+        return (copy is not None and copy.writes == writes) or (self._uncopied and self._seen_writes == writes)
 
     def _apply(self, copy: _Copy) -> _Copy | None:
         """The copy with this store's writes since it applied; None when they cannot be replayed."""

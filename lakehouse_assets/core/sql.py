@@ -151,7 +151,7 @@ class SqlEngine:
             if not force and now - self._last_refresh < self.refresh_seconds:
                 return  # another thread refreshed while this one waited
             self._last_refresh = now
-            self.catalog.refresh()
+            self.catalog.refresh(max_age=0.0 if force else self.refresh_seconds)
             wanted = self._wanted_views(self.catalog.list())
             if wanted == self._views:
                 return

@@ -137,14 +137,20 @@ class RosterEntry:
 class Roster:
     """Worker lookups against the roster dataset in the catalog, reloaded when a new version lands."""
 
-    def __init__(self, catalog: Catalog, lake: LakeStorage, dataset: str = "workers") -> None:
+    def __init__(
+        self, catalog: Catalog, lake: LakeStorage, dataset: str = "workers", *, refresh_seconds: float = 0.0
+    ) -> None:
+        """`refresh_seconds`: how long a listing of the catalog answers for a new roster version."""
         self.catalog, self.lake, self.dataset = catalog, lake, dataset
+        self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
         self._key: str | None = None
         self._entries: dict[str, RosterEntry] = {}
 
     def _load(self) -> dict[str, RosterEntry]:
-        self.catalog.refresh()
+        self.catalog.refresh(max_age=self.refresh_seconds)
+        if self.catalog.find(self.dataset) is None:
+            self.catalog.refresh()  # a miss looks again: the roster may have landed since the last listing
         manifest = self.catalog.get(self.dataset)
         with self._lock:
             if self._key == manifest.object_key:

@@ -160,6 +160,8 @@ class VectorStore:
         self._fields_lock = threading.Lock()
         self._hot: dict[str, tuple[float, Any]] = {}
         self._hot_lock = threading.Lock()
+        self._ensured: dict[str, tuple[float, IndexSpec]] = {}  # index -> when this store last ensured it, as what
+        self._write_locks: dict[str, threading.Lock] = {}
         self.writes: dict[str, int] = {}  # index -> writes through this store (readers of a copy compare it)
         self._write_log: dict[str, list[tuple[int, WriteEntry, str]]] = {}
 
@@ -265,7 +267,23 @@ class VectorStore:
         return info, False
 
     def ensure_index(self, spec: IndexSpec) -> IndexInfo:
-        return self.create_index(spec)[0]
+        info = self.create_index(spec)[0]
+        with self._hot_lock:
+            self._ensured[spec.name] = (time.monotonic(), spec)
+        return info
+
+    def ensured(self, spec: IndexSpec) -> bool:
+        """Whether this store ensured `spec` within HOT_SECONDS (and has not dropped it since): a writer of a
+        few vectors a request need not check the index's settings again (two round trips to a server).
+        Writes still check the model and dimension they bring, and forget this when the index is gone."""
+        with self._hot_lock:
+            entry = self._ensured.get(spec.name)
+        return entry is not None and entry[1] == spec and time.monotonic() - entry[0] < HOT_SECONDS
+
+    def _forget(self, name: str) -> None:
+        with self._hot_lock:
+            self._hot.pop(name, None)
+            self._ensured.pop(name, None)
 
     def get_index(self, name: str) -> IndexInfo:
         return self._info(self._collection(name))
@@ -279,8 +297,7 @@ class VectorStore:
 
     def delete_index(self, name: str) -> None:
         self._collection(name)
-        with self._hot_lock:
-            self._hot.pop(name, None)
+        self._forget(name)
         try:
             self.client.delete_collection(name)
         finally:
@@ -329,6 +346,7 @@ class VectorStore:
         try:
             return action(self._checked(name, model, dimension))
         except NotFoundError:
+            self._forget(name)
             return action(self._checked(name, model, dimension, fresh=True))
 
     def _checked(self, name: str, model: str, dimension: int, *, fresh: bool = False) -> Any:
@@ -351,7 +369,11 @@ class VectorStore:
         documents: Sequence[str] | None = None,
         metadatas: Sequence[Mapping[str, Any]] | None = None,
         batch_size: int = UPSERT_BATCH,
+        new_ids: bool = False,
     ) -> int:
+        """Add or replace the vectors of `ids` (a replaced vector's metadata is replaced whole, not merged).
+        `new_ids`: the caller has just seen that the index holds none of `ids`, so there is no old metadata
+        to read and replace (one round trip less per batch)."""
         embeddings = np.asarray(embeddings, dtype=np.float32)
         if embeddings.ndim != 2:
             raise InvalidIndexRequest("embeddings must be a 2-d array: one row per id")
@@ -364,11 +386,21 @@ class VectorStore:
                 raise InvalidIndexRequest(f"{len(ids)} ids but {len(seq)} {what}")
         if not len(ids):
             return 0
-        collection = self._checked(name, model, int(embeddings.shape[1]), fresh=True)
         entry = WriteEntry("upsert", list(ids), embeddings, list(metadatas or [{}] * len(ids)), documents)
-        with self._writing(name, collection, entry):
-            self._upsert_batches(collection, ids, embeddings, documents, metadatas, batch_size)
+
+        def write(collection: Any) -> None:
+            with self._writing(name, collection, entry):
+                self._upsert_batches(collection, ids, embeddings, documents, metadatas, batch_size, new_ids)
+
+        with self._write_lock(name):
+            self._on_collection(name, model, int(embeddings.shape[1]), write)
         return len(ids)
+
+    def _write_lock(self, name: str) -> threading.Lock:
+        """One write at a time into an index from this store: concurrent upserts into one Chroma collection
+        contend (four at once cost the server 11x the CPU per vector of one after another)."""
+        with self._hot_lock:
+            return self._write_locks.setdefault(name, threading.Lock())
 
     @contextlib.contextmanager
     def _writing(self, name: str, collection: Any, entry: WriteEntry) -> Iterator[None]:
@@ -429,6 +461,7 @@ class VectorStore:
         documents: Sequence[str] | None,
         metadatas: Sequence[Mapping[str, Any]] | None,
         batch_size: int,
+        new_ids: bool = False,
     ) -> None:
         for start in range(0, len(ids), batch_size):
             end = start + batch_size
@@ -436,6 +469,7 @@ class VectorStore:
             batch_metadatas = None
             if metadatas is not None:
                 batch_metadatas = [dict(m) or {EMPTY_METADATA_KEY: 0} for m in metadatas[start:end]]
+            if metadatas is not None and not new_ids:
                 # Chroma's upsert merges into an existing record's metadata; replace it instead, so a
                 # key the new metadata lacks (a null) does not keep its old value (None deletes a key).
                 old = collection.get(ids=batch_ids, include=["metadatas"])
@@ -452,22 +486,23 @@ class VectorStore:
     def delete(self, name: str, ids: Sequence[str]) -> None:
         if ids:
             collection = self._collection(name)
-            with self._writing(name, collection, WriteEntry("delete", list(ids))):
+            with self._write_lock(name), self._writing(name, collection, WriteEntry("delete", list(ids))):
                 for start in range(0, len(ids), UPSERT_BATCH):
                     collection.delete(ids=list(ids[start : start + UPSERT_BATCH]))
 
     def get_metadata(self, name: str, field_name: str, ids: Sequence[str] | None = None) -> dict[str, Any]:
         """id -> metadata[field_name] for every vector in the index (for incremental updates), or only for
         those of `ids` it holds (a few new records need not read an index that grows with every one)."""
+        from chromadb.errors import NotFoundError
+
+        if ids is not None:
+            try:
+                return self._metadata_of(name, self._hot_collection(name), field_name, ids)
+            except NotFoundError:  # the handle outlived its collection
+                self._forget(name)
+                return self._metadata_of(name, self._hot_collection(name, fresh=True), field_name, ids)
         collection = self._collection(name)
         out: dict[str, Any] = {}
-        if ids is not None:
-            for start in range(0, len(ids), UPSERT_BATCH):
-                page = list(ids[start : start + UPSERT_BATCH])
-                got = _read(name, lambda page=page: collection.get(ids=page, include=["metadatas"]))
-                for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
-                    out[id_] = (meta or {}).get(field_name)
-            return out
         offset, page_size = 0, 10_000
         while True:
             got = collection.get(include=["metadatas"], limit=page_size, offset=offset)
@@ -476,6 +511,16 @@ class VectorStore:
             if len(got["ids"]) < page_size:
                 return out
             offset += page_size
+
+    @staticmethod
+    def _metadata_of(name: str, collection: Any, field_name: str, ids: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for start in range(0, len(ids), UPSERT_BATCH):
+            page = list(ids[start : start + UPSERT_BATCH])
+            got = _read(name, lambda page=page: collection.get(ids=page, include=["metadatas"]))
+            for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
+                out[id_] = (meta or {}).get(field_name)
+        return out
 
     def fetch(
         self,
