@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0+cpu
 FIND_LINKS ?= $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
 
-.PHONY: demo test lint validate bench bench-retrieval bench-observer bench-load bench-scale bench-nlq clean
+.PHONY: demo test lint validate bench bench-retrieval bench-observer bench-load bench-scale bench-nlq bench-encoders clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench-scale: $(STAMP)
 # Plain-words queries: precision@10 per family, dense vs keyword vs hybrid, at 10,000 and 100,000 workers.
 bench-nlq: $(STAMP)
 	$(BIN)/python -m bench.nlq --rows 10000 --rows 100000
+
+# The embedder's tiers (torch fp32, ONNX int8, model2vec static): docs/s and labeled precision side by side.
+bench-encoders: $(STAMP)
+	$(BIN)/python -m bench.encoders
 
 clean:
 	rm -rf $(VENV) .lakehouse .dagster_home

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -18,6 +19,14 @@ class ApiSettings(LakehouseSettings):
         description="Record online ingests as materializations in the Dagster instance (DAGSTER_HOME).",
     )
 
+    api_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="API worker processes (each holds its own search frames and caches, ~1.5 GiB at 100,000 "
+        "workers; api_max_in_flight applies to each); 0: one per core, at most 4. More than one needs a Chroma "
+        "server (LAKEHOUSE_CHROMA_URL): a Chroma folder takes one process.",
+    )
     api_max_body_bytes: int = Field(
         default=16 << 20, ge=1, description="Largest request body under /v1 except ingest (which has its own cap)."
     )
@@ -43,6 +52,14 @@ class ApiSettings(LakehouseSettings):
             except ValueError as e:
                 raise ValueError(f"api_allow_cidrs: {cidr!r} is not a network: {e}") from e
         return v
+
+    def worker_processes(self, asked: int | None = None) -> int:
+        """How many API processes to run: `asked` (a --workers flag), else the setting; 0 means one per core
+        (at most 4), which without a Chroma server is one."""
+        wanted = asked if asked is not None else self.api_workers
+        if wanted:
+            return wanted
+        return max(1, min(4, os.cpu_count() or 1)) if self.chroma_url else 1
 
     def tokens(self) -> tuple[str, ...]:
         """Every accepted token (empty ones ignored)."""

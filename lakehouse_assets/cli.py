@@ -98,13 +98,28 @@ def cmd_api(args: argparse.Namespace) -> int:
     from api.security import UnsafeBind, check_bind
     from api.settings import ApiSettings
 
+    settings = ApiSettings()
     try:
-        check_bind(args.host, ApiSettings())
+        check_bind(args.host, settings)
     except UnsafeBind as e:
         print(f"lakehouse api: {e}", file=sys.stderr)
         return 2
+    if args.workers is not None and args.workers < 1:
+        print(f"lakehouse api: --workers must be at least 1, not {args.workers}", file=sys.stderr)
+        return 2
+    workers = settings.worker_processes(args.workers)
+    if workers > 1 and not settings.chroma_url:
+        print(
+            f"lakehouse api: {workers} worker processes share vectors only through a Chroma server, and none is "
+            "set: set LAKEHOUSE_CHROMA_URL (`lakehouse up` starts one), or run one worker (--workers 1)",
+            file=sys.stderr,
+        )
+        return 2
     _ensure_dagster_home()
-    uvicorn.run("api.main:app_from_env", factory=True, host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        "api.main:app_from_env", factory=True, host=args.host, port=args.port, log_level="info",
+        workers=workers if workers > 1 else None,
+    )  # fmt: skip
     return 0
 
 
@@ -374,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("api", help="serve the HTTP API")
     p.add_argument("--host", default=os.environ.get("LAKEHOUSE_API_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("LAKEHOUSE_API_PORT", "8000")))
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default LAKEHOUSE_API_WORKERS: one per core)"
+    )
     p.set_defaults(func=cmd_api)
 
     def stack_args(p: argparse.ArgumentParser) -> None:

@@ -44,7 +44,10 @@ class ApiProcess:
         env.pop("LAKEHOUSE_CHROMA_URL", None)
         log = open(self.home.parent / f"api-{self.port}.log", "ab")  # noqa: SIM115 - the child keeps it
         self.proc = subprocess.Popen(
-            [LAKEHOUSE, "api", "--port", str(self.port)], env=env, stdout=log, stderr=subprocess.STDOUT
+            [LAKEHOUSE, "api", "--port", str(self.port), "--workers", "1"],  # kill -9 of the server itself
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         wait_until_answers(f"{self.url}/health", self.proc, 60, "the API")
 

@@ -1,9 +1,11 @@
 """Append-only JSONL journals: the one way the API records what happened (playbooks, iterate sessions, ...).
 
-One writer (the API process). Each append is written with a single `write` on an O_APPEND descriptor
-and fsync'd before it returns, so a crash leaves at most one torn last line. Replay reads every line
-it can parse, in order, and counts the ones it cannot (a torn tail, a corrupt line) instead of
-failing: the journal is evidence, and one bad line must not hide the rest.
+Any number of writers, in one process or several (the API's worker processes share their journals): each
+append holds the file's lock (flock), is written with a single `write` on an O_APPEND descriptor and
+fsync'd before it returns, so a crash leaves at most one torn last line. Replay reads every line it can
+parse, in order, and counts the ones it cannot (a torn tail, a corrupt line) instead of failing: the
+journal is evidence, and one bad line must not hide the rest. A reader that keeps state built from a
+journal follows it with `tail` (only what was appended since, and only whole lines).
 
 A daily journal keeps one file per UTC day (`<dir>/<YYYY-MM-DD>.jsonl`), so a daily-partitioned
 asset reads exactly its day.
@@ -11,6 +13,7 @@ asset reads exactly its day.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -20,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+from lakehouse_assets.core.file_lock import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,25 @@ class JournalReplay:
         return [line.record for line in self.lines if line.record is not None]
 
 
+@dataclass(frozen=True)
+class JournalCursor:
+    """Where a reader of a journal is: the byte offset after the last whole line it read, and its number."""
+
+    offset: int = 0
+    lineno: int = 0
+
+
+def _parse(raw: bytes, path: Path, lineno: int) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        log.warning("%s line %d is not a JSON object; skipped", path, lineno)
+        return None
+    return record
+
+
 def utc_now() -> str:
     """ISO-8601 UTC timestamp with milliseconds and a Z, the format every journal record uses."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -54,8 +78,29 @@ class JsonlJournal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._held = 0  # depth of locked() in the thread holding _lock
+        self._fd: int | None = None
         self._tail_checked = False
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the journal against every other writer, in this process or another (flock), e.g. to read what
+        the others appended and then append what follows from it. Appends inside take it again freely."""
+        with self._lock:
+            if self._held:
+                self._held += 1
+                try:
+                    yield
+                finally:
+                    self._held -= 1
+                return
+            with file_lock(self.path, os.O_RDWR | os.O_APPEND) as fd:
+                self._fd, self._held = fd, 1
+                try:
+                    yield
+                finally:
+                    self._fd, self._held = None, 0
 
     def _ends_torn(self, fd: int) -> bool:
         """Whether the file ends inside a line (a crash mid-write): the next record must start on a new one."""
@@ -67,21 +112,57 @@ class JsonlJournal:
         if not records:
             return
         data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                if not self._tail_checked:
-                    if self._ends_torn(fd):
-                        data = b"\n" + data
-                    self._tail_checked = True
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        with self.locked():
+            fd = self._fd
+            assert fd is not None
+            if not self._tail_checked:
+                if self._ends_torn(fd):
+                    data = b"\n" + data
+                self._tail_checked = True
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+
+    def size(self) -> int:
+        """Bytes in the journal now (0 when it does not exist yet)."""
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+
+    def tail(
+        self, cursor: JournalCursor | None = None, *, settled: bool = False
+    ) -> tuple[list[JournalLine], JournalCursor]:
+        """The whole lines appended after `cursor` (default: from the start), and the cursor after them.
+        Unreadable lines come with `record` None. A last line without its newline is one being written, left
+        for the next call; with `settled` the journal's lock is held while reading, so such a line is a torn
+        one (a crash mid-append): it is returned, and passed over."""
+        cursor = cursor or JournalCursor()
+        if self.size() <= cursor.offset:
+            return [], cursor
+        if settled:
+            with self.locked():
+                return self._tail(cursor, torn=True)
+        return self._tail(cursor, torn=False)
+
+    def _tail(self, cursor: JournalCursor, *, torn: bool) -> tuple[list[JournalLine], JournalCursor]:
+        with open(self.path, "rb") as f:
+            f.seek(cursor.offset)
+            data = f.read()
+        pieces = data.split(b"\n")  # lines end at "\n" only, as iterating the file splits them
+        last = pieces.pop()  # after the last newline: b"" when the data ends with one
+        if torn and last:
+            pieces.append(last)
+        lines: list[JournalLine] = []
+        offset, lineno = cursor.offset, cursor.lineno
+        for i, raw in enumerate(pieces):
+            start, lineno = offset, lineno + 1
+            offset += len(raw) + (0 if torn and last and i == len(pieces) - 1 else 1)
+            if raw.strip():
+                lines.append(JournalLine(lineno, start, _parse(raw, self.path, lineno)))
+        return lines, JournalCursor(offset, lineno)
 
     def __iter__(self) -> Iterator[JournalLine]:
         if not self.path.exists():
@@ -90,17 +171,8 @@ class JsonlJournal:
         with open(self.path, "rb") as f:
             for lineno, raw in enumerate(f, start=1):
                 start, offset = offset, offset + len(raw)
-                if not raw.strip():
-                    continue
-                try:
-                    record = json.loads(raw)
-                except ValueError:
-                    record = None
-                if not isinstance(record, dict):
-                    log.warning("%s line %d is not a JSON object; skipped", self.path, lineno)
-                    yield JournalLine(lineno, start, None)
-                    continue
-                yield JournalLine(lineno, start, record)
+                if raw.strip():
+                    yield JournalLine(lineno, start, _parse(raw, self.path, lineno))
 
     def replay(self) -> JournalReplay:
         """Every readable record in order; unreadable lines are skipped and counted."""

@@ -217,7 +217,7 @@ class IndexMirror:
             return []
         q = unit_rows(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
         similarity = copy.matrix @ q
-        order = np.argsort(-similarity, kind="stable")
+        order = _best_first(-similarity, None if where else k)
         hits: list[VectorHit] = []
         for i in order:
             if matches(copy.metadatas[i], where):
@@ -227,3 +227,13 @@ class IndexMirror:
                 if len(hits) == k:
                     break
         return hits
+
+
+def _best_first(distance: np.ndarray, k: int | None) -> np.ndarray:
+    """Positions by ascending `distance`, ties by position: all of them, or only the first `k` (found by a
+    partition, not a sort of the whole index: every search asks the playbooks copy)."""
+    if k is None or k >= len(distance):
+        return np.argsort(distance, kind="stable")
+    kth = np.partition(distance, k - 1)[k - 1]
+    candidates = np.flatnonzero(distance <= kth)  # ascending positions: the stable sort keeps ties in order
+    return candidates[np.argsort(distance[candidates], kind="stable")][:k]

@@ -2,7 +2,10 @@
 append-only JSONL journal.
 
 Every operation is one journal event, written and fsync'd *before* the in-memory state changes, and
-the state is rebuilt by replaying the journal on start (unreadable lines skipped and counted). Traces
+the state is rebuilt by replaying the journal on start (unreadable lines skipped and counted). The state
+follows the journal: every operation first applies what other processes appended since (the API's worker
+processes share one journal), and a write holds the journal's lock from that catch-up to its own event, so
+it is checked against the latest state (two workers cannot both retire, or update from, one version). Traces
 are handed out as deep copies, so a caller can never mutate what is stored.
 
 - add: a new trace (uid, timestamps). add with `idempotent=True`: the same content (canonical JSON)
@@ -15,12 +18,13 @@ are handed out as deep copies, so a caller can never mutate what is stored.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from lakehouse_assets.core.embedder import unit_rows
-from lakehouse_assets.core.jsonl import JsonlJournal, utc_now
+from lakehouse_assets.core.jsonl import JournalCursor, JsonlJournal, utc_now
 
 Embed = Callable[[list[str]], np.ndarray]
 MAX_CONTENT_BYTES = 1 << 20
@@ -133,23 +137,42 @@ class PathwayMemory:
         self._by_hash: dict[str, str] = {}
         self._vectors: dict[str, tuple[str, np.ndarray]] = {}  # uid -> (content hash, unit vector)
         self.stats = PathwayStats()
-        self._replay()
+        self._cursor = JournalCursor()
+        with self._lock:
+            self._catch_up(settled=True)
 
     # -- persistence ---------------------------------------------------------------------------
 
-    def _replay(self) -> None:
-        replay = self._journal.replay()
-        self.stats.skipped_lines = replay.skipped_lines
-        for line in replay.lines:
+    def _catch_up(self, *, settled: bool = False) -> None:
+        """Apply the journal's events not applied yet (all of it on start, when a torn last line is skipped;
+        then what any process appended)."""
+        lines, self._cursor = self._journal.tail(self._cursor, settled=settled)
+        for line in lines:
             try:
-                self._apply(line.record or {})
+                if line.record is None:
+                    raise ValueError("not a JSON object")
+                self._apply(line.record)
             except (KeyError, TypeError, ValueError):
                 self.stats.skipped_lines += 1
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._lock:
+            self._catch_up()
+            yield
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The journal locked against every other writer, and the state caught up with it."""
+        with self._lock, self._journal.locked():
+            self._catch_up()
+            yield
+
     def _commit(self, event: dict[str, Any]) -> None:
-        """Write-ahead: journal the event (fsync'd), then apply it."""
+        """Write-ahead: journal the event (fsync'd), then apply it (read back: nothing can come between, the
+        journal is locked)."""
         self._journal.append([event])
-        self._apply(event)
+        self._catch_up()
 
     def _apply(self, e: dict[str, Any]) -> None:
         op = e["op"]
@@ -199,7 +222,7 @@ class PathwayMemory:
         """Store a trace. Returns (trace, created); with `idempotent`, known content is a replay."""
         content, tags = _check_content(content), _check_tags(tags)
         digest = content_hash(content)
-        with self._lock:
+        with self._writing():
             if idempotent and digest in self._by_hash:
                 uid = self._by_hash[digest]
                 self._commit({"op": "replay", "uid": uid, "at": utc_now()})
@@ -211,7 +234,7 @@ class PathwayMemory:
 
     def update(self, uid: str, content: Any, tags: Sequence[str] | None = None) -> dict:
         content = _check_content(content)
-        with self._lock:
+        with self._writing():
             t = self._live(uid)
             new_tags = t.tags if tags is None else _check_tags(tags)
             event = {"op": "update", "uid": uid, "content": content, "content_hash": content_hash(content)}
@@ -220,7 +243,7 @@ class PathwayMemory:
 
     def revise(self, uid: str, content: Any, tags: Sequence[str] | None = None) -> dict:
         content = _check_content(content)
-        with self._lock:
+        with self._writing():
             old = self._live(uid)
             now = utc_now()
             new_tags = old.tags if tags is None else _check_tags(tags)
@@ -229,7 +252,7 @@ class PathwayMemory:
             return self._traces[trace.uid].to_json()
 
     def retire(self, uid: str) -> dict:
-        with self._lock:
+        with self._writing():
             t = self._traces.get(uid)
             if t is None:
                 raise TraceNotFound(uid)
@@ -238,7 +261,7 @@ class PathwayMemory:
             return t.to_json()
 
     def get(self, uid: str) -> dict:
-        with self._lock:
+        with self._reading():
             t = self._traces.get(uid)
             if t is None:
                 raise TraceNotFound(uid)
@@ -246,7 +269,7 @@ class PathwayMemory:
 
     def history(self, uid: str) -> History:
         """The trace and its predecessors, newest first."""
-        with self._lock:
+        with self._reading():
             if uid not in self._traces:
                 raise TraceNotFound(uid)
             out: list[dict[str, Any]] = []
@@ -277,7 +300,7 @@ class PathwayMemory:
         if k < 1:
             raise PathwayError("k must be at least 1")
         wanted = set(_check_tags(tags))
-        with self._lock:
+        with self._reading():
             pool = [
                 t
                 for t in self._traces.values()
@@ -307,7 +330,7 @@ class PathwayMemory:
         return {uid: self._vectors[uid][1] for uid, _, _ in snapshot}
 
     def summary(self) -> PathwayStats:
-        with self._lock:
+        with self._reading():
             live = sum(not t.retired for t in self._traces.values())
             return PathwayStats(
                 traces=len(self._traces),

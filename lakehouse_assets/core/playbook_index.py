@@ -5,7 +5,8 @@ from the whole log, which holds every record, so no playbook drops out of search
 
 The API records through a PlaybookWriter: group commit. Each request's records are logged (fsync'd) in
 the request's own thread; one writer thread then indexes everything queued meanwhile in one write, and
-each request returns once the write holding its records is done. Concurrent upserts into one Chroma
+each request returns once the write holding its records is done; the writers of several API worker
+processes take turns (a lock file beside the log). Concurrent upserts into one Chroma
 collection contend badly: four request threads got 8.7 records/s into the demo's `playbooks` index at
 176 ms of server CPU each, where one got 29/s at 16 ms.
 """
@@ -22,6 +23,7 @@ import pyarrow as pa
 from lakehouse_assets.core.corpora import PLAYBOOKS
 from lakehouse_assets.core.duck import scratch_cursor
 from lakehouse_assets.core.embedder import Embedder
+from lakehouse_assets.core.file_lock import file_lock
 from lakehouse_assets.core.indexing import IndexSync, sync_index
 from lakehouse_assets.core.playbooks import PlaybookLog, PlaybookRecord, playbook_table
 from lakehouse_assets.core.vectors import IndexConflict, VectorStore
@@ -96,10 +98,11 @@ class PlaybookWriter:
                     self._ready.wait()
                 batch, self._queue = self._queue, []
             try:
-                sync = index_playbooks(
-                    _distinct(pa.concat_tables([d for d, _ in batch])), log=self.log, embedder=self.embedder,
-                    store=self.store, hnsw=self.hnsw,
-                )  # fmt: skip
+                with file_lock(self.log.path.with_name(self.log.path.name + ".index.lock")):  # one worker at a time
+                    sync = index_playbooks(
+                        _distinct(pa.concat_tables([d for d, _ in batch])), log=self.log, embedder=self.embedder,
+                        store=self.store, hnsw=self.hnsw,
+                    )  # fmt: skip
             except BaseException as e:  # every waiting request hears of it; the loop goes on
                 log.warning("indexing %d playbook records failed: %s", sum(d.num_rows for d, _ in batch), e)
                 for _, done in batch:

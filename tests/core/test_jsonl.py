@@ -76,3 +76,54 @@ def test_appending_after_a_torn_line_starts_a_new_line(tmp_path):
     restarted.append([{"n": 4}])
     replay = restarted.replay()
     assert replay.records == [{"n": 1}, {"n": 3}, {"n": 4}] and replay.skipped_lines == 1
+
+
+def test_tail_returns_whole_lines_only_and_goes_on_from_its_cursor(tmp_path):
+    """A reader following a journal another process writes: what was appended since, never half a line."""
+    reader, writer = JsonlJournal(tmp_path / "log.jsonl"), JsonlJournal(tmp_path / "log.jsonl")
+    assert reader.tail()[0] == [] and not reader.path.exists()  # no journal yet: nothing, and no file made
+    writer.append([{"n": 1}, {"n": 2}])
+    lines, cursor = reader.tail()
+    assert [line.record for line in lines] == [{"n": 1}, {"n": 2}] and cursor.lineno == 2
+    with writer.path.open("ab") as f:
+        f.write(b'{"n": 3')  # a write in progress
+    lines, same = reader.tail(cursor)
+    assert lines == [] and same == cursor
+    with writer.path.open("ab") as f:
+        f.write(b"}\nnot json\n")
+    lines, cursor = reader.tail(cursor)
+    assert [(line.lineno, line.record) for line in lines] == [(3, {"n": 3}), (4, None)]
+    assert cursor.offset == writer.size()
+
+
+def test_a_torn_last_line_is_passed_over_by_a_settled_read_and_the_next_append_starts_a_new_line(tmp_path):
+    journal = JsonlJournal(tmp_path / "log.jsonl")
+    journal.append([{"n": 1}])
+    with journal.path.open("ab") as f:
+        f.write(b'{"n": 2, "cut')  # a crash mid-append
+    lines, cursor = journal.tail(settled=True)
+    assert [line.record for line in lines] == [{"n": 1}, None] and cursor.offset == journal.size()
+    JsonlJournal(journal.path).append([{"n": 3}])
+    more, _ = journal.tail(cursor)
+    assert [line.record for line in more] == [{"n": 3}]
+
+
+def test_a_locked_journal_holds_off_another_processs_append(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    journal = JsonlJournal(tmp_path / "log.jsonl")
+    script = (
+        "import sys; from pathlib import Path; from lakehouse_assets.core.jsonl import JsonlJournal; "
+        "print('ready', flush=True); JsonlJournal(Path(sys.argv[1])).append([{'from': 'child'}]); print('done')"
+    )
+    with journal.locked():
+        journal.append([{"from": "parent", "n": 1}])  # the lock holder appends freely
+        child = subprocess.Popen([sys.executable, "-c", script, str(journal.path)], stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        time.sleep(1.0)  # the child has had time to append, were it not held off
+        assert child.poll() is None and [r["from"] for r in journal.replay().records] == ["parent"]
+        journal.append([{"from": "parent", "n": 2}])
+    assert child.wait(30) == 0
+    assert [r["from"] for r in journal.replay().records] == ["parent", "parent", "child"]

@@ -102,3 +102,15 @@ def test_sampling(journal):
     assert Observer(journal, sample_rate=1.0).sampled()
     never = Observer(journal, sample_rate=0.0)
     assert not any(never.sampled() for _ in range(100))
+
+
+def test_observers_sharing_a_journal_each_see_every_op(tmp_path):
+    """The API's worker processes each keep a ring over one journal folder (here: two observers)."""
+    a, b = Observer(DailyJournal(tmp_path / "ops")), Observer(DailyJournal(tmp_path / "ops"))
+    a.record(op(1, endpoint="/v1/sql"))
+    b.record_async(op(2, endpoint="/v1/matrix/search"))
+    b.flush()
+    for observer in (a, b):
+        assert [o["endpoint"] for o in observer.recent()] == ["/v1/sql", "/v1/matrix/search"]
+        assert observer.stats()["by_endpoint"]["/v1/sql"]["count"] == 1
+    b.close()

@@ -150,3 +150,37 @@ def test_bad_input(memory, content, tags, problem):
     with pytest.raises(PathwayError, match=problem):
         memory.add(content, tags)
     assert memory.summary().traces == 0
+
+
+def test_two_processes_sharing_a_journal_see_and_respect_each_others_writes(path):
+    """The API's worker processes each hold a PathwayMemory over one journal (here: two instances)."""
+    a, b = PathwayMemory(path), PathwayMemory(path)
+    trace, _ = a.add({"text": "night shift forklift fill"}, ["fill"])
+    assert b.get(trace["uid"])["content"] == {"text": "night shift forklift fill"}
+    b.retire(trace["uid"])
+    with pytest.raises(TraceRetired):  # a checks against the journal as it is now, not as it last saw it
+        a.update(trace["uid"], {"text": "changed"})
+    assert a.get(trace["uid"])["retired"] and a.summary().retired == 1
+
+
+def test_idempotent_adds_racing_from_two_processes_store_one_trace(path):
+    import threading
+
+    memories = [PathwayMemory(path) for _ in range(2)]
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def add(memory: PathwayMemory) -> None:
+        for _ in range(10):
+            _, created = memory.add({"text": "same content"}, idempotent=True)
+            with lock:
+                results.append(created)
+
+    threads = [threading.Thread(target=add, args=(m,)) for m in memories]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 1  # one of twenty adds created it; the rest were replays of it
+    restarted = PathwayMemory(path).summary()
+    assert (restarted.traces, restarted.replays) == (1, 19)

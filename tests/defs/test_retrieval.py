@@ -200,6 +200,23 @@ def test_recorded_endorsement_moves_a_worker_up_for_a_paraphrase(client, roster)
     assert all(h["boost"] == 0 for h in unrelated["hits"])  # the playbook is not similar: no effect
 
 
+def test_endorsed_workers_join_a_constrained_search_only_when_they_meet_its_constraints(client, roster):
+    """The boost lifts endorsed workers who meet the query's constraints; one who does not (the ranking never
+    reached them, so the boost looks them up) stays out: a search that parsed "in Texas" answers Texas workers
+    only, however strongly someone was endorsed elsewhere."""
+    query = "team player who enjoys fast paced physical work in Texas"
+    everyone = search(client, query=query, corpora=["workers"], k=200, min_score=0)["hits"]
+    assert len(everyone) > 60 and all(h["metadata"]["state"] == "TX" for h in everyone)
+    inside = everyone[55]["entity_id"]  # meets the constraint, ranked just past what k=50 returns
+    outside = next(str(w["worker_id"]) for w in roster.values() if w["state"] != "TX")
+    r = client.post("/v1/matrix/playbooks/record", json={"query": query, "endorsed_ids": [inside, outside]})
+    assert r.status_code == 201, r.text
+    boosted = search(client, query=query, corpora=["workers"], k=50, min_score=0, use_playbook=True)
+    by_id = {h["entity_id"]: h for h in boosted["hits"]}
+    assert inside in by_id and by_id[inside]["boost"] > 0 and "state = TX" in by_id[inside]["meets"]
+    assert outside not in by_id and all(h["metadata"]["state"] == "TX" for h in boosted["hits"])
+
+
 def test_playbook_records_are_logged_and_the_asset_rebuilds_memory_from_the_log(client, lake):
     bulk = {
         "records": [
