@@ -142,34 +142,47 @@ class IndexMirror:
             return None
         ids, matrix = list(copy.ids), copy.matrix
         metadatas, documents = list(copy.metadatas), list(copy.documents)
+        position = {id_: i for i, id_ in enumerate(ids)}
+        appended: list[np.ndarray] = []  # rows of new ids, joined to the matrix once (not a copy per write)
+
+        def join() -> np.ndarray:
+            if appended:
+                joined = np.concatenate([matrix, *appended])
+                appended.clear()
+                return joined
+            return matrix
+
         for _, entry, _ in entries:
-            position = {id_: i for i, id_ in enumerate(ids)}
             if entry.op == "delete":
+                matrix = join()
                 gone = {position[i] for i in entry.ids if i in position}
                 keep = [i for i in range(len(ids)) if i not in gone]
                 ids, matrix = [ids[i] for i in keep], matrix[keep]
                 metadatas, documents = [metadatas[i] for i in keep], [documents[i] for i in keep]
+                position = {id_: i for i, id_ in enumerate(ids)}
                 continue
             rows = unit_rows(np.asarray(entry.embeddings, dtype=np.float32))
-            if matrix.shape[0] and matrix.shape[1] != rows.shape[1]:
+            width = matrix.shape[1] if matrix.shape[0] else (appended[0].shape[1] if appended else rows.shape[1])
+            if rows.shape[1] != width:
                 return None
             if not matrix.shape[0]:
                 matrix = np.zeros((0, rows.shape[1]), dtype=np.float32)
-            added = []
             for j, id_ in enumerate(entry.ids):
                 meta = dict(entry.metadatas[j]) if entry.metadatas else {}
                 doc = entry.documents[j] if entry.documents is not None else None
-                if id_ in position:
-                    i = position[id_]
+                i = position.get(id_)
+                if i is not None:
+                    if i >= matrix.shape[0]:
+                        matrix = join()
                     matrix = matrix.copy() if matrix is copy.matrix else matrix
                     matrix[i], metadatas[i], documents[i] = rows[j], meta, doc
                 else:
-                    added.append(j)
+                    position[id_] = len(ids)
                     ids.append(id_)
                     metadatas.append(meta)
                     documents.append(doc)
-            if added:
-                matrix = np.concatenate([matrix, rows[added]])
+                    appended.append(rows[j : j + 1])
+        matrix = join()
         last_seq, _, revision = entries[-1]
         version = copy.version._replace(revision=revision, count=len(ids))
         return _Copy(version, last_seq, ids, matrix, metadatas, documents)
