@@ -61,6 +61,12 @@ class LakehouseSettings(BaseSettings):
     embed_threads: int | None = Field(
         default=None, description="ONNX Runtime threads per session; unset: the CPUs this process may use."
     )
+    embed_parts: int = Field(
+        default=1,
+        ge=1,
+        description="Parts the full model's embedding of one corpus is split into, each a step of its own that "
+        "an executor can run in another process or on another machine; more than 1 needs the Chroma server.",
+    )
     chroma_url: str | None = Field(
         default=None, description="A Chroma server (http://host:port); unset: a local folder under home."
     )

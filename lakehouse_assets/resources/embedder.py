@@ -49,6 +49,11 @@ class EmbedderResource(dg.ConfigurableResource):
         default=None, description="Where the onnx and static backends build and cache their models; unset: home/models."
     )
     threads: int | None = Field(default=None, description="ONNX Runtime threads; unset: the CPUs this process may use.")
+    parts: int = Field(
+        default=1,
+        ge=1,
+        description="Parts one corpus's embedding is split into (steps an executor may run side by side).",
+    )
 
     @classmethod
     def from_settings(cls, settings: LakehouseSettings) -> EmbedderResource:
@@ -61,6 +66,7 @@ class EmbedderResource(dg.ConfigurableResource):
             cache_size=settings.embed_cache_size,
             models_dir=str(models_dir_for(settings)),
             threads=settings.embed_threads,
+            parts=settings.embed_parts,
         )
 
     @classmethod

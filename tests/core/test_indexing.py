@@ -12,7 +12,7 @@ import pytest
 
 from lakehouse_assets.core.corpora import PLAYBOOKS
 from lakehouse_assets.core.embedder import Embedder
-from lakehouse_assets.core.indexing import sync_index
+from lakehouse_assets.core.indexing import embed_part, finish_index, plan_index, split_plan, sync_index
 from lakehouse_assets.core.playbook_index import record_playbooks
 from lakehouse_assets.core.playbooks import PlaybookLog, PlaybookRecord
 from lakehouse_assets.core.vectors import IndexConflict, VectorStore
@@ -149,3 +149,41 @@ def test_an_index_without_texts_holds_vectors_and_metadata_only(tmp_path: Path) 
     got = store.client.get_collection("bare").get(include=["documents", "metadatas", "embeddings"])
     assert got["documents"] == [None, None, None] and len(got["embeddings"]) == 3
     assert {m["kind"] for m in got["metadatas"]} == {"worker"}
+
+
+def test_a_plan_in_parts_keeps_identical_texts_together_and_builds_what_one_process_builds(tmp_path: Path) -> None:
+    texts = [f"text {i % 37} " + "word " * (i % 5) for i in range(300)]
+    store = VectorStore.local(tmp_path / "chroma")
+    changed = documents(texts[:250] + [t + "changed" for t in texts[250:]])
+    sync_index("one", changed, ["kind"], embedder=WordCountEmbedder(), store=store)
+    sync_index("parts", documents(texts[:280]), ["kind"], embedder=WordCountEmbedder(), store=store)
+    plan = plan_index("parts", changed, embedder=WordCountEmbedder(), store=store)
+    assert len(plan.todo) == 50 and len(plan.changed) == 30  # 30 changed texts, 20 new documents
+    parts = split_plan(plan, changed, 3)
+    assert sorted(i for p in parts for i in p) == sorted(plan.todo) and len(parts) == 3
+    text_of = dict(zip(changed.column("id").to_pylist(), changed.column("text").to_pylist(), strict=True))
+    homes = [{text_of[i] for i in p} for p in parts]
+    assert all(not (a & b) for n, a in enumerate(homes) for b in homes[n + 1 :])  # a text lives in one part
+
+    embedder = WordCountEmbedder()
+    done = [embed_part(plan, p, changed, ["kind"], embedder=embedder, store=store) for p in reversed(parts)]
+    result = finish_index(plan, done, store=store, seconds=0.0)
+    assert (result.embedded, result.skipped, result.total) == (50, 250, 300)
+    assert result.encoded == len({text_of[i] for i in plan.todo})
+    assert store.get_metadata("parts", "content_hash") == store.get_metadata("one", "content_hash")
+    assert len(store.get_metadata("parts", "content_hash")) == 300
+    assert split_plan(plan, changed, 1) == [plan.todo]
+    with pytest.raises(ValueError, match="at least 1"):
+        split_plan(plan, changed, 0)
+
+
+def test_a_part_embedded_by_another_model_than_planned_is_refused(tmp_path: Path) -> None:
+    store = VectorStore.local(tmp_path / "chroma")
+    docs = documents(["a", "b b"])
+    plan = plan_index("docs", docs, embedder=WordCountEmbedder(), store=store)
+
+    class Other(WordCountEmbedder):
+        model = "another-model"
+
+    with pytest.raises(IndexConflict, match="planned for fake-word-count"):
+        embed_part(plan, plan.todo, docs, ["kind"], embedder=Other(), store=store)

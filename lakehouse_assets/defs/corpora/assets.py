@@ -4,6 +4,7 @@ from dagster_duckdb import DuckDBResource
 from lakehouse_assets.core.corpora import build_corpus, corpus_spec, documents_table
 from lakehouse_assets.core.facet_frame import tier_index
 from lakehouse_assets.core.indexing import sync_index
+from lakehouse_assets.defs.corpora.embedding import embed_embeddings_part, finish_embeddings, plan_embeddings
 from lakehouse_assets.defs.corpora.partitions import corpus_partitions
 from lakehouse_assets.defs.ingest.assets import datasets
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
@@ -113,22 +114,19 @@ def corpus_instant_embeddings(
     return _sync(context, index, lake, duckdb, instant_embedder, vector_store, store_texts=False)
 
 
-@dg.asset(
+@dg.graph_asset(
     partitions_def=corpus_partitions,
-    deps=[corpus_documents, corpus_instant_embeddings],
+    ins={
+        "documents_built": dg.AssetIn("corpus_documents", dagster_type=dg.Nothing),
+        "instant_built": dg.AssetIn("corpus_instant_embeddings", dagster_type=dg.Nothing),
+    },
     group_name="corpora",
     kinds={"chroma", "python"},
     owners=["team:data-platform"],
-    pool="vector_store",
 )
-def corpus_embeddings(
-    context: dg.AssetExecutionContext,
-    lake: LakeResource,
-    duckdb: DuckDBResource,
-    embedder: EmbedderResource,
-    vector_store: VectorStoreResource,
-) -> dg.MaterializeResult:
+def corpus_embeddings(documents_built: None, instant_built: None) -> None:
     """The corpus's vector index, kept in step incrementally: only new or changed documents are embedded,
-    removed ones are deleted. Runs after the instant index, which answers searches meanwhile."""
-    spec = corpus_spec(context.partition_key)
-    return _sync(context, spec.index, lake, duckdb, embedder, vector_store)
+    removed ones are deleted. Runs after the instant index, which answers searches meanwhile. Its
+    embedding splits into `LAKEHOUSE_EMBED_PARTS` steps that executors can run side by side."""
+    plan, parts = plan_embeddings(documents_built=documents_built, instant_built=instant_built)
+    return finish_embeddings(plan, parts.map(embed_embeddings_part).collect())
