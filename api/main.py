@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -96,15 +96,22 @@ def open_services(settings: ApiSettings) -> Services:
     )
 
 
-def _warm_embedder(services: Services) -> None:
-    try:
-        services.embedder.embed(["warm up"])
-    except Exception:
-        log.exception("the embedder could not be loaded; search and embed requests will fail until it can")
-    try:
-        services.matrix.warm()  # facet frames and keyword indexes, so the first search does not build them
-    except Exception:
-        log.exception("the search frames could not be built; the first search will try again")
+def _warm(services: Services) -> None:
+    """Ready what the first searches need, cheapest first: the facet frames (a constrained search of an index
+    that holds nothing yet needs only them), then the query encoder, then the keyword indexes."""
+    steps: tuple[tuple[str, Callable[[], object]], ...] = (
+        ("the search frames could not be built; the first search will try again", services.matrix.warm_frames),
+        (
+            "the embedder could not be loaded; search and embed requests will fail until it can",
+            lambda: services.embedder.embed(["warm up"]),
+        ),
+        ("the keyword indexes could not be built; the first hybrid search will try again", services.matrix.warm),
+    )
+    for failure, step in steps:
+        try:
+            step()
+        except Exception:
+            log.exception(failure)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -115,7 +122,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         services = open_services(settings)
         services.dagster.warm()
         if settings.warm_embedder:
-            threading.Thread(target=_warm_embedder, args=(services,), name="embedder-warm", daemon=True).start()
+            threading.Thread(target=_warm, args=(services,), name="embedder-warm", daemon=True).start()
         app.state.services = services
         try:
             # Requests run side by side on the thread pool, so a BLAS call must not fan out over the cores too:

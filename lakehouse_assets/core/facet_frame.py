@@ -362,9 +362,11 @@ class FrameCache:
     documents, else by a background thread that publishes each page as it arrives and looks again at most
     every `follow_seconds` while the index keeps changing (a 100,000-document index being built is
     followed within seconds; no search waits for a read). A new generation (the index dropped and made
-    again) drops the vectors at once. Once the full model's vectors are all in memory, the instant tier's
-    are let go: searches no longer need them. Likewise a frame of more than `sync_keywords` documents
-    gets its BM25 index from a background thread started when it is built.
+    again) drops the vectors at once. While the instant tier's vectors cover every document, the full
+    model's index is read once it holds every document, not followed while it is built. Once the full
+    model's vectors are all in memory, the instant tier's are let go: searches no longer need them.
+    Likewise a frame of more than `sync_keywords` documents gets its BM25 index from a background thread
+    started when it is built.
     """
 
     def __init__(
@@ -466,7 +468,7 @@ class FrameCache:
         if index is None or index.read is None or index.count == 0:
             setattr(frame, attribute, None)
             return
-        if _holds(held, index.state):
+        if _holds(held, index.state) or _not_needed_yet(frame, tier, index):
             return
         if held is not None and held.generation != index.generation:
             setattr(frame, attribute, None)  # another collection: its vectors may be another model's
@@ -499,7 +501,7 @@ class FrameCache:
                     return
                 state = index.state
                 held = getattr(frame, attribute)
-                if _holds(held, state):
+                if _holds(held, state) or _not_needed_yet(frame, tier, index):
                     return
                 wait = self._last_read.get(key, -math.inf) + self.follow_seconds - time.monotonic()
                 if wait > 0:
@@ -522,6 +524,15 @@ class FrameCache:
         finally:
             with self._vector_lock:
                 self._loading.discard(key)
+
+
+def _not_needed_yet(frame: FacetFrame, tier: str, index: IndexSource) -> bool:
+    """Whether reading the full model's index can wait: while the instant tier's vectors cover every
+    document, searches rank with them until the full index holds every document too. Following a
+    100,000-document build page by page costs the vector store a lookup of every missing id per look
+    (and every API worker looks), CPU the build itself needs; one read once it is complete does not."""
+    instant = frame.instant
+    return tier == "full" and index.count < frame.size and instant is not None and instant.rows >= frame.size
 
 
 def _holds(dense: FrameVectors | None, state: tuple[int, str, str]) -> bool:

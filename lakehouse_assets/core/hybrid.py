@@ -92,21 +92,35 @@ def _position_mask(frame: FacetFrame, exclude: Sequence[str]) -> np.ndarray:
     return keep
 
 
-@dataclass(frozen=True)
+QueryVector = np.ndarray | Callable[[], np.ndarray] | None
+
+
+@dataclass
 class _Probe:
     """What stays fixed while one query is ranked: the index, the frame over it (and the frame's vectors as
-    they were when the query began, if in memory) and the query vector."""
+    they were when the query began, if in memory) and the query vector, encoded when first needed (None:
+    the index holds nothing yet, so nothing is ranked by meaning and the query is not encoded at all; the
+    first searches of a fresh demo answer by constraints and keywords while the encoder still loads)."""
 
     store: VectorStore
     index: str
     model: str
     frame: FacetFrame
     dense: FrameVectors | None
-    vector: np.ndarray
+    query_vector: QueryVector
     where: Mapping[str, Any] | None
+
+    @property
+    def vector(self) -> np.ndarray:
+        if callable(self.query_vector):
+            self.query_vector = self.query_vector()
+        assert self.query_vector is not None, "no query vector: nothing is ranked by meaning"
+        return self.query_vector
 
     def query(self, k: int, ids: list[str] | None = None) -> list[VectorHit] | None:
         """The index's nearest `k` (among `ids`), or None when the index is not there or not readable now."""
+        if self.query_vector is None:
+            return None
         try:
             found = self.store.query(self.index, model=self.model, vector=self.vector, k=k, ids=ids, where=self.where)
         except (IndexNotFound, IndexUnavailable):
@@ -114,6 +128,8 @@ class _Probe:
         return self._with_texts(found)
 
     def _fetch(self, ids: list[str]) -> list[VectorHit]:
+        if self.query_vector is None:
+            return []
         try:
             found = self.store.fetch(self.index, ids=ids, model=self.model, query=self.vector, where=self.where)
         except (IndexNotFound, IndexUnavailable):
@@ -224,7 +240,7 @@ def search_frame(
     model: str,
     frame: FacetFrame,
     constraints: Sequence[Constraint],
-    vector: np.ndarray,
+    vector: QueryVector,
     *,
     text: str,
     k: int,
@@ -237,7 +253,9 @@ def search_frame(
     dense: FrameVectors | str | None = "frame",
 ) -> FrameResult:
     """Rank the corpus for one query under `constraints` (see the module docstring). `dense`: the vectors in
-    memory of `index` (default the frame's full-model ones; the instant tier's when that index answers)."""
+    memory of `index` (default the frame's full-model ones; the instant tier's when that index answers).
+    `vector`: the query's, or a function that encodes it when first needed, or None when the index is
+    known to hold nothing yet."""
     masks = [frame.satisfies(c) for c in constraints]
     mask = _position_mask(frame, exclude)
     for m in masks:
@@ -253,7 +271,7 @@ def search_frame(
         return meets, [label for label, m in zip(labels, masks, strict=True) if not m[pos]]
 
     constrained = bool(constraints) or bool(exclude)
-    held = frame.dense if isinstance(dense, str) else dense
+    held = (frame.dense if isinstance(dense, str) else dense) if vector is not None else None
     probe = _Probe(store, index, model, frame, held, vector, where)
     if keyword_only:
         top = frame.keywords().top(text, fetch, mask)

@@ -30,6 +30,7 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -314,6 +315,11 @@ class MatrixSearch:
         self._parsed: OrderedDict[str, tuple[Any, ParsedQuery]] = OrderedDict()  # text -> (vocabulary, parse)
         self._parse_lock = threading.Lock()
 
+    def warm_frames(self) -> None:
+        """Build every corpus's facet frame now rather than on the first search."""
+        for spec in self.corpora.values():
+            self.frame(spec)
+
     def warm(self) -> None:
         """Build every corpus's facet frame and keyword index now rather than on the first search."""
         for spec in self.corpora.values():
@@ -426,9 +432,10 @@ class MatrixSearch:
                     anchored.add(spec.name)
                 extra = {k: v for k, v in (req.filter or {}).items() if frame.vocab.facet(k) is None}
                 tier = self._tier(spec, frame)
+                empty = self.frames is not None and self.frames.index_state(spec.name, frame, tier).state == "empty"
                 result = search_frame(
                     self.store, tier_index(spec.index, tier), self._embedder(tier).model, frame, constraints,
-                    vector_for(tier),
+                    None if empty else partial(vector_for, tier),
                     text=text, k=req.k, fetch=fetch, exclude=exclude,
                     where=chroma_where(translate_filter(extra, spec)),
                     keyword=req.mode == "hybrid", keyword_only=req.mode == "keyword", pad=req.pad,

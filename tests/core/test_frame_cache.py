@@ -317,6 +317,7 @@ def test_a_failed_background_build_leaves_it_to_the_next_search(monkeypatch):
 
 
 def test_the_instant_tier_answers_until_the_full_models_vectors_are_all_here_then_is_let_go():
+    """The full index is read once it holds every document, not followed while the instant tier covers all."""
     full, instant = Source([f"w{i}" for i in range(20)]), Source([f"w{i}" for i in range(20)])
     full.count = 0  # the full model's index is not built yet; the instant one is complete
 
@@ -336,7 +337,11 @@ def test_the_instant_tier_answers_until_the_full_models_vectors_are_all_here_the
     assert cache.index_state("workers", frame).state == "empty"
     full.count, full.revision = 12, "r2"  # the full model is part of the way
     frame = cache.get("workers")
-    assert frame.dense.rows == 12 and cache.answering("workers", frame) == "instant"
+    # not read while the instant tier answers every document: one read once the full index is whole
+    assert frame.dense is None and cache.answering("workers", frame) == "instant"
+    assert cache.index_state("workers", frame).as_dict() == {
+        "state": "building", "embedded": 0, "documents": 20, "indexed": 12, "model": "big",
+    }  # fmt: skip
     assert cache.status()["workers"]["answering"] == "instant"
     full.count, full.revision = 20, "r3"
     frame = cache.get("workers")

@@ -247,6 +247,44 @@ def test_a_keyword_index_built_in_the_background_lets_hybrid_searches_go_on_with
     assert [h["id"] for h in fused["hits"]] == [h["id"] for h in search(client, query=query)["hits"]]
 
 
+def test_a_constrained_search_of_an_index_that_holds_nothing_yet_does_not_wait_for_the_encoder(served, tmp_path):
+    """A fresh demo's first searches: the frames are built from the catalog, the index is still empty and
+    the query encoder is still loading. A constrained search answers at once from the constraints (and
+    BM25), without encoding the query; once the index holds vectors, the query is encoded and ranked."""
+    from api.deps import get_matrix
+    from lakehouse_assets.core.matrix import MatrixSearch
+    from lakehouse_assets.core.vectors import VectorStore
+
+    class Loading:
+        """An encoder that is not ready: any call fails the search (a 500), as waiting for it would."""
+
+        def __init__(self, model: str) -> None:
+            self.model = model
+
+        def embed_one(self, text: str) -> np.ndarray:
+            raise AssertionError(f"the query {text!r} was encoded, but the index holds nothing to rank")
+
+    client = served["client"]
+    services = client.app.state.services
+    empty = VectorStore.local(tmp_path / "empty-chroma")
+    cache = catalog_frames(services.catalog, services.lake, CORPORA, store=empty)
+    matrix = MatrixSearch(empty, Loading(services.embedder.model), min_score=services.settings.relevance_floor,
+                          frames=cache)  # type: ignore[arg-type]  # fmt: skip
+    client.app.dependency_overrides[get_matrix] = lambda: matrix
+    try:
+        body = search(client, query="forklift operators in IL with at least 5 years")
+    finally:
+        client.app.dependency_overrides.pop(get_matrix)
+    assert body["index"]["state"] == "empty" and body["index"]["embedded"] == 0
+    truth = served["client"].post(
+        "/v1/sql", json={"sql": "SELECT count(*) FROM workers WHERE role = 'forklift operator' AND state = 'IL' "
+                                "AND years_experience >= 5"},
+    ).json()["rows"][0][0]  # fmt: skip
+    assert body["admitted"] == truth > 0
+    assert len(body["hits"]) == min(10, truth) and all(h["similarity"] is None for h in body["hits"])
+    assert all(not h["violates"] for h in body["hits"])
+
+
 def test_vectors_read_in_the_background_match_the_ones_read_in_the_search_thread(served):
     """The path a large index takes (FrameCache reads it on a thread, page by page), over the real lake and
     Chroma index: the same matrix as the synchronous read the API did for this 6,000-document index."""
