@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 import warnings
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,14 +83,14 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return 0
 
 
-def _materialize_names(names: list[str]) -> bool:
+def _materialize_names(names: list[str], partitions: Sequence[str | None] = (None,)) -> bool:
     import dagster as dg
 
     from lakehouse_assets.definitions import defs
     from lakehouse_assets.materialize import materialize_assets
 
     with dg.DagsterInstance.get() as instance:
-        return materialize_assets(defs, instance, names).success
+        return all(materialize_assets(defs, instance, names, p).success for p in partitions)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -162,8 +163,6 @@ def _launch_backfill(
     """Ask the Dagster daemon to materialize `assets` for `partitions` (a backfill), through the
     webserver's GraphQL API, its runs tagged with `tags` and run with `run_config`. Returns the
     backfill id or why it failed."""
-    import json
-
     query = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
         __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
     params: dict[str, Any] = {
@@ -175,16 +174,51 @@ def _launch_backfill(
         params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
     if run_config:
         params["runConfigData"] = run_config
-    body = json.dumps({"query": query, "variables": {"params": params}}).encode()
-    request = urllib.request.Request(f"{ui_url}/graphql", data=body, headers={"content-type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as r:
-            result = json.load(r)["data"]["launchPartitionBackfill"]
+        result = _graphql(ui_url, query, {"params": params})["launchPartitionBackfill"]
     except (OSError, KeyError, TypeError, ValueError) as e:
         return f"could not launch the backfill: {e}; materialize {what} from the UI"
     if "backfillId" in result:
         return f"backfill {result['backfillId']}"
     return f"could not launch the backfill: {result.get('message', result)}"
+
+
+def _graphql(ui_url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(f"{ui_url}/graphql", data=body, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.load(r)["data"]
+
+
+def _launch_run(
+    ui_url: str, partition: str, assets: list[str], what: str, *, tags: dict[str, str], run_config: dict[str, Any]
+) -> str:
+    """Queue one run materializing `assets` for `partition`, through the webserver's GraphQL API: it starts
+    as soon as the run queue has room (a backfill waits for the daemon's next backfill tick first, about
+    half a minute). Returns the run id or why it failed."""
+    query = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
+        __typename ... on LaunchRunSuccess { run { runId } } ... on Error { message } } }"""
+    params: dict[str, Any] = {
+        "selector": {
+            "repositoryLocationName": "lakehouse",
+            "repositoryName": "__repository__",
+            "jobName": "__ASSET_JOB",
+            "assetSelection": [{"path": [a]} for a in assets],
+        },
+        "runConfigData": run_config,
+        "executionMetadata": {
+            "tags": [{"key": k, "value": v} for k, v in {**tags, "dagster/partition": partition}.items()]
+        },
+    }
+    try:
+        result = _graphql(ui_url, query, {"params": params})["launchRun"]
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        return f"could not launch the run: {e}; materialize {what} from the UI"
+    if "run" in result:
+        return f"run {result['run']['runId'][:8]}"
+    return f"could not launch the run: {result.get('message', result)}; materialize {what} from the UI"
 
 
 def _stack_config(args: argparse.Namespace, settings: LakehouseSettings) -> StackConfig:
@@ -307,6 +341,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     if cmd_materialize(args):
         return 1
+    from lakehouse_assets.core.corpora import CORPORA
+
+    rosters = sorted(set(CORPORA) - {"playbooks"})
+    # The rosters' documents now, while the models are prepared: the API's first search then answers by
+    # constraints and keywords at once instead of waiting for a backfill run to start and build them.
+    if not _materialize_names(["corpus_documents"], rosters):
+        return 1
     _stop_on_signals()
     stack = Stack(_stack_config(args, settings))
     try:
@@ -317,14 +358,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     try:
         from api.settings import ApiSettings
-        from lakehouse_assets.core.corpora import CORPORA
         from lakehouse_assets.demo_activity import generate_activity
 
         urls = {s.name: s.url for s in services}
-        # The roster's corpora first, at the head of the queue: search by meaning within a minute.
+        # The roster's embeddings first, at the head of the queue: search by meaning within a minute.
         corpus_assets = ["corpus_documents", "corpus_instant_embeddings", "corpus_embeddings"]
-        rosters = sorted(set(CORPORA) - {"playbooks"})
-        backfill = _launch_backfill(urls["dagster"], rosters, corpus_assets, "corpus_embeddings", **FIRST_IN_LINE)
+        embeddings = corpus_assets[1:]
+        launched = [
+            _launch_run(urls["dagster"], roster, embeddings, f"corpus_embeddings[{roster}]", **FIRST_IN_LINE)
+            for roster in rosters
+        ]
         tokens = ApiSettings().tokens()
         calls = generate_activity(urls["api"], token=tokens[0] if tokens else None)
         _materialize_names(["playbook_memory"])  # the playbooks the activity recorded, before their corpus is built
@@ -346,7 +389,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     search_example = '{"query": "forklift operator with OSHA 10", "k": 3, "filter": {"state": "IL"}}'
     _print_urls(services, stack.config.logs)
     print(
-        f"\nEmbedding the corpora runs in the background ({backfill}); watch it under Runs.\n"
+        f"\nEmbedding the corpora runs in the background ({', '.join(launched)}); watch it under Runs.\n"
         f"{sum(calls.values())} demo API calls were made; today's distillation and drift partitions ({today}) "
         f"are being materialized from them ({daily}).\n\n"
         f"try:\n  curl -s {api_url}/v1/sql -H 'content-type: application/json' -d '{sql_example}'\n"

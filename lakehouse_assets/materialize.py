@@ -2,8 +2,9 @@
 
 Used by `lakehouse materialize` and `make demo`: every landing CSV becomes a `datasets` partition
 (added if new) and is materialized with its checks; then the derived tables and the playbook memory
-are rebuilt. Corpora and embeddings take minutes per 10,000 documents: `make demo` hands them to the
-Dagster daemon as a backfill instead.
+are rebuilt. Embeddings take minutes per 10,000 documents: `make demo` hands them to the Dagster daemon
+as a backfill instead (it builds the rosters' documents here first: seconds, and search answers by
+constraints and keywords from the moment the API is up).
 """
 
 from __future__ import annotations
@@ -42,13 +43,16 @@ def materialize_landing(defs: dg.Definitions, instance: dg.DagsterInstance) -> l
     return results
 
 
-def materialize_assets(defs: dg.Definitions, instance: dg.DagsterInstance, names: list[str]) -> dg.ExecuteInJobResult:
-    """Materialize unpartitioned assets by name, in-process, recorded in `instance`."""
+def materialize_assets(
+    defs: dg.Definitions, instance: dg.DagsterInstance, names: list[str], partition: str | None = None
+) -> dg.ExecuteInJobResult:
+    """Materialize assets by name (one `partition` of them, if partitioned), in-process, recorded in `instance`."""
     assets = list(defs.assets or []) + list(defs.asset_checks or [])
     return dg.materialize(
         assets,
         instance=instance,
         resources=defs.resources,
         selection=dg.AssetSelection.assets(*names),
+        partition_key=partition,
         raise_on_error=False,
     )

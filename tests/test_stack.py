@@ -4,6 +4,7 @@ the Dagster UI rendered in headless Chromium with the asset graph, and everythin
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -61,6 +62,15 @@ def test_up_status_down(tmp_path):
         status = subprocess.run([LAKEHOUSE, "status", *ports], env=env, capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stdout + status.stderr
         assert status.stdout.count(" up ") == 3
+
+        # What `make demo` does to queue the rosters' embeddings at once: one run through GraphQL.
+        from lakehouse_assets.cli import IN_ONE_PROCESS, _launch_run
+
+        ui = f"http://127.0.0.1:{dagster}"
+        queued = _launch_run(ui, "workers", ["corpus_documents"], "it", tags={}, run_config=IN_ONE_PROCESS)
+        assert re.fullmatch(r"run [0-9a-f]{8}", queued), queued
+        refused = _launch_run(ui, "workers", ["no_such_asset"], "no_such_asset", tags={}, run_config=IN_ONE_PROCESS)
+        assert refused.startswith("could not launch the run: ") and "no_such_asset" in refused, refused
 
         try:
             browser()

@@ -47,15 +47,30 @@ class BoostOut(BaseModel):
     outcome: str
 
 
+class ScorePartsOut(BaseModel):
+    similarity: float | None = Field(description="Cosine similarity of the query and the document.")
+    boost: float = Field(description="Playbook boost (endorsements lift, rejections lower; at most +-0.15).")
+    dense: float | None = Field(description="similarity + boost: the dense ranking's key.")
+    dense_rank: int | None = Field(description="Place in the dense ranking (1 = first); null without a vector.")
+    keyword: float | None = Field(description="BM25 score of the query's words; null when they did not find it.")
+    keyword_rank: int | None = Field(description="Place in the keyword ranking (1 = first).")
+    fused: float | None = Field(
+        description="Reciprocal-rank fusion of the two places: sum of 1 / (60 + rank); orders a hybrid search."
+    )
+
+
 class HitOut(BaseModel):
     corpus: str
     id: str
     entity: str
     entity_id: str
     score: float | None = Field(
-        description="similarity + boost; null for a document with no vector yet (its corpus's index is being "
-        "built): it is here because it meets every constraint or matches the query's words"
+        description="The number the hits are ordered by: hybrid, `parts.fused`; dense, similarity + boost; keyword, "
+        "BM25. Null for a document neither ranking reached (no vector yet while its corpus's index is built): it "
+        "is here because it meets every constraint, after the scored hits. With pad=true, near misses come after "
+        "the hits that meet every constraint."
     )
+    parts: ScorePartsOut = Field(description="What the score is made of, to see why one hit is above another.")
     similarity: float | None
     distance: float | None
     boost: float

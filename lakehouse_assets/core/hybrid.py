@@ -76,7 +76,7 @@ class FrameResult:
     ranked: list[Ranked]  # dense finds (best first), then keyword-only finds
     admitted: int
     strategy: str
-    keyword_ids: list[str]  # the keyword ranking, for fusion with the final dense order
+    keyword: dict[str, float]  # the keyword ranking (id -> BM25 score, best first), fused with the dense order
     keyword_skipped: bool = False  # hybrid, but the keyword index is still being built
     # The admitted documents of some entities, scored against the query like any hit (the playbook boost's
     # endorsed workers the rankings did not reach): from memory when the frame holds them.
@@ -282,13 +282,14 @@ def search_frame(
     else:
         found, strategy = dense_admitted(probe, mask, admitted, fetch, constrained)
     ranked = [Ranked(vh, *explain(vh)) for vh in found]
-    keyword_ids: list[str] = []
+    words: dict[str, float] = {}
     fuse = keyword and not keyword_only and admitted > 0
     keywords = frame.keywords_for_fusion() if fuse else None
     if keyword_only:
-        keyword_ids = [r.hit.id for r in ranked]
+        scores = {str(frame.ids[i]): round(s, 6) for i, s in top}
+        words = {r.hit.id: scores[r.hit.id] for r in ranked}
     elif keywords is not None:
-        keyword_ids, extra = _keyword_candidates(probe, keywords, mask, text, ranked, fetch, explain)
+        words, extra = _keyword_candidates(probe, keywords, mask, text, ranked, fetch, explain)
         ranked.extend(extra)
     if constrained and not keyword_only and len(ranked) < min(fetch, admitted):
         ranked.extend(_certain(probe, mask, ranked, fetch, explain))
@@ -303,7 +304,7 @@ def search_frame(
         return [Ranked(vh, *explain(vh)) for vh in probe.hits(rows)]
 
     return FrameResult(
-        ranked, admitted, strategy, keyword_ids, keyword_skipped=fuse and keywords is None, admitted_hits=admitted_hits
+        ranked, admitted, strategy, words, keyword_skipped=fuse and keywords is None, admitted_hits=admitted_hits
     )
 
 
@@ -335,15 +336,16 @@ def _keyword_candidates(
     ranked: list[Ranked],
     fetch: int,
     explain: Callable[[VectorHit], tuple[list[str], list[str]]],
-) -> tuple[list[str], list[Ranked]]:
-    """The BM25 ranking over the admitted set (ids, best first), and the keyword finds the dense ranking
-    missed (fetched and scored against the query vector, so they carry a similarity like any hit)."""
+) -> tuple[dict[str, float], list[Ranked]]:
+    """The BM25 ranking over the admitted set (id -> score, best first), and the keyword finds the dense
+    ranking missed (fetched and scored against the query vector, so they carry a similarity like any hit)."""
     top = keywords.top(text, max(KEYWORD_DEPTH, fetch), mask)
     row_of = {str(probe.frame.ids[i]): i for i, _ in top}
+    words = {str(probe.frame.ids[i]): round(s, 6) for i, s in top}
     keyword_ids = list(row_of)
     have = {r.hit.id for r in ranked}
     # Only keyword finds that fusion could lift into the first `fetch` are worth fetching.
     fused = rrf([r.hit.id for r in ranked], keyword_ids)
     leaders = sorted(fused, key=lambda i: (-fused[i], i))[:fetch]
     missing = [row_of[i] for i in leaders if i not in have]
-    return keyword_ids, [Ranked(vh, *explain(vh)) for vh in probe.hits(missing)]
+    return words, [Ranked(vh, *explain(vh)) for vh in probe.hits(missing)]

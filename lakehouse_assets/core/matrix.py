@@ -46,7 +46,7 @@ from lakehouse_assets.core.facet_frame import (
     vectors_of,
 )
 from lakehouse_assets.core.hybrid import describe, search_frame
-from lakehouse_assets.core.keyword import rrf
+from lakehouse_assets.core.keyword import RRF_K
 from lakehouse_assets.core.llm_parse import propose
 from lakehouse_assets.core.mirror import IndexMirror
 from lakehouse_assets.core.playbooks import split_ids
@@ -82,12 +82,28 @@ class Boost:
 
 
 @dataclass(frozen=True)
+class ScoreParts:
+    """What ordered a hit: its place in the dense ranking (similarity + boost) and in the keyword ranking
+    (BM25), and their reciprocal-rank fusion, which orders a hybrid search."""
+
+    similarity: float | None = None
+    boost: float = 0.0
+    dense: float | None = None  # similarity + boost
+    dense_rank: int | None = None  # 1-based, among the hits with a vector
+    keyword: float | None = None  # BM25 score; None: the query's words did not find it
+    keyword_rank: int | None = None
+    fused: float | None = None  # sum of 1 / (RRF_K + rank) over the two ranks
+
+
+@dataclass(frozen=True)
 class Hit:
     corpus: str
     id: str
     entity: str
     entity_id: str
-    score: float | None  # similarity + playbook boost; None: no vector yet (index being built)
+    # The number the list is ordered by: hybrid, the fused ranks; dense, similarity + boost; keyword, BM25.
+    # None: neither ranking reached it (no vector yet, found by its constraints alone).
+    score: float | None
     similarity: float | None
     distance: float | None
     metadata: dict[str, Any]
@@ -96,6 +112,12 @@ class Hit:
     why: list[Boost] = field(default_factory=list)
     meets: list[str] = field(default_factory=list)  # the constraints this hit satisfies
     violates: list[str] = field(default_factory=list)  # only on padded hits: the constraints it breaks
+    parts: ScoreParts = field(default_factory=ScoreParts)
+
+    @property
+    def dense(self) -> float | None:
+        """similarity + boost: what the relevance floor, the dense ranking and the downgrade gate read."""
+        return None if self.similarity is None else self.similarity + self.boost
 
 
 @dataclass(frozen=True)
@@ -157,9 +179,10 @@ def downgrade_gate(hits: Sequence[Hit], requested: str | None, policy: Downgrade
         return Downgrade(False, requested, f"{requested} is in the weak-model list: the gate does not apply")
     if len(hits) < policy.min_hits:
         return Downgrade(True, requested, f"only {len(hits)} hits came back")
-    top, nth = hits[0].score, hits[policy.min_hits - 1].score
-    if top is None or nth is None:
+    first = [h.dense for h in hits[: policy.min_hits]]
+    if None in first:
         return Downgrade(True, requested, "the index is still being built: top hits have no similarity yet")
+    top, nth = max(first), min(first)  # type: ignore[type-var]
     if top < policy.confident:
         return Downgrade(True, requested, f"top score {top:.3f} is below the confidence bar {policy.confident}")
     if top - nth > policy.spread:
@@ -249,23 +272,39 @@ def filter_constraints(flt: Mapping[str, Any] | None, frame: FacetFrame) -> list
 
 def _better(hit: Hit, than: Hit) -> bool:
     """Of two hits on one entity, the scored one, else the higher score."""
-    if hit.score is None or than.score is None:
-        return than.score is None and hit.score is not None
-    return hit.score > than.score
+    if hit.dense is None or than.dense is None:
+        return than.dense is None and hit.dense is not None
+    return hit.dense > than.dense
 
 
-def _rank(hits: list[Hit], keyword_ids: list[str]) -> list[Hit]:
-    """Scored hits by score, fused with the keyword ranking by reciprocal rank; then hits with no vector yet:
-    those the keyword ranking found, by it, then the rest as they came (constraint matches)."""
-    scored = sorted((h for h in hits if h.score is not None), key=lambda h: (-h.score, h.id))  # type: ignore[operator]
-    unscored = [h for h in hits if h.score is None]
-    if not keyword_ids:
-        return scored + unscored
-    fused = rrf([h.id for h in scored], keyword_ids)
-    scored = sorted(scored, key=lambda h: (-fused[h.id], -h.score, h.id))  # type: ignore[operator]
-    position = {id_: i for i, id_ in enumerate(keyword_ids)}
-    by_words = sorted((h for h in unscored if h.id in position), key=lambda h: position[h.id])
-    return scored + by_words + [h for h in unscored if h.id not in position]
+def _rank(hits: list[Hit], keyword: Mapping[str, float], mode: str) -> list[Hit]:
+    """The hits in the order of their score, each carrying its parts (ScoreParts): hybrid, by the reciprocal-
+    rank fusion of the dense ranking (similarity + boost) and the keyword ranking, then the hits neither
+    ranking reached (constraint matches with no vector yet) as they came; dense, by similarity + boost;
+    keyword, by BM25."""
+    dense_order = sorted((h for h in hits if h.dense is not None), key=lambda h: (-h.dense, h.id))  # type: ignore[operator]
+    dense_rank = {h.id: i for i, h in enumerate(dense_order, 1)}
+    keyword_rank = {id_: i for i, id_ in enumerate(keyword, 1)}
+    keyed: list[tuple[tuple[float, float, str], Hit]] = []
+    unranked: list[Hit] = []
+    for h in hits:
+        d, dr, kr = h.dense, dense_rank.get(h.id), keyword_rank.get(h.id)
+        ranks = [r for r in (dr, kr) if r is not None]
+        fused = sum(1.0 / (RRF_K + r) for r in ranks) if ranks else None
+        by = {"hybrid": fused, "dense": d, "keyword": keyword.get(h.id)}[mode]
+        parts = ScoreParts(
+            similarity=h.similarity, boost=h.boost, dense=None if d is None else round(d, 6), dense_rank=dr,
+            keyword=keyword.get(h.id), keyword_rank=kr, fused=None if fused is None else round(fused, 6),
+        )  # fmt: skip
+        hit = replace(h, score=None if by is None else round(by, 6), parts=parts)
+        if by is None:
+            unranked.append(hit)
+        else:
+            # Ties: the keyword ranking's own order in keyword mode, else the better similarity.
+            tie = float(kr) if mode == "keyword" and kr is not None else -(d if d is not None else -2.0)
+            keyed.append(((-by, tie, h.id), hit))
+    keyed.sort(key=lambda x: x[0])
+    return [h for _, h in keyed] + unranked
 
 
 def _overall(states: Mapping[str, IndexState], model: str) -> dict[str, Any] | None:
@@ -417,7 +456,7 @@ class MatrixSearch:
         exclude = [str(i) for i in req.exclude_ids]
         fetch = min(MAX_K, req.k * 2 + len(exclude))
         best: dict[tuple[str, str], Hit] = {}
-        keyword_ids: list[str] = []
+        keyword: dict[str, float] = {}
         admitted: int | None = None
         strategy: str | None = None
         keyword_pending = False
@@ -445,7 +484,7 @@ class MatrixSearch:
                     states[spec.name] = self.frames.index_state(spec.name, frame, tier)
                 admitted = result.admitted if admitted is None else admitted + result.admitted
                 strategy = result.strategy
-                keyword_ids.extend(result.keyword_ids)
+                keyword.update(result.keyword)
                 keyword_pending = keyword_pending or result.keyword_skipped
                 admitted_hits[spec.name] = result.admitted_hits
                 found = [(r.hit, r.meets, r.violates) for r in result.ranked]
@@ -483,13 +522,9 @@ class MatrixSearch:
         kept = [
             h
             for h in best.values()
-            if h.score is None or h.score >= min_score or req.mode == "keyword" or h.corpus in anchored
+            if h.dense is None or h.dense >= min_score or req.mode == "keyword" or h.corpus in anchored
         ]
-        if req.mode == "keyword":
-            order = {id_: i for i, id_ in enumerate(keyword_ids)}
-            ranked = sorted(kept, key=lambda h: (order.get(h.id, len(order)), h.id))
-        else:
-            ranked = _rank(kept, keyword_ids)
+        ranked = _rank(kept, keyword, req.mode)
         if req.pad:
             ranked = sorted(ranked, key=lambda h: bool(h.violates))  # stable: admitted hits first
         hits = ranked[: req.k]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -674,19 +674,19 @@ def _offsets(counts: list[int]) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
 
 
-def _tables() -> _Tables:
-    skill_count = [len(r.skills) for r in ROLES]
-    cert_count = [len(r.certs) for r in ROLES]
+def _tables(roles: Sequence[Role]) -> _Tables:
+    skill_count = [len(r.skills) for r in roles]
+    cert_count = [len(r.certs) for r in roles]
     code_count = [len(c.area_codes) for c in CITIES]
     return _Tables(
-        role_weights=np.array([r.weight for r in ROLES], dtype=np.int64),
+        role_weights=np.array([r.weight for r in roles], dtype=np.int64),
         skill_count=np.array(skill_count, dtype=np.int64),
         skill_offset=_offsets(skill_count),
         cert_count=np.array(cert_count, dtype=np.int64),
         cert_offset=_offsets(cert_count),
-        licensed=np.array([r.licensed for r in ROLES], dtype=bool),
-        base_cents=np.array([r.base_cents for r in ROLES], dtype=np.int64),
-        cents_per_year=np.array([r.cents_per_year for r in ROLES], dtype=np.int64),
+        licensed=np.array([r.licensed for r in roles], dtype=bool),
+        base_cents=np.array([r.base_cents for r in roles], dtype=np.int64),
+        cents_per_year=np.array([r.cents_per_year for r in roles], dtype=np.int64),
         city_weights=np.array([c.weight for c in CITIES], dtype=np.int64),
         code_count=np.array(code_count, dtype=np.int64),
         code_offset=_offsets(code_count),
@@ -816,9 +816,9 @@ def _article(word: str) -> str:
     return "an" if word[0].lower() in "aeiou" or word.startswith("HVAC") else "a"
 
 
-def _assemble(d: dict[str, np.ndarray], first_id: int) -> pa.Table:
+def _assemble(d: dict[str, np.ndarray], first_id: int, roles: Sequence[Role]) -> pa.Table:
     rows = len(d["role"])
-    role_names = [r.name for r in ROLES]
+    role_names = [r.name for r in roles]
     role = _take(role_names, d["role"])
     role_cap = _take([r[0].upper() + r[1:] for r in role_names], d["role"])
     role_a = _take([f"{_article(r)} {r}" for r in role_names], d["role"])
@@ -826,8 +826,8 @@ def _assemble(d: dict[str, np.ndarray], first_id: int) -> pa.Table:
     first = _take(FIRST_NAMES, d["first"])
     name = _concat(first, " ", _take(LAST_NAMES, d["last"]))
 
-    skill_vocab = _vocab([s for r in ROLES for s in r.skills])
-    cert_vocab = _vocab([c for r in ROLES for c in r.certs])
+    skill_vocab = _vocab([s for r in roles for s in r.skills])
+    cert_vocab = _vocab([c for r in roles for c in r.certs])
     skill_lists = _lists(skill_vocab, d["skills"], empty_is_null=False)
     cert_lists = _lists(cert_vocab, d["certs"], empty_is_null=True)
 
@@ -921,12 +921,12 @@ def _check_rows(rows: int) -> None:
         raise ValueError(f"rows must be at most {MAX_ROWS:,} (the maximum sample size), got {rows:,}")
 
 
-def _batches(rows: int, seed: int) -> Iterator[pa.Table]:
+def _batches(rows: int, seed: int, roles: Sequence[Role]) -> Iterator[pa.Table]:
     """The sample in consecutive tables of up to _BATCH rows."""
-    t = _tables()
+    t = _tables(roles)
     for start in range(0, rows, _BATCH):
         n = min(_BATCH, rows - start)
-        yield _assemble(_draw(t, seed, start // _BLOCK, n), first_id=start + 1)
+        yield _assemble(_draw(t, seed, start // _BLOCK, n), first_id=start + 1, roles=roles)
 
 
 def _for_csv(batch: pa.Table) -> pa.Table:
@@ -943,17 +943,18 @@ def _for_csv(batch: pa.Table) -> pa.Table:
 _CSV_OPTIONS = pacsv.WriteOptions(eol="\r\n", quoting_style="needed")
 
 
-def generate_workers(rows: int, seed: int = 42) -> pa.Table:
+def generate_workers(rows: int, seed: int = 42, roles: Sequence[Role] = ROLES) -> pa.Table:
     """A table of `rows` synthetic workers (columns in COLUMNS order); the same arguments, the same table.
 
     `rows` must be between MIN_ROWS and MAX_ROWS; `seed` is any non-negative integer. Workers with no
     certification have a null `certifications`. A table is a prefix of any larger one with the same seed.
+    `roles`: the kinds of work drawn from (core/other_roster.py holds a second vocabulary).
     """
     _check_rows(rows)
-    return pa.concat_tables(_batches(int(rows), seed))
+    return pa.concat_tables(_batches(int(rows), seed, roles))
 
 
-def write_workers_csv(path: Path, rows: int, seed: int = 42) -> int:
+def write_workers_csv(path: Path, rows: int, seed: int = 42, roles: Sequence[Role] = ROLES) -> int:
     """Write `generate_workers(rows, seed)` to `path` as an RFC 4180 CSV; returns the bytes written.
 
     Header row, comma separator, CRLF record ends; every string is double-quoted (quotes doubled, line
@@ -968,7 +969,7 @@ def write_workers_csv(path: Path, rows: int, seed: int = 42) -> int:
     tmp = Path(tmp_name)
     try:
         with open(fd, "wb") as f:
-            batches = _batches(int(rows), seed)
+            batches = _batches(int(rows), seed, roles)
             first = _for_csv(next(batches))
             with pacsv.CSVWriter(f, first.schema, write_options=_CSV_OPTIONS) as writer:
                 writer.write_table(first)

@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (a table of labeled queries reads best one per line)
-"""A labeled set of plain-words staffing queries over the sample roster, with ground truth by SQL.
+"""Labeled plain-words staffing queries over the sample roster and a second one, with ground truth by SQL.
 
 Each query names its family and the SQL predicate (over the `workers` dataset's structured columns)
 that says which workers truly answer it. precision@10 counts the returned workers that satisfy the
@@ -89,9 +89,56 @@ QUERIES: tuple[LabeledQuery, ...] = (
     LabeledQuery("negation", "forklift operator not in Illinois", "role = 'forklift operator' AND state <> 'IL'"),
     LabeledQuery("negation", "machine operator without forklift certification", f"role = 'machine operator' AND NOT coalesce({_cert('forklift certification')}, false)"),
     LabeledQuery("negation", "welder, not on the night shift", "role = 'welder' AND shift <> 'night'"),
+    # the work described without the role's or a certification's words: ranked by meaning (and skills' words)
+    LabeledQuery("paraphrase", "drives big rigs cross country", "role = 'CDL truck driver'"),
+    LabeledQuery("paraphrase", "stacks pallets on high racks with a sit-down lift truck", "role = 'forklift operator'"),
+    LabeledQuery("paraphrase", "performs venipuncture to draw blood from patients", "role = 'phlebotomist'"),
+    LabeledQuery("paraphrase", "repairs furnaces, heat pumps and air conditioners", "role = 'HVAC technician'"),
+    LabeledQuery("paraphrase", "installs wiring and breaker panels in commercial buildings", "role = 'electrician'"),
+    LabeledQuery("paraphrase", "fuses metal parts together with MIG and TIG", "role = 'welder'"),
+    LabeledQuery("paraphrase", "mops floors and cleans restrooms", "role = 'janitor'"),
+    LabeledQuery("paraphrase", "answers incoming phone calls and resolves complaints", "role = 'customer service representative'"),
+    LabeledQuery("paraphrase", "watches CCTV cameras and patrols the grounds", "role = 'security officer'"),
+    LabeledQuery("paraphrase", "works the grill and saute stations in a busy restaurant kitchen", "role = 'line cook'"),
+    LabeledQuery("paraphrase", "programs G-code for Haas mills and lathes", "role = 'CNC machinist'"),
     # a role nobody in the roster has
     LabeledQuery("absent role", "dental hygienist", ""),
     LabeledQuery("absent role", "dental hygienist in Ohio", ""),
+    LabeledQuery("absent role", "software engineer fluent in kubernetes", ""),
+    LabeledQuery("absent role", "airline pilot with 10 years", ""),
+)  # fmt: skip
+
+# The second roster (core/other_roster.py: other role names, hyphenated certifications, its own skills), the
+# same families asked in its words.
+OTHER_QUERIES: tuple[LabeledQuery, ...] = (
+    LabeledQuery("role+certification", "lift truck driver with OSHA 30", f"role = 'Lift Truck Driver' AND {_cert('OSHA-30')}"),
+    LabeledQuery("role+certification", "long-haul driver with a tanker N endorsement", f"role = 'Long-Haul Driver' AND {_cert('Tanker-N')}"),
+    LabeledQuery("role+certification", "climate control tech, NATE core", f"role = 'Climate Control Tech' AND {_cert('NATE-Core')}"),
+    LabeledQuery("role+certification", "charge nurse with ACLS-AHA", f"role = 'Charge Nurse' AND {_cert('ACLS-AHA')}"),
+    LabeledQuery("role+certification", "metal fabricator AWS-D1.1", f"role = 'Metal Fabricator' AND {_cert('AWS-D1.1')}"),
+    LabeledQuery("role+certification", "production assembler with IPC 610", f"role = 'Production Assembler' AND {_cert('IPC-610')}"),
+    LabeledQuery("location", "lift truck driver in Illinois", "role = 'Lift Truck Driver' AND state = 'IL'"),
+    LabeledQuery("location", "patient care tech in Houston", "role = 'Patient Care Tech' AND city = 'Houston'"),
+    LabeledQuery("shift", "night shift fulfillment associate", "role = 'Fulfillment Associate' AND shift = 'night'"),
+    LabeledQuery("shift", "site guard on weekends", "role = 'Site Guard' AND shift = 'weekend'"),
+    LabeledQuery("language", "Spanish speaking in-home caregiver", f"role = 'In-Home Caregiver' AND {_lang('Spanish')}"),
+    LabeledQuery("experience", "industrial mechanic with at least 10 years", "role = 'Industrial Mechanic' AND years_experience >= 10"),
+    LabeledQuery("rate", "contact center agent under $20 an hour", "role = 'Contact Center Agent' AND hourly_rate < 20"),
+    LabeledQuery("availability", "available courier driver in Ohio", "role = 'Courier Driver' AND availability = 'available' AND state = 'OH'"),
+    LabeledQuery("negation", "charge nurse in Texas, not on nights", "role = 'Charge Nurse' AND state = 'TX' AND shift <> 'night'"),
+    LabeledQuery("negation", "lift truck driver without OSHA-10", f"role = 'Lift Truck Driver' AND NOT coalesce({_cert('OSHA-10')}, false)"),
+    LabeledQuery("paraphrase", "drives big rigs cross country", "role = 'Long-Haul Driver'"),
+    LabeledQuery("paraphrase", "moves pallets around a warehouse on a forklift", "role = 'Lift Truck Driver'"),
+    LabeledQuery("paraphrase", "takes blood samples from patients with a needle", "role = 'Lab Draw Specialist'"),
+    LabeledQuery("paraphrase", "repairs furnaces and air conditioners", "role = 'Climate Control Tech'"),
+    LabeledQuery("paraphrase", "wires buildings and hooks up breaker panels", "role = 'Electrical Installer'"),
+    LabeledQuery("paraphrase", "joins steel parts with a welding torch", "role = 'Metal Fabricator'"),
+    LabeledQuery("paraphrase", "scrubs floors and cleans restrooms in office buildings", "role = 'Custodial Tech'"),
+    LabeledQuery("paraphrase", "answers customer phone calls and fixes account problems", "role = 'Contact Center Agent'"),
+    LabeledQuery("paraphrase", "helps elderly clients with bathing and meals where they live", "role = 'In-Home Caregiver'"),
+    LabeledQuery("paraphrase", "patrols a property and checks visitor badges", "role = 'Site Guard'"),
+    LabeledQuery("paraphrase", "prepares food on a griddle in a restaurant", "role = 'Kitchen Prep Worker'"),
+    LabeledQuery("absent role", "dental hygienist", ""),
     LabeledQuery("absent role", "software engineer fluent in kubernetes", ""),
     LabeledQuery("absent role", "airline pilot with 10 years", ""),
 )  # fmt: skip

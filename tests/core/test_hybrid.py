@@ -65,7 +65,7 @@ def test_hits_served_from_memory_are_the_ones_the_index_returns(corpus, monkeypa
     from_memory = search(store, frame, query, **mode)
     assert from_memory.ranked, query
     assert served(from_memory) == served(from_index)
-    assert from_memory.keyword_ids == from_index.keyword_ids
+    assert from_memory.keyword == from_index.keyword
     assert (from_memory.admitted, from_memory.strategy) == (from_index.admitted, from_index.strategy)
     np.testing.assert_allclose(
         [r.hit.distance for r in from_memory.ranked], [r.hit.distance for r in from_index.ranked], atol=1e-5

@@ -94,7 +94,7 @@ def test_endorsed_worker_outside_the_retrieved_set_is_fetched_and_boosted(setup)
     hit = boosted.hits[ranks(boosted)["100"]]
     assert boosted.playbooks_matched == 1
     assert math.isclose(hit.boost, MAX_BOOST * math.tanh(1.0), rel_tol=1e-3)  # one exact-match playbook
-    assert hit.score == pytest.approx(hit.similarity + hit.boost, abs=1e-6)
+    assert hit.parts.dense == pytest.approx(hit.similarity + hit.boost, abs=1e-6) and hit.parts.boost == hit.boost
     assert hit.why[0].effect == "endorsed" and hit.why[0].query == query
 
 

@@ -130,7 +130,7 @@ def test_filters_exclusions_and_hit_shape(client, roster):
     for h in body["hits"]:
         assert h["metadata"]["state"] == "IL" and h["metadata"]["hourly_rate"] <= 30
         assert h["corpus"] == "workers" and h["entity"] == "worker" and h["snippet"]
-        assert abs(h["score"] - (1 - h["distance"])) < 1e-5 and h["why"] == []
+        assert abs(h["parts"]["dense"] - (1 - h["distance"])) < 1e-5 and h["why"] == []
     first = body["hits"][0]["entity_id"]
     again = search(
         client, query="forklift operator", corpora=["workers"], k=10, filter={"state": "IL"}, exclude_ids=[first]
