@@ -28,7 +28,7 @@ from bench.nlq import build_lake, measure, say
 RESULTS = Path(__file__).resolve().parent / "results"
 TIERS = {"local": "torch fp32", "onnx": "ONNX int8 (default)", "static": "model2vec static (instant tier)"}
 FAMILIES = ["role+certification", "location", "shift", "language", "experience", "rate", "availability",
-            "negation", "constrained", "absent role"]  # fmt: skip
+            "negation", "constrained", "paraphrase", "absent role"]  # fmt: skip
 
 
 def throughput(backend: str, texts: list[str]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ with parsed constraints, side by side, and the hybrid path's latency.
 For each size: a lake with that many sample workers (ingest, the workers corpus, its vector index in a
 local Chroma folder, all through the same core functions the assets call), then the labeled query set
 of core/search_eval.py through POST /v1/matrix/search in-process (FastAPI TestClient), once per mode.
-Ground truth is SQL over the roster's structured columns. Latency: the hybrid queries again, warm,
+Then the same for a second roster (core/other_roster.py: other role names, hyphenated certifications, its
+own skills) with its own labeled set (`--other-rows`, default 10,000). Ground truth is SQL over the
+roster's structured columns. Latency: the hybrid queries again, warm,
 three passes; `elapsed_ms` is the server's own figure (parse, embed, constraint mask, vector query,
 keyword fusion), the other column adds the in-process HTTP layer.
 
@@ -37,8 +39,9 @@ def say(msg: str) -> None:
     print(f"[{time.monotonic() - T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
-def build_lake(home: Path, rows: int) -> None:
-    """Ingest `rows` sample workers, build the workers corpus and index it (what the assets do)."""
+def build_lake(home: Path, rows: int, other: bool = False) -> None:
+    """Ingest `rows` sample workers (of the second roster's roles if `other`), build the workers corpus and
+    index it (what the assets do)."""
     import duckdb
     from tqdm import tqdm
 
@@ -57,7 +60,10 @@ def build_lake(home: Path, rows: int) -> None:
     catalog = Catalog(lake)
     csv = home / "workers.csv"
     home.mkdir(parents=True, exist_ok=True)
-    write_workers_csv(csv, rows)
+    from lakehouse_assets.core.other_roster import OTHER_ROLES
+    from lakehouse_assets.core.sample import ROLES
+
+    write_workers_csv(csv, rows, seed=7 if other else 42, roles=OTHER_ROLES if other else ROLES)
     ingest_csv(csv, "workers", lake=lake, catalog=catalog, limits=IngestLimits(max_bytes=1 << 40),
                scratch_dir=settings.scratch_dir)  # fmt: skip
     conn = duckdb.connect()
@@ -83,14 +89,14 @@ def lake_rows(home: Path) -> int:
     return Catalog(open_storage(LakehouseSettings(home=home, _env_file=None))).get("workers").row_count
 
 
-def measure(home: Path, passes: int) -> dict[str, Any]:
+def measure(home: Path, passes: int, other: bool = False) -> dict[str, Any]:
     import duckdb
     from fastapi.testclient import TestClient
 
     from api.main import create_app
     from api.settings import ApiSettings
     from lakehouse_assets.core.catalog import Catalog
-    from lakehouse_assets.core.search_eval import QUERIES, by_family, evaluate, ground_truth
+    from lakehouse_assets.core.search_eval import OTHER_QUERIES, QUERIES, by_family, evaluate, ground_truth
     from lakehouse_assets.core.settings import LakehouseSettings
     from lakehouse_assets.core.storage import open_storage
 
@@ -98,7 +104,8 @@ def measure(home: Path, passes: int) -> dict[str, Any]:
     catalog = Catalog(open_storage(settings))
     conn = duckdb.connect()
     conn.execute(f"CREATE VIEW workers AS SELECT * FROM read_parquet('{home / catalog.get('workers').object_key}')")
-    truth = ground_truth(conn)
+    queries = OTHER_QUERIES if other else QUERIES
+    truth = ground_truth(conn, queries)
     out: dict[str, Any] = {"families": {}, "queries": {}}
     with TestClient(create_app(ApiSettings(home=home, report_to_dagster=False, _env_file=None))) as client:
 
@@ -111,13 +118,13 @@ def measure(home: Path, passes: int) -> dict[str, Any]:
         r = client.post("/v1/matrix/search", json={"query": EXAMPLE, "corpora": ["workers"], "k": 3})
         out["example"] = r.json()
         for mode in MODES:
-            rows = evaluate(lambda q, mode=mode: [h["entity_id"] for h in search(q, mode)["hits"]], truth)
+            rows = evaluate(lambda q, mode=mode: [h["entity_id"] for h in search(q, mode)["hits"]], truth, queries)
             out["families"][mode] = by_family(rows)
             out["queries"][mode] = [r.__dict__ for r in rows]
             say(f"{mode}: " + ", ".join(f"{k} {v:.2f}" for k, v in out["families"][mode].items()))
         server_ms, client_ms = [], []
         for _ in range(passes):
-            for q in QUERIES:
+            for q in queries:
                 start = time.perf_counter()
                 body = search(q.query, "hybrid")
                 client_ms.append((time.perf_counter() - start) * 1000)
@@ -135,10 +142,12 @@ def measure(home: Path, passes: int) -> dict[str, Any]:
 
 def markdown(results: dict[str, Any]) -> str:
     families = ["role+certification", "location", "shift", "language", "experience", "rate", "availability",
-                "negation", "constrained", "absent role"]  # fmt: skip
+                "negation", "constrained", "paraphrase", "absent role"]  # fmt: skip
     lines = ["# Plain-words queries: precision@10 by query family", ""]
     for rows, r in results["runs"].items():
-        lines += [f"## {int(rows):,} workers", "", "| family | dense only | keyword only | hybrid + constraints |",
+        size, _, roster = rows.partition(" ")
+        title = f"{int(size):,} workers" + (" of the second roster (core/other_roster.py)" if roster else "")
+        lines += [f"## {title}", "", "| family | dense only | keyword only | hybrid + constraints |",
                   "|---|---:|---:|---:|"]  # fmt: skip
         for f in families:
             cells = [f"{r['families'][m].get(f, float('nan')):.2f}" for m in MODES]
@@ -157,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--rows", type=int, action="append", help="workers (repeat for several sizes)")
     parser.add_argument("--passes", type=int, default=3, help="warm passes over the query set for latency")
+    parser.add_argument("--other-rows", type=int, default=10_000,
+                        help="workers of the second roster, its own labeled set (0: not run)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--lake", type=Path, action="append", default=[],
@@ -174,12 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = lake_rows(home)
         say(f"reusing the lake in {lake} ({rows:,} workers)")
         results["runs"][str(rows)] = measure(home, args.passes)
-    for rows in sizes:
+    runs = [(rows, False) for rows in sizes] + ([(args.other_rows, True)] if args.other_rows else [])
+    for rows, other in runs:
         work = Path(tempfile.mkdtemp(prefix="bench-nlq-"))
         try:
-            say(f"building a lake of {rows:,} workers")
-            build_lake(work / "home", rows)
-            results["runs"][str(rows)] = measure(work / "home", args.passes)
+            say(f"building a lake of {rows:,} workers{' of the second roster' if other else ''}")
+            build_lake(work / "home", rows, other)
+            results["runs"][f"{rows} other" if other else str(rows)] = measure(work / "home", args.passes, other)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,14 @@ class MatrixSearchRequest(BaseModel):
         description='Metadata filter: {"state": "IL", "hourly_rate": {"lte": 30}, "shift": {"in": ["night"]}}.',
     )
     exclude_ids: list[str] = Field(default_factory=list, description="Entity ids to leave out (e.g. worker ids).")
-    min_score: float | None = Field(default=None, ge=-1, le=2, description="Relevance floor; default the server's.")
+    min_score: float | None = Field(
+        default=None,
+        ge=-1,
+        le=2,
+        description="An absolute relevance floor on similarity + boost for this search (0 keeps every ranked hit). "
+        "Default: decided per corpus and per query, a hit must be more similar to the query than the nearest "
+        "kind of work the corpus does not hold (see `relevance` in the response).",
+    )
     use_playbook: bool = Field(default=False, description="Boost workers endorsed for similar past queries.")
     model: str | None = Field(default=None, description="Model the caller means to act with (for the downgrade gate).")
     parse: bool = Field(
@@ -55,7 +62,8 @@ class ScorePartsOut(BaseModel):
     keyword: float | None = Field(description="BM25 score of the query's words; null when they did not find it.")
     keyword_rank: int | None = Field(description="Place in the keyword ranking (1 = first).")
     fused: float | None = Field(
-        description="Reciprocal-rank fusion of the two places: sum of 1 / (60 + rank); orders a hybrid search."
+        description="Reciprocal-rank fusion of the two places, sum of 1 / (60 + rank), plus boost / 0.15 / 61 (a "
+        "full playbook boost is worth ranking first in one more list); orders a hybrid search."
     )
 
 
@@ -117,6 +125,17 @@ class IndexStateOut(BaseModel):
     model: str = Field(description="The embedding model of the vectors that ranked this search.")
 
 
+class RelevanceOut(BaseModel):
+    floor: float | None = Field(description="Lowest similarity + boost kept; null when no floor applied.")
+    basis: str = Field(
+        description="calibrated: the query's similarity to the nearest off-topic probe the corpus's text lacks; "
+        "fixed: an absolute floor (the request's min_score, or the server's for a corpus without a frame); "
+        "otherwise why no floor applied (a named role, certification or skill admitted the hits; keyword mode)"
+    )
+    nearest_absent: str | None = Field(default=None, description="calibrated: that nearest off-topic probe.")
+    probes: int | None = Field(default=None, description="calibrated: how many probes the corpus was held against.")
+
+
 class MatrixSearchResponse(BaseModel):
     query: str
     corpora: list[str]
@@ -139,6 +158,9 @@ class MatrixSearchResponse(BaseModel):
         "built, hits still come from the exact constraints and keywords over every document.",
     )
     indexes: dict[str, IndexStateOut] = Field(default_factory=dict, description="The same, per corpus.")
+    relevance: dict[str, RelevanceOut] = Field(
+        default_factory=dict, description="Per corpus: the relevance floor this search applied, and why."
+    )
 
 
 class PlaybookIn(BaseModel):

@@ -4,17 +4,22 @@
    (and `exclude_ids`) applied inside the index, over-fetching to leave room for dedupe.
 2. Hits are merged on their cosine similarity (every corpus shares one model and space, so the
    scores are comparable as they are), deduplicated by (entity, id) keeping the best.
-3. With `use_playbook`, past playbooks whose query is similar (>= PLAYBOOK_MIN_SIMILARITY) adjust
-   the workers they endorsed or rejected:
+3. With `use_playbook`, past playbooks whose query clears this query's relevance floor (below; without a
+   roster frame, PLAYBOOK_MIN_SIMILARITY) adjust the workers they endorsed or rejected:
 
        boost(w) = MAX_BOOST * (tanh(E_w) - tanh(R_w))
-       E_w = sum over matching playbooks endorsing w of  similarity(query, playbook) * weight(outcome)
-       R_w = sum over matching playbooks rejecting w of  similarity(query, playbook)
+       E_w = sum over matching playbooks endorsing w of  clear(playbook) * weight(outcome)
+       R_w = sum over matching playbooks rejecting w of  clear(playbook)
+       clear(p) = min(1, (similarity(query, p) - floor) / PLAYBOOK_CLEAR)
 
-   with weight(success) = 1, weight(partial) = 0.5, weight(failure) = 0. The boost is bounded by
+   with weight(success) = 1, weight(partial) = 0.5, weight(failure) = 0: an exact repeat or a paraphrase of
+   the request counts fully, a query just over the floor hardly at all. The boost is bounded by
    +-MAX_BOOST however many playbooks agree, so memory nudges ranking but never swamps relevance.
    Endorsed workers the index did not return are fetched and scored too.
-4. Hits whose final score is below the relevance floor are dropped: an empty list is an answer. While a
+4. Relevance is decided per corpus and per query (core/relevance.py): a hit must be more similar to the
+   query than the nearest kind of work the corpus does not hold; an empty list is an answer, and its
+   `shortfall` names that nearest probe. A request's `min_score` is an absolute floor instead. Hits a
+   role, certification or skill the query named admitted are relevant by construction. While a
    corpus's index is empty or being built, documents that meet the query's constraints (or match its
    words) but have no vector yet come after the ranked ones with no score; the floor never drops them,
    and the result's `index` says how much of each corpus was ranked by meaning.
@@ -51,10 +56,12 @@ from lakehouse_assets.core.llm_parse import propose
 from lakehouse_assets.core.mirror import IndexMirror
 from lakehouse_assets.core.playbooks import split_ids
 from lakehouse_assets.core.query_parse import Constraint, ParsedQuery, parse_query
+from lakehouse_assets.core.relevance import Calibrations, Floor, Relevance, corpus_words
 from lakehouse_assets.core.vectors import IndexNotFound, IndexUnavailable, VectorHit, VectorStore
 
 MAX_BOOST = 0.15
-PLAYBOOK_MIN_SIMILARITY = 0.6
+PLAYBOOK_MIN_SIMILARITY = 0.6  # the floor for matching playbooks when the roster has no calibration (no frame)
+PLAYBOOK_CLEAR = 0.15  # how far above the floor a playbook's query must be to count fully
 PLAYBOOK_NEIGHBOURS = 20
 OUTCOME_WEIGHT = {"success": 1.0, "partial": 0.5, "failure": 0.0}
 DEFAULT_MIN_SCORE = 0.56  # measured at 10,000 sample workers: absent roles top out near 0.53, role queries near 0.6+
@@ -92,7 +99,7 @@ class ScoreParts:
     dense_rank: int | None = None  # 1-based, among the hits with a vector
     keyword: float | None = None  # BM25 score; None: the query's words did not find it
     keyword_rank: int | None = None
-    fused: float | None = None  # sum of 1 / (RRF_K + rank) over the two ranks
+    fused: float | None = None  # sum of 1 / (RRF_K + rank) over the two ranks, + boost / MAX_BOOST / (RRF_K + 1)
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,7 @@ class SearchResult:
     keyword_pending: bool = False  # hybrid without keyword fusion: the keyword index is still being built
     index: dict[str, Any] | None = None  # how much of the corpora was ranked by meaning (all requested)
     indexes: dict[str, dict[str, Any]] = field(default_factory=dict)  # the same per corpus
+    relevance: dict[str, dict[str, Any]] = field(default_factory=dict)  # per corpus: the floor and why
 
 
 @dataclass(frozen=True)
@@ -290,7 +298,9 @@ def _rank(hits: list[Hit], keyword: Mapping[str, float], mode: str) -> list[Hit]
     for h in hits:
         d, dr, kr = h.dense, dense_rank.get(h.id), keyword_rank.get(h.id)
         ranks = [r for r in (dr, kr) if r is not None]
-        fused = sum(1.0 / (RRF_K + r) for r in ranks) if ranks else None
+        # A playbook boost moves the fused score too (the dense rank alone is diluted by the keyword one): a full
+        # boost is worth ranking first in one more list, a rejection as much the other way.
+        fused = sum(1.0 / (RRF_K + r) for r in ranks) + h.boost / MAX_BOOST / (RRF_K + 1) if ranks else None
         by = {"hybrid": fused, "dense": d, "keyword": keyword.get(h.id)}[mode]
         parts = ScoreParts(
             similarity=h.similarity, boost=h.boost, dense=None if d is None else round(d, 6), dense_rank=dr,
@@ -347,6 +357,7 @@ class MatrixSearch:
         self._mirrors: dict[str, IndexMirror] = {}  # small indexes searched in memory (corpora without a frame)
         self.corpora = dict(corpora)
         self.min_score = min_score
+        self.calibrations = Calibrations()
         self.policy = policy or DowngradePolicy()
         self.frames = frames
         self.chat = chat  # a ChatRouter: the optional LLM parse of leftover words (core/llm_parse.py)
@@ -462,6 +473,7 @@ class MatrixSearch:
         keyword_pending = False
         anchored: set[str] = set()  # corpora whose hits are relevant by constraint, not by similarity alone
         states: dict[str, IndexState] = {}
+        floors: dict[str, Floor] = {}  # corpus -> this query's calibrated relevance floor
         admitted_hits: dict[str, Any] = {}  # corpus -> its frame result's admitted_hits
         for spec in specs:
             frame = frames.get(spec.name)
@@ -488,6 +500,10 @@ class MatrixSearch:
                 keyword_pending = keyword_pending or result.keyword_skipped
                 admitted_hits[spec.name] = result.admitted_hits
                 found = [(r.hit, r.meets, r.violates) for r in result.ranked]
+                if tier in query_vectors and req.min_score is None:  # ranked by meaning: judged by meaning
+                    floor = self.relevance(spec, frame, tier).floor(query_vectors[tier])
+                    if floor is not None:
+                        floors[spec.name] = floor
             else:
                 unindexed = sorted(set(req.filter or {}) - set(spec.metadata))
                 if unindexed:
@@ -514,7 +530,17 @@ class MatrixSearch:
 
         matched = 0
         if req.use_playbook:
-            matched = self._apply_playbooks(req, vector_for("full"), best, exclude, admitted_hits.get(WORKERS.name))
+            # Past playbooks are stored by their whole query, so they are matched by this one's whole text (an
+            # exact repeat is then an exact match); endorsed workers are scored like any hit, by the ranked text.
+            asked = vector_for("full") if text == req.query else self.embedder.embed_one(req.query)
+            matched = self._apply_playbooks(
+                req, vector_for("full"), best, exclude, admitted_hits.get(WORKERS.name),
+                floor=self._playbook_floor(asked, frames), asked=asked,
+            )  # fmt: skip
+
+        def floor_of(corpus: str) -> float:
+            found = floors.get(corpus)
+            return found.value if found is not None else min_score
 
         # The relevance floor guards similarity-only answers ("dental hygienist" against a roster with none);
         # a worker admitted by a role, certification or skill the query named is relevant by construction,
@@ -522,7 +548,7 @@ class MatrixSearch:
         kept = [
             h
             for h in best.values()
-            if h.dense is None or h.dense >= min_score or req.mode == "keyword" or h.corpus in anchored
+            if h.dense is None or h.dense >= floor_of(h.corpus) or req.mode == "keyword" or h.corpus in anchored
         ]
         ranked = _rank(kept, keyword, req.mode)
         if req.pad:
@@ -541,11 +567,62 @@ class MatrixSearch:
                 "ranked by meaning so far; hits come from exact constraints, keywords and the embedded part"
             )
         elif len(hits) < req.k and best:
-            shortfall = f"{len(best) - len(kept)} more candidates scored below the relevance floor {min_score}"
+            shortfall = self._below_floor(len(best) - len(kept), floors, min_score)
         return self._result(
             req, specs, hits, matched, started, parsed, shown, admitted, shortfall, strategy, shown_frame,
             keyword_pending=keyword_pending, index=overall, indexes={n: st.as_dict() for n, st in states.items()},
+            relevance=self._relevance_out(specs, floors, min_score, anchored, req.mode),
         )  # fmt: skip
+
+    def relevance(self, spec: CorpusSpec, frame: FacetFrame, tier: str) -> Relevance:
+        """The corpus's calibration for the tier's model (core/relevance.py): off-topic probes the corpus's
+        text does not hold, embedded by that model, made once per frame and model."""
+        embedder = self._embedder(tier)
+
+        def words() -> frozenset[str]:
+            if frame.documents is not None and "text" in frame.documents.column_names:
+                return corpus_words(frame.documents.column("text"))
+            return corpus_words(frame.texts or [])
+
+        return self.calibrations.get(spec.name, frame.version, embedder.model, embedder.embed, words)
+
+    def _playbook_floor(self, vector: np.ndarray, frames: Mapping[str, FacetFrame]) -> float:
+        """How similar a past playbook's query must be to count: the roster's calibrated floor for this query
+        (the full model's, which indexes playbooks); without a roster frame, PLAYBOOK_MIN_SIMILARITY."""
+        frame = frames.get(WORKERS.name) if WORKERS.name in self.corpora else None
+        if frame is None:
+            frame = self.frame(self.corpora[WORKERS.name]) if WORKERS.name in self.corpora else None
+        if frame is None:
+            return PLAYBOOK_MIN_SIMILARITY
+        floor = self.relevance(self.corpora[WORKERS.name], frame, "full").floor(vector)
+        return PLAYBOOK_MIN_SIMILARITY if floor is None else floor.value
+
+    @staticmethod
+    def _below_floor(dropped: int, floors: Mapping[str, Floor], fixed: float) -> str:
+        many = "candidate was" if dropped == 1 else "candidates were"
+        if not floors:
+            return f"{dropped} more {many} below the relevance floor {fixed}"
+        why = "; ".join(f"{c}: {f.value:.3f}, its similarity to {f.nearest!r}" for c, f in floors.items())
+        return (
+            f"{dropped} more {many} less similar to the query than work the corpus does not hold ({why}; "
+            f"the nearest of the off-topic probes its text lacks)"
+        )
+
+    @staticmethod
+    def _relevance_out(
+        specs: Sequence[CorpusSpec], floors: Mapping[str, Floor], fixed: float, anchored: set[str], mode: str
+    ) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for spec in specs:
+            if mode == "keyword":
+                out[spec.name] = {"floor": None, "basis": "keyword mode: every keyword match is kept"}
+            elif spec.name in anchored:
+                out[spec.name] = {"floor": None, "basis": "a role, certification or skill the query named admits"}
+            elif spec.name in floors:
+                out[spec.name] = {**floors[spec.name].as_dict(), "basis": "calibrated"}
+            else:
+                out[spec.name] = {"floor": fixed, "basis": "fixed"}
+        return out
 
     def _query(self, index: str, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[VectorHit]:
         """The index's nearest `k`: from its copy in memory while it is small, else from the store."""
@@ -593,6 +670,7 @@ class MatrixSearch:
         keyword_pending: bool = False,
         index: dict[str, Any] | None = None,
         indexes: dict[str, dict[str, Any]] | None = None,
+        relevance: dict[str, dict[str, Any]] | None = None,
     ) -> SearchResult:
         parse_out = None
         if parsed is not None or constraints:
@@ -616,6 +694,7 @@ class MatrixSearch:
             keyword_pending=keyword_pending,
             index=index,
             indexes=indexes or {},
+            relevance=relevance or {},
         )
 
     @staticmethod
@@ -651,16 +730,20 @@ class MatrixSearch:
         best: dict[tuple[str, str], Hit],
         exclude: list[str],
         admitted_hits: Any = None,
+        floor: float = PLAYBOOK_MIN_SIMILARITY,
+        asked: np.ndarray | None = None,
     ) -> int:
         """Boost or demote workers named by similar past playbooks. Returns how many playbooks matched.
 
         Endorsed workers the search did not return are scored too: with the roster's frame, those of them
         that meet the query's constraints (`admitted_hits`, from memory); without it, by the filter in Chroma."""
         try:
-            neighbours = self._query(PLAYBOOKS.index, vector, PLAYBOOK_NEIGHBOURS, None)
+            neighbours = self._query(PLAYBOOKS.index, vector if asked is None else asked, PLAYBOOK_NEIGHBOURS, None)
         except (IndexNotFound, IndexUnavailable):
             return 0
-        matches = [n for n in neighbours if n.similarity >= PLAYBOOK_MIN_SIMILARITY]
+        # A playbook counts by how far its query clears this query's relevance floor: fully from PLAYBOOK_CLEAR
+        # above it (an exact repeat, a paraphrase of the request), hardly at all just over it.
+        matches = [n for n in neighbours if n.similarity > floor]
         endorse: dict[str, float] = defaultdict(float)
         reject: dict[str, float] = defaultdict(float)
         why: dict[str, list[Boost]] = defaultdict(list)
@@ -668,11 +751,12 @@ class MatrixSearch:
             meta = m.metadata
             outcome = str(meta.get("outcome", "success"))
             pid, query = str(meta.get("playbook_id", m.id)), m.document or ""
+            weight = min(1.0, (m.similarity - floor) / PLAYBOOK_CLEAR)
             for wid in split_ids(meta.get("endorsed_ids")):
-                endorse[wid] += m.similarity * OUTCOME_WEIGHT.get(outcome, 0.0)
+                endorse[wid] += weight * OUTCOME_WEIGHT.get(outcome, 0.0)
                 why[wid].append(Boost(pid, query, round(m.similarity, 6), "endorsed", outcome))
             for wid in split_ids(meta.get("rejected_ids")):
-                reject[wid] += m.similarity
+                reject[wid] += weight
                 why[wid].append(Boost(pid, query, round(m.similarity, 6), "rejected", outcome))
         named = set(endorse) | set(reject)
         if not named:

@@ -74,7 +74,11 @@ class LakehouseSettings(BaseSettings):
     hnsw_ef_search: int = 100
     hnsw_max_neighbors: int = 32
 
-    relevance_floor: float = Field(default=0.56, description="Matrix search drops hits scoring below this.")
+    relevance_floor: float = Field(
+        default=0.56,
+        description="Matrix search's floor for a corpus searched without a frame (no facets); a corpus with one "
+        "is judged per query against the off-topic probes its text lacks (core/relevance.py).",
+    )
     search_vectors_sync_max: int = Field(
         default=20_000,
         description="Up to this many documents, a search reads a corpus index's new vectors itself when the index "

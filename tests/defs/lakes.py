@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from lakehouse_assets.core.sample import write_workers_csv
+from lakehouse_assets.core.sample import ROLES, Role, write_workers_csv
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.definitions import build_definitions
 
@@ -23,10 +23,12 @@ def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, names: list[
     )
 
 
-def build_lake(home: Path, rows: int, **overrides: Any) -> tuple[LakehouseSettings, dg.Definitions]:
-    """A lake home with `rows` sample workers in its landing zone, and the definitions over it (settings
-    `overrides` such as `embedder_backend`)."""
+def build_lake(
+    home: Path, rows: int, roles: tuple[Role, ...] = ROLES, seed: int = 42, **overrides: Any
+) -> tuple[LakehouseSettings, dg.Definitions]:
+    """A lake home with `rows` sample workers (of `roles`) in its landing zone, and the definitions over it
+    (settings `overrides` such as `embedder_backend`)."""
     (home / "landing").mkdir(parents=True)
-    write_workers_csv(home / "landing" / "workers.csv", rows)
+    write_workers_csv(home / "landing" / "workers.csv", rows, seed=seed, roles=roles)
     settings = LakehouseSettings(home=home, _env_file=None, **overrides)
     return settings, build_definitions(settings)
