@@ -12,9 +12,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.openai_wire import OPENAI_PATHS, openai_error
-from api.security import Forbidden, Unauthorized
 from api.upload import BadUpload, UnsupportedMediaType
-from lakehouse_assets.core.catalog import DatasetNotFound, InvalidDatasetName, SchemaConflict, format_schema
+from lakehouse_assets.core.catalog import (
+    DatasetNotFound,
+    DatasetOwned,
+    InvalidDatasetName,
+    SchemaConflict,
+    format_schema,
+)
 from lakehouse_assets.core.chat import ChatError, UpstreamError, UpstreamRateLimited
 from lakehouse_assets.core.embedder import EmbeddingError, EmptyText
 from lakehouse_assets.core.ingest import BadCsv, TooLarge
@@ -94,6 +99,10 @@ def install_error_handlers(app: FastAPI) -> None:
             },
         )
 
+    @app.exception_handler(DatasetOwned)
+    def _owned(_: Request, e: DatasetOwned) -> JSONResponse:
+        return error_response(409, "owned_by_assets", str(e))
+
     @app.exception_handler(SqlTimeout)
     def _sql_timeout(_: Request, e: SqlTimeout) -> JSONResponse:
         return error_response(400, "sql_timeout", str(e), timeout_ms=e.timeout_ms)
@@ -148,19 +157,6 @@ def install_error_handlers(app: FastAPI) -> None:
     def _unknown_kind(_: Request, e: UnknownKind) -> JSONResponse:
         return error_response(400, "unknown_kind", str(e))
 
-    @app.exception_handler(Unauthorized)
-    def _unauthorized(request: Request, e: Unauthorized) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"}
-        if _speaks_openai(request):
-            return JSONResponse(openai_error(401, str(e), "invalid_api_key"), status_code=401, headers=headers)
-        response = error_response(401, "unauthorized", str(e))
-        response.headers.update(headers)
-        return response
-
-    @app.exception_handler(Forbidden)
-    def _forbidden(_: Request, e: Forbidden) -> JSONResponse:
-        return error_response(403, "forbidden", str(e))
-
     @app.exception_handler(ChatError)
     def _chat_failed(request: Request, e: ChatError) -> JSONResponse:
         headers = {}
@@ -213,7 +209,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 408: "timeout", 413: "too_large"}.get(
+            e.status_code, "http_error"
+        )
         response = error_response(e.status_code, code, str(e.detail))
         for k, v in (e.headers or {}).items():
             response.headers[k] = v

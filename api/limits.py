@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import anyio
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,34 +33,56 @@ class ConcurrencyLimit:
 
 
 class BodyLimit:
-    """Request bodies under /v1 are capped (ingest excepted: it streams to disk under its own cap).
-    A declared Content-Length over the cap is refused before reading; a chunked body is counted as it
-    arrives and refused as soon as it passes the cap. Either way: 413, JSON, nothing processed."""
+    """Request bodies under /v1 are capped in size and in the time they take to arrive.
 
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ("/v1/ingest",)) -> None:
-        self.app, self.max_bytes, self.exempt = app, max_bytes, exempt
+    Size (ingest excepted: it streams to disk under its own cap): a declared Content-Length over the cap is
+    refused before reading; a chunked body is counted as it arrives and refused as soon as it passes the cap
+    (413). Time: from the first read, the whole body must arrive within `timeout` seconds (`exempt` paths
+    have their own), else 408: a client trickling a byte at a time cannot hold a request open."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float, exempt: dict[str, float] | None = None) -> None:
+        self.app, self.max_bytes, self.timeout = app, max_bytes, timeout
+        self.exempt = exempt if exempt is not None else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/v1/") or path.startswith(self.exempt):
+        if scope["type"] != "http" or not path.startswith("/v1/"):
             await self.app(scope, receive, send)
             return
+        exempt = next((t for prefix, t in self.exempt.items() if path.startswith(prefix)), None)
+        cap = None if exempt is not None else self.max_bytes
+        timeout, setting = (
+            (exempt, "LAKEHOUSE_INGEST_BODY_TIMEOUT_SECONDS")
+            if exempt is not None
+            else (self.timeout, "LAKEHOUSE_API_BODY_TIMEOUT_SECONDS")
+        )
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _json_response(send, 413, "too_large", f"the request body is over {self.max_bytes} bytes")
+        if cap is not None and declared is not None and declared.isdigit() and int(declared) > cap:
+            await _json_response(send, 413, "too_large", f"the request body is over {cap} bytes")
             return
         seen = 0
+        deadline: float | None = None
+        done = False
 
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+        async def bounded() -> Message:
+            nonlocal seen, deadline, done
+            if done:  # the body is in: later reads wait for a disconnect, which takes as long as it takes
+                return await receive()
+            now = anyio.current_time()
+            deadline = deadline if deadline is not None else now + timeout
+            try:
+                with anyio.fail_after(max(0.0, deadline - now)):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(408, f"the request body did not arrive within {timeout:g} s ({setting})") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise HTTPException(413, f"the request body is over {self.max_bytes} bytes")
+                if cap is not None and seen > cap:
+                    raise HTTPException(413, f"the request body is over {cap} bytes")
+                done = not message.get("more_body", False)
             return message
 
-        await self.app(scope, counted, send)
+        await self.app(scope, bounded, send)
 
 
 async def _json_response(

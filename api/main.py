@@ -14,10 +14,11 @@ from threadpoolctl import threadpool_limits
 from api.dagster_events import DagsterReporter
 from api.deps import Services
 from api.errors import install_error_handlers
+from api.gate import Gate
 from api.limits import BodyLimit, ConcurrencyLimit
 from api.observe import ObserverMiddleware, route_templates
 from api.routers import chat, datasets, health, ingest, iterate, matrix, observer, pathway, sql, validate, vectors
-from api.security import authorize
+from api.security import bearer_scheme
 from api.settings import ApiSettings
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.chat import chat_router_from_settings
@@ -84,7 +85,13 @@ def open_services(settings: ApiSettings) -> Services:
         vectors,
         matrix,
         PlaybookWriter(PlaybookLog(settings.playbook_log_path), embedder=embedder, store=vectors, hnsw=settings.hnsw),
-        Roster(catalog, lake, settings.roster_dataset, refresh_seconds=settings.catalog_refresh_seconds),
+        Roster(
+            catalog,
+            lake,
+            settings.roster_dataset,
+            refresh_seconds=settings.catalog_refresh_seconds,
+            max_candidates=settings.fill_max_candidates,
+        ),
         chat,
         DailyJournal(settings.session_log_dir),
         PathwayMemory(settings.pathway_log_path, embed=embedder.embed),
@@ -143,17 +150,25 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    # the last added runs first: the observer also witnesses requests the cap turns away
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    # The last added runs first: the gate decides before anything reads a body, so the observer, the cap
+    # and the body limits only see authorized work; the observer also witnesses requests the cap turns away.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.api_max_body_bytes,
+        timeout=settings.api_body_timeout_seconds,
+        exempt={"/v1/ingest": settings.ingest_body_timeout_seconds},
+    )
     app.add_middleware(ConcurrencyLimit, max_in_flight=settings.api_max_in_flight)
     app.add_middleware(ObserverMiddleware)
+    app.add_middleware(Gate, settings=settings)
     app.include_router(health.router)
     # Each domain router straight onto the app under /v1 (not through a /v1 router of routers): every
     # level of nesting is one more routing pass per request.
     domains = (datasets, ingest, sql, matrix, vectors, validate, iterate, chat, pathway, observer)
     versioned = (*(module.router for module in domains), vectors.embed_router)
     for router in versioned:
-        app.include_router(router, prefix="/v1", dependencies=[Depends(authorize)])
+        # the gate checks the token; this declares the scheme in OpenAPI (the /docs "Authorize" button)
+        app.include_router(router, prefix="/v1", dependencies=[Depends(bearer_scheme)])
     app.state.route_templates = route_templates([("", health.router), *(("/v1", router) for router in versioned)])
     return app
 

@@ -1,6 +1,8 @@
-"""ASGI middleware that records every /v1 call as an observer op (route template, method, status,
+"""ASGI middleware that records every routed /v1 call as an observer op (route template, method, status,
 latency), sampled at `observer_sample_rate`. The op is handed to the observer's background writer, so
-the request never waits for the journal."""
+the request never waits for the journal. It runs inside the gate (only authorized calls reach it) and
+records a call by the template of the route that served it: a path no route serves is not recorded at all,
+so a caller cannot write what it likes into the journal by the paths it asks for."""
 
 from __future__ import annotations
 
@@ -34,10 +36,11 @@ def route_templates(routers: Iterable[tuple[str, APIRouter]]) -> list[tuple[re.P
     return [(pattern, template) for template, pattern in ordered]
 
 
-def endpoint_of(app: Any, path: str) -> str:
-    """The route template `path` was served by (create_app keeps the app's in app.state), else the path."""
+def endpoint_of(app: Any, path: str) -> str | None:
+    """The route template `path` was served by (create_app keeps the app's in app.state); None when no route
+    serves it."""
     templates = getattr(app.state, "route_templates", [])
-    return next((template for pattern, template in templates if pattern.match(path)), path)
+    return next((template for pattern, template in templates if pattern.match(path)), None)
 
 
 class ObserverMiddleware:
@@ -71,15 +74,18 @@ class ObserverMiddleware:
             return
         app, path, method = scope["app"], scope.get("path", ""), scope.get("method")
 
-        def build() -> Op:  # runs on the observer's writer thread, not on the request path
+        def build() -> Op | None:  # runs on the observer's writer thread, not on the request path
+            endpoint = endpoint_of(app, path)
+            if endpoint is None:
+                return None
             ok = status < 400
             return Op(
-                endpoint=endpoint_of(app, path),
+                endpoint=endpoint,
                 source="api",
                 ok=ok,
                 latency_ms=round(latency_ms, 3),
                 error=None if ok else f"HTTP {status}",
-                method=method,
+                method=(method or "")[:16] or None,
                 status=status,
             )
 

@@ -4,10 +4,32 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from lakehouse_assets.core.settings import LakehouseSettings
+
+MIN_TOKEN_LENGTH = 16
+# What example files and tutorials put where a token goes: a deployment that kept one is not secured.
+_PLACEHOLDER = re.compile(
+    r"(change|replace|fill|put|set)[-_ ]?(me|this|it)|your[-_ ]?(api[-_ ]?)?(token|key|secret)|<[^>]*>|"
+    r"^(secret|token|password|passw0rd|example|test|admin|default|lakehouse|x+|0+|1234\d*)$",
+    re.IGNORECASE,
+)
+
+
+def _checked_token(field: str, token: SecretStr) -> None:
+    value = token.get_secret_value().strip()
+    if not value:
+        return
+    if _PLACEHOLDER.search(value):
+        raise ValueError(f"{field}: that is a placeholder, not a token; generate one, e.g. `openssl rand -hex 32`")
+    if len(value) < MIN_TOKEN_LENGTH:
+        raise ValueError(
+            f"{field}: a token must be at least {MIN_TOKEN_LENGTH} characters (this one has {len(value)}); "
+            "generate one, e.g. `openssl rand -hex 32`"
+        )
 
 
 class ApiSettings(LakehouseSettings):
@@ -42,15 +64,42 @@ class ApiSettings(LakehouseSettings):
     api_allow_cidrs: list[str] = Field(
         default_factory=list, description='Only these networks may call /v1, e.g. ["10.0.0.0/8", "127.0.0.1/32"].'
     )
+    api_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (networks) whose X-Forwarded-For names the caller; from anyone else the "
+        'header is ignored, e.g. ["127.0.0.1/32"] behind a proxy on this machine.',
+    )
+    api_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest a request body under /v1 may take to arrive (ingest excepted); then 408.",
+    )
+    ingest_body_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="Longest an ingest upload may take to arrive; then 408 and nothing is added."
+    )
 
-    @field_validator("api_allow_cidrs")
+    @field_validator("api_allow_cidrs", "api_trusted_proxies")
     @classmethod
-    def _cidrs(cls, v: list[str]) -> list[str]:
+    def _cidrs(cls, v: list[str], info: ValidationInfo) -> list[str]:
         for cidr in v:
             try:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError as e:
-                raise ValueError(f"api_allow_cidrs: {cidr!r} is not a network: {e}") from e
+                raise ValueError(f"{info.field_name}: {cidr!r} is not a network: {e}") from e
+        return v
+
+    @field_validator("api_token")
+    @classmethod
+    def _token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            _checked_token("api_token", v)
+        return v
+
+    @field_validator("api_tokens_secondary")
+    @classmethod
+    def _tokens(cls, v: list[SecretStr]) -> list[SecretStr]:
+        for token in v:
+            _checked_token("api_tokens_secondary", token)
         return v
 
     def worker_processes(self, asked: int | None = None) -> int:
@@ -68,3 +117,6 @@ class ApiSettings(LakehouseSettings):
 
     def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(c, strict=False) for c in self.api_allow_cidrs]
+
+    def trusted_proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(c, strict=False) for c in self.api_trusted_proxies]

@@ -120,6 +120,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     uvicorn.run(
         "api.main:app_from_env", factory=True, host=args.host, port=args.port, log_level="info",
         workers=workers if workers > 1 else None,
+        proxy_headers=False,  # the API's gate reads X-Forwarded-For, from LAKEHOUSE_API_TRUSTED_PROXIES only
     )  # fmt: skip
     return 0
 
@@ -225,6 +226,7 @@ def _stack_config(args: argparse.Namespace, settings: LakehouseSettings) -> Stac
     return StackConfig(
         home=settings.home.resolve(),
         host=args.host,
+        services_host=args.services_host,
         api_port=args.api_port,
         dagster_port=args.dagster_port,
         chroma_port=args.chroma_port,
@@ -400,7 +402,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _serve(stack)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -438,7 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_api)
 
     def stack_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--host", default="127.0.0.1", help="the API's address (beyond loopback it needs a token)")
+        p.add_argument(
+            "--services-host", default="127.0.0.1",
+            help="Chroma's and the Dagster webserver's address: they have no authentication, keep them on loopback "
+            "unless a proxy guards them",
+        )  # fmt: skip
         p.add_argument("--api-port", type=int, default=8000)
         p.add_argument("--dagster-port", type=int, default=3000)
         p.add_argument("--chroma-port", type=int, default=8001)
@@ -469,8 +476,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name", choices=BENCHMARKS)
     p.add_argument("options", nargs=argparse.REMAINDER, help="passed to the benchmark (--help lists them)")
     p.set_defaults(func=cmd_bench)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError) as e:

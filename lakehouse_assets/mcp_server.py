@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import httpx
 from mcp.server.mcpserver import MCPServer
@@ -46,6 +47,14 @@ class LakehouseApi:
         self._http.close()
 
 
+def segment(value: str, what: str) -> str:
+    """`value` as one path segment: escaped, so a name an agent was talked into ("../sql", "a/b?x=") stays a
+    name and cannot reach another route (httpx resolves dot segments before sending)."""
+    if value in ("", ".", ".."):
+        raise ToolError(f"{what} {value!r} is not a name")
+    return quote(value, safe="")
+
+
 def build_server(api: LakehouseApi) -> MCPServer:
     server = MCPServer(
         "lakehouse",
@@ -69,7 +78,7 @@ def build_server(api: LakehouseApi) -> MCPServer:
     @server.tool()
     def get_manifest(name: Annotated[str, Field(description="Dataset name, e.g. workers")]) -> dict[str, Any]:
         """A dataset's manifest: id, schema, fingerprint, live object and version history."""
-        return api.call("GET", f"/v1/datasets/{name}")
+        return api.call("GET", f"/v1/datasets/{segment(name, 'dataset')}")
 
     @server.tool()
     def query_sql(
@@ -95,7 +104,8 @@ def build_server(api: LakehouseApi) -> MCPServer:
         filter: Annotated[dict[str, Any] | None, Field(description='Metadata filter, e.g. {"state": "IL"}')] = None,
     ) -> dict[str, Any]:
         """Nearest neighbours of the text in one index, optionally filtered by metadata."""
-        return api.call("POST", f"/v1/vectors/{index}/search", {"text": text, "k": k, "filter": filter})
+        body = {"text": text, "k": k, "filter": filter}
+        return api.call("POST", f"/v1/vectors/{segment(index, 'index')}/search", body)
 
     @server.tool()
     def matrix_search(

@@ -37,11 +37,16 @@ class Service:
 
 @dataclass(frozen=True)
 class StackConfig:
+    """Where the stack listens. `host` is the API's address; Chroma and the Dagster webserver have no
+    authentication of their own, so they listen on `services_host`, loopback unless told otherwise (put them
+    behind an authenticating proxy first: the README's "Securing it")."""
+
     home: Path
     host: str = "127.0.0.1"
     api_port: int = 8000
     dagster_port: int = 3000
     chroma_port: int = 8001
+    services_host: str = "127.0.0.1"
 
     @property
     def state_file(self) -> Path:
@@ -50,6 +55,11 @@ class StackConfig:
     @property
     def logs(self) -> Path:
         return self.home / "logs"  # not DAGSTER_HOME/logs: Dagster owns that folder
+
+
+def _reachable(host: str) -> str:
+    """The address to reach a service bound to `host` from this machine (a wildcard bind answers on loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, f"[{host}]" if ":" in host else host)
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -124,41 +134,18 @@ class Stack:
         existing = read_state(c)
         if existing and _alive(existing.get("supervisor", -1)):
             raise StackError(f"the stack is already running (pid {existing['supervisor']}); `lakehouse down` stops it")
-        busy = [
-            f"{what} port {port}"
-            for what, port in (("Chroma", c.chroma_port), ("Dagster UI", c.dagster_port), ("API", c.api_port))
-            if port_in_use(c.host, port)
-        ]
+        listeners = (
+            ("Chroma", c.services_host, c.chroma_port),
+            ("Dagster UI", c.services_host, c.dagster_port),
+            ("API", c.host, c.api_port),
+        )
+        busy = [f"{what} port {host}:{port}" for what, host, port in listeners if port_in_use(host, port)]
         if busy:
-            raise StackError(
-                f"already in use on {c.host}: {', '.join(busy)}; stop what listens there or pick other ports"
-            )
+            raise StackError(f"already in use: {', '.join(busy)}; stop what listens there or pick other ports")
         c.logs.mkdir(parents=True, exist_ok=True)
-        bin_dir = Path(sys.executable).parent
-        chroma_url = f"http://{c.host}:{c.chroma_port}"
-        os.environ["LAKEHOUSE_CHROMA_URL"] = chroma_url  # the API and Dagster runs share the server
+        plan = self.plan()
+        os.environ["LAKEHOUSE_CHROMA_URL"] = plan[0][0].url  # the API and Dagster runs share the server
         os.environ.update(api_env or {})
-        chroma_path = str((c.home / "chroma").resolve())
-        plan = [
-            (
-                Service("chroma", 0, chroma_url, f"{chroma_url}/api/v2/heartbeat", str(c.logs / "chroma.log")),
-                [str(bin_dir / "chroma"), "run", "--path", chroma_path, "--host", c.host, "--port", str(c.chroma_port)],
-                60,
-            ),
-            (
-                Service("dagster", 0, f"http://{c.host}:{c.dagster_port}", f"http://{c.host}:{c.dagster_port}/server_info",
-                        str(c.logs / "dagster.log")),
-                [str(bin_dir / "dagster"), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", c.host, "-p",
-                 str(c.dagster_port)],
-                240,
-            ),
-            (
-                Service("api", 0, f"http://{c.host}:{c.api_port}", f"http://{c.host}:{c.api_port}/health",
-                        str(c.logs / "api.log")),
-                [str(bin_dir / "lakehouse"), "api", "--host", c.host, "--port", str(c.api_port)],
-                120,
-            ),
-        ]  # fmt: skip
         try:
             for service, cmd, _ in plan:
                 proc = _spawn(cmd, Path(service.log))
@@ -171,6 +158,36 @@ class Stack:
             raise
         self._write_state()
         return [s for s, _ in self.procs]
+
+    def plan(self) -> list[tuple[Service, list[str], float]]:
+        """What `start` runs, in order: each service, its command line and how long it may take to answer."""
+        c = self.config
+        bin_dir = Path(sys.executable).parent
+        services = _reachable(c.services_host)
+        chroma_url = f"http://{services}:{c.chroma_port}"
+        chroma_path = str((c.home / "chroma").resolve())
+        return [
+            (
+                Service("chroma", 0, chroma_url, f"{chroma_url}/api/v2/heartbeat", str(c.logs / "chroma.log")),
+                [str(bin_dir / "chroma"), "run", "--path", chroma_path, "--host", c.services_host, "--port",
+                 str(c.chroma_port)],
+                60,
+            ),
+            (
+                Service("dagster", 0, f"http://{services}:{c.dagster_port}",
+                        f"http://{services}:{c.dagster_port}/server_info", str(c.logs / "dagster.log")),
+                [str(bin_dir / "dagster"), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", c.services_host,
+                 "-p", str(c.dagster_port)],
+                240,
+            ),
+            (
+                Service("api", 0, f"http://{_reachable(c.host)}:{c.api_port}",
+                        f"http://{_reachable(c.host)}:{c.api_port}/health",
+                        str(c.logs / "api.log")),
+                [str(bin_dir / "lakehouse"), "api", "--host", c.host, "--port", str(c.api_port)],
+                120,
+            ),
+        ]  # fmt: skip
 
     def _write_state(self) -> None:
         state = {

@@ -20,7 +20,7 @@ from api.settings import ApiSettings
 from lakehouse_assets.core.sample import generate_workers
 from tests.live_server import serve
 
-TOKEN = "mcp-test-token"
+TOKEN = "mcp-test-token-0042"
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,24 @@ def test_tools_over_stdio(api_url):
 def test_a_wrong_token_is_a_clear_tool_error(api_url):
     _, [result] = run_session(api_url, "wrong-token", [("list_datasets", {})])
     assert result.is_error and "401" in result.content[0].text and "invalid bearer token" in result.content[0].text
+
+
+def test_names_an_agent_passes_stay_names(api_url):
+    """Before: `name`/`index` went into the URL unescaped and httpx resolved the dot segments, so a
+    prompt-injected agent asking for dataset "../../sql" reached GET /v1/sql (405), and index "../matrix"
+    reached POST /v1/matrix/search."""
+    _, results = run_session(
+        api_url,
+        TOKEN,
+        [
+            ("get_manifest", {"name": "../../sql"}),
+            ("get_manifest", {"name": "workers/../../sql"}),
+            ("search_vectors", {"index": "../matrix", "text": "welder"}),
+            ("get_manifest", {"name": ".."}),
+        ],
+    )
+    texts = [r.content[0].text for r in results]
+    assert all(r.is_error for r in results), texts
+    for text in texts[:3]:
+        assert "405" not in text and "query" not in text and ("404" in text or "400" in text), text
+    assert "'..' is not a name" in texts[3]

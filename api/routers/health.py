@@ -1,25 +1,30 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from fastapi import APIRouter
+import anyio
+from fastapi import APIRouter, Request
 
 from api.deps import CatalogDep, LakeDep, MatrixDep
 
 router = APIRouter(tags=["health"])
+# its own threads: details still answer while every thread of the shared pool is held by slow requests
+_DETAILS = anyio.CapacityLimiter(2)
 
 
 @router.get("/health")
-def health(lake: LakeDep, catalog: CatalogDep, matrix: MatrixDep) -> dict:
-    """Liveness and what the service is serving (always open, no auth). `search_frames` says, per corpus
-    searched so far, how many entities its facet frame holds and how many of their vectors are in memory
-    for exact constrained ranking (while they load, constrained searches use the index's own filter). `process`
-    is the worker process that answered (the API may run several; each holds its own frames)."""
-    frames = matrix.frames.status() if matrix.frames is not None else {}
-    return {
-        "status": "ok",
-        "lake": lake.describe(),
-        "datasets": len(catalog.list()),
-        "search_frames": frames,
-        "process": os.getpid(),
-    }
+async def health(request: Request, lake: LakeDep, catalog: CatalogDep, matrix: MatrixDep) -> dict[str, Any]:
+    """Whether the service is up: open to anyone, and answered on the event loop, so a thread pool busy with
+    slow requests never makes it look down. An authorized caller (the token, or any local caller of an API
+    without one) also learns what it serves: the lake, how many datasets, and per corpus searched so far how
+    many entities its facet frame holds and how many of their vectors are in memory; `process` is the worker
+    process that answered (the API may run several; each holds its own frames)."""
+    if not getattr(request.state, "authorized", False):
+        return {"status": "ok"}
+
+    def details() -> dict[str, Any]:
+        frames = matrix.frames.status() if matrix.frames is not None else {}
+        return {"lake": lake.describe(), "datasets": len(catalog.list()), "search_frames": frames}
+
+    return {"status": "ok", **(await anyio.to_thread.run_sync(details, limiter=_DETAILS)), "process": os.getpid()}

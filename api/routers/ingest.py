@@ -10,7 +10,7 @@ from api.deps import CatalogDep, DagsterDep, LakeDep, SettingsDep, SqlDep
 from api.schemas.datasets import ManifestOut
 from api.schemas.errors import ErrorBody
 from api.upload import open_spool, receive_upload
-from lakehouse_assets.core.catalog import validate_dataset_name
+from lakehouse_assets.core.catalog import refuse_owned, validate_dataset_name
 from lakehouse_assets.core.ingest import IngestLimits, IngestResult, ingest_csv
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])
@@ -37,7 +37,10 @@ CSV_BODY = {
     responses={
         200: {"model": ManifestOut, "description": "Identical content: nothing new was registered."},
         400: {"model": ErrorBody},
-        409: {"model": ErrorBody, "description": "Schema drift: the live dataset is untouched."},
+        409: {
+            "model": ErrorBody,
+            "description": "Schema drift (the live dataset is untouched), or a name the assets produce.",
+        },
         413: {"model": ErrorBody},
         415: {"model": ErrorBody},
     },
@@ -58,6 +61,7 @@ async def ingest(
     201 with the manifest for a new version, 200 when the content is already live.
     """
     validate_dataset_name(name)
+    refuse_owned(name, catalog.find(name))  # before the upload is read (the conversion checks storage again)
     spool = open_spool(request, settings.scratch_dir, settings.max_ingest_bytes)
     # The conversion starts now and reads the spool as the body arrives: parsing overlaps the upload.
     conversion = asyncio.ensure_future(

@@ -87,6 +87,7 @@ def create_index(
     Idempotent: the same settings again return the existing index (200); other settings are a 409 naming
     each difference.
     """
+    _writable(index)  # before: a caller could pre-create corpus_workers with another model
     body = body or CreateIndexRequest()
     model = body.model or embedder.model
     if body.dimension is None and model != embedder.model:

@@ -4,16 +4,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from lakehouse_assets.core.observer import MAX_LENGTHS
+
 
 class OpIn(BaseModel):
-    endpoint: str = Field(min_length=1, examples=["matrix_search"])
+    endpoint: str = Field(min_length=1, max_length=MAX_LENGTHS["endpoint"], examples=["matrix_search"])
     source: Literal["mcp", "scenario", "api", "overseer_correction"]
     ok: bool
     latency_ms: float | None = Field(default=None, ge=0)
-    error: str | None = None
-    timestamp: str | None = Field(default=None, description="ISO-8601; defaults to now.")
-    method: str | None = None
-    status: int | None = None
+    error: str | None = Field(default=None, max_length=MAX_LENGTHS["error"])
+    timestamp: str | None = Field(
+        default=None, max_length=MAX_LENGTHS["timestamp"], description="ISO-8601; defaults to now."
+    )
+    method: str | None = Field(default=None, max_length=MAX_LENGTHS["method"])
+    status: int | None = Field(default=None, ge=100, le=599)
 
 
 class OpOut(BaseModel):

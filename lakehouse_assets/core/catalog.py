@@ -92,6 +92,48 @@ def validate_dataset_name(name: str) -> str:
     return name
 
 
+class DatasetOwned(Exception):
+    """409: the name is one the lakehouse's assets produce; ingesting it would overwrite (or pre-empt) them."""
+
+
+# What the assets write (also recognised by a live manifest's source, "derived"): reserved up front too, so a
+# caller cannot create one before its asset first runs, with a schema or content the asset never made.
+OWNED_PREFIXES = ("corpus_",)
+OWNED_DATASETS = frozenset(
+    {
+        "workers_by_role",
+        "playbook_memory",
+        "iterate_sessions",
+        "evidence_records",
+        "scored_evidence",
+        "sft_export",
+        "dataset_drift",
+        "embedding_drift",
+        "embedding_baseline",
+        "scorer_drift",
+        "playbook_drift",
+    }
+)
+DERIVED_SOURCE = "derived"
+
+
+def is_owned(name: str, live: Manifest | None = None) -> bool:
+    return (
+        name.startswith(OWNED_PREFIXES)
+        or name in OWNED_DATASETS
+        or (live is not None and live.current.source == DERIVED_SOURCE)
+    )
+
+
+def refuse_owned(name: str, live: Manifest | None) -> None:
+    """Ingest (an upload, a landing file) may not write a dataset the assets produce."""
+    if is_owned(name, live):
+        raise DatasetOwned(
+            f"dataset {name!r} is produced by the lakehouse's assets (materialize it in Dagster); "
+            "ingest under another name"
+        )
+
+
 def dataset_id_for(name: str) -> str:
     """UUIDv5 of the name: the same dataset has the same id on every machine."""
     return str(uuid.uuid5(DATASET_NAMESPACE, name))

@@ -39,6 +39,7 @@ from lakehouse_assets.core.catalog import (
     Column,
     Manifest,
     SchemaConflict,
+    refuse_owned,
     validate_dataset_name,
 )
 from lakehouse_assets.core.spool import Spool, TooLarge
@@ -481,6 +482,8 @@ def ingest_csv(
     anything live changes.
     """
     validate_dataset_name(name)
+    live = catalog.live(name)
+    refuse_owned(name, live)
     scratch_dir.mkdir(parents=True, exist_ok=True)
     owned = not isinstance(source, Path | Spool)  # a stream is spooled here, and deleted here
     csv_source: Path | Spool
@@ -492,7 +495,6 @@ def ingest_csv(
         csv_source = source if isinstance(source, Spool) else spool_stream(source, scratch_dir, limits.max_bytes)
     staged = scratch_dir / f"stage-{uuid.uuid4().hex}.parquet"
     try:
-        live = catalog.live(name)
         converted = csv_to_parquet(csv_source, staged, live=live, name=name)
         return register_parquet(
             staged,

@@ -37,6 +37,11 @@ class InvalidOp(ValueError):
     pass
 
 
+# Every op is held in the ring and written to the journal: its text fields are bounded, so 2,000 ops cannot
+# hold 2,000 request bodies' worth of memory.
+MAX_LENGTHS = {"endpoint": 200, "error": 2000, "method": 16, "timestamp": 64}
+
+
 @dataclass(frozen=True)
 class Op:
     endpoint: str
@@ -51,6 +56,10 @@ class Op:
     def __post_init__(self) -> None:
         if not isinstance(self.endpoint, str) or not self.endpoint.strip():
             raise InvalidOp("endpoint is required")
+        for name, limit in MAX_LENGTHS.items():
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or len(value) > limit):
+                raise InvalidOp(f"{name} must be text of at most {limit} characters")
         if self.source not in SOURCES:
             raise InvalidOp(f"source {self.source!r} is not one of {', '.join(SOURCES)}")
         if not isinstance(self.ok, bool):
@@ -93,7 +102,7 @@ class Observer:
         self._scenario: deque[Op] = deque(maxlen=SCENARIO_KEPT)
         self._by_source: Counter[str] = Counter()
         self.recorded = self.evicted = self.dropped = self.skipped_lines = self.replayed = 0
-        self._pending: deque[Op | Callable[[], Op]] = deque()
+        self._pending: deque[Op | Callable[[], Op | None]] = deque()
         self._drain_lock = threading.Lock()
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
@@ -166,9 +175,10 @@ class Observer:
     def sampled(self) -> bool:
         return self.sample_rate >= 1.0 or random.random() < self.sample_rate
 
-    def record_async(self, op: Op | Callable[[], Op]) -> None:
+    def record_async(self, op: Op | Callable[[], Op | None]) -> None:
         """Hand an op (or a function that builds it, so even building it happens off the request path)
-        to the background writer. Dropped, and counted, only if the writer is QUEUE_LIMIT ops behind.
+        to the background writer (a function may decide there is nothing to record: None). Dropped, and
+        counted, only if the writer is QUEUE_LIMIT ops behind.
 
         A plain deque the writer drains every BATCH_LINGER_SECONDS, not a queue.Queue: waking the writer for
         each op cost the API a twentieth of its time under load (a condition variable notify per request)."""
@@ -201,7 +211,9 @@ class Observer:
                 while self._pending and len(ops) < 500:
                     item = self._pending.popleft()
                     try:
-                        ops.append(item if isinstance(item, Op) else item())
+                        op = item if isinstance(item, Op) else item()
+                        if op is not None:
+                            ops.append(op)
                     except (InvalidOp, TypeError, ValueError):
                         log.exception("an op could not be built; skipped")
                         self.dropped += 1

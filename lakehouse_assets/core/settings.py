@@ -102,6 +102,9 @@ class LakehouseSettings(BaseSettings):
     weak_model: str = Field(default="qwen3.5:latest", description="What the gate recommends when a weak model will do.")
 
     roster_dataset: str = Field(default="workers", description="The catalog dataset fills are validated against.")
+    fill_max_candidates: int = Field(
+        default=1000, ge=1, description="The most candidates one fill may propose; more is refused (422, Schema)."
+    )
 
     # Chat: providers are routed by model name. Local Ollama needs no key; every other provider is
     # registered only when its key is set (environment or the .env file), under the name its vendor

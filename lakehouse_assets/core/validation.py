@@ -134,15 +134,26 @@ class RosterEntry:
     shift: str | None
 
 
+# A fill names the workers of one contract: past this many candidates it is not a proposal but a flood.
+MAX_FILL_CANDIDATES = 1000
+
+
 class Roster:
     """Worker lookups against the roster dataset in the catalog, reloaded when a new version lands."""
 
     def __init__(
-        self, catalog: Catalog, lake: LakeStorage, dataset: str = "workers", *, refresh_seconds: float = 0.0
+        self,
+        catalog: Catalog,
+        lake: LakeStorage,
+        dataset: str = "workers",
+        *,
+        refresh_seconds: float = 0.0,
+        max_candidates: int = MAX_FILL_CANDIDATES,
     ) -> None:
-        """`refresh_seconds`: how long a listing of the catalog answers for a new roster version."""
+        """`refresh_seconds`: how long a listing of the catalog answers for a new roster version;
+        `max_candidates`: the most candidates a fill checked against it may propose."""
         self.catalog, self.lake, self.dataset = catalog, lake, dataset
-        self.refresh_seconds = refresh_seconds
+        self.refresh_seconds, self.max_candidates = refresh_seconds, max_candidates
         self._lock = threading.Lock()
         self._key: str | None = None
         self._entries: dict[str, RosterEntry] = {}
@@ -183,16 +194,21 @@ def validate_fill(
     candidates = _require(payload, "candidates", list)
     if not candidates:
         raise ValidationFailed("Completeness", f"no candidates proposed for contract {contract}")
+    limit = roster.max_candidates if roster is not None else MAX_FILL_CANDIDATES
+    if len(candidates) > limit:
+        raise _schema("candidates", f"{len(candidates)} proposed; a fill may propose at most {limit}")
     ids: list[str] = []
-    for i, c in enumerate(candidates):
-        if not isinstance(c, Mapping) or c.get("worker_id") in (None, ""):
-            raise _schema(f"candidates[{i}].worker_id", "is required")
+    seen: set[str] = set()
+    for i, c in enumerate(candidates):  # one pass: every check is linear in the candidates
+        if not isinstance(c, Mapping) or c.get("worker_id") in (None, "") or isinstance(c["worker_id"], dict | list):
+            raise _schema(f"candidates[{i}].worker_id", "is required (a string or a number)")
         if not isinstance(c.get("reason"), str) or not c["reason"].strip():
             raise _schema(f"candidates[{i}].reason", "is required: say why this worker fits")
-        ids.append(str(c["worker_id"]))
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise ValidationFailed("Consistency", f"worker {duplicates[0]} is proposed more than once")
+        worker = str(c["worker_id"])
+        if worker in seen:
+            raise ValidationFailed("Consistency", f"worker {worker} is proposed more than once")
+        seen.add(worker)
+        ids.append(worker)
     if len(ids) > target:
         raise ValidationFailed("Consistency", f"{len(ids)} candidates for a target of {target}")
     if roster is None:

@@ -12,6 +12,7 @@ frames) can tell an in-place update from no change: Chroma itself keeps no versi
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 import threading
 import time
@@ -139,12 +140,35 @@ class VectorHit:
 
 
 def validate_index_name(name: str) -> str:
+    """Our rule is Chroma's collection-name rule, narrowed (lowercase, at most 63 characters), so a name that
+    passes here is one Chroma takes: no two periods in a row, and not an IPv4 address."""
     if not isinstance(name, str) or not INDEX_NAME_RE.fullmatch(name):
         raise InvalidIndexRequest(
             f"invalid index name {name!r}: use 3-63 characters of a-z, 0-9, '_', '.', '-', "
             "starting and ending with a letter or digit"
         )
-    return name
+    if ".." in name:
+        raise InvalidIndexRequest(f"invalid index name {name!r}: two periods in a row")
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return name
+    raise InvalidIndexRequest(f"invalid index name {name!r}: an IPv4 address cannot name an index")
+
+
+def validate_metadata_keys(metadatas: Sequence[Mapping[str, Any]]) -> None:
+    """Keys Chroma reserves (`chroma:...`), the one this store uses for an empty mapping (`_`), and keys a
+    filter cannot name (`$...`, its operators) are refused, not sent: Chroma failed on the first with a 500
+    and the second was silently dropped."""
+    for i, metadata in enumerate(metadatas):
+        for key in metadata:
+            if not isinstance(key, str) or not key:
+                raise InvalidIndexRequest(f"metadatas[{i}]: a metadata key must be non-empty text")
+            if key == EMPTY_METADATA_KEY or key.startswith(("chroma:", "$")):
+                raise InvalidIndexRequest(
+                    f"metadatas[{i}]: metadata key {key!r} is reserved (keys may not be '_' or start with "
+                    "'chroma:' or '$')"
+                )
 
 
 DEFAULT_HNSW = {"ef_construction": 200, "ef_search": 100, "max_neighbors": 32}
@@ -384,6 +408,8 @@ class VectorStore:
         for seq, what in ((documents, "documents"), (metadatas, "metadatas")):
             if seq is not None and len(seq) != len(ids):
                 raise InvalidIndexRequest(f"{len(ids)} ids but {len(seq)} {what}")
+        if metadatas is not None:
+            validate_metadata_keys(metadatas)
         if not len(ids):
             return 0
         entry = WriteEntry("upsert", list(ids), embeddings, list(metadatas or [{}] * len(ids)), documents)

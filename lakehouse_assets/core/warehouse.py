@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse_assets.core.arrow_types import columns_of
-from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.catalog import DERIVED_SOURCE, Catalog
 from lakehouse_assets.core.duck import mount, parquet_source, quote_ident, quote_literal
 from lakehouse_assets.core.ingest import IngestResult, register_parquet
 from lakehouse_assets.core.storage import LakeStorage
@@ -49,7 +49,7 @@ def build_derived_table(
         conn.execute(f"COPY ({sql}) TO {quote_literal(str(staged))} (FORMAT parquet, COMPRESSION snappy)")
         schema = columns_of(pq.read_schema(staged))
         rows = pq.read_metadata(staged).num_rows
-        return register_parquet(staged, name, schema, rows, lake=lake, catalog=catalog, source="derived")
+        return register_parquet(staged, name, schema, rows, lake=lake, catalog=catalog, source=DERIVED_SOURCE)
     finally:
         staged.unlink(missing_ok=True)
 

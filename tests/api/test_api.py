@@ -218,7 +218,7 @@ def test_the_observer_names_every_documented_route_by_its_template(client):
     assert endpoint_of(client.app, "/v1/datasets/people") == "/v1/datasets/{name}"
     assert endpoint_of(client.app, "/v1/vectors/staff/search") == "/v1/vectors/{index}/search"
     assert endpoint_of(client.app, "/v1/datasets") == "/v1/datasets"
-    assert endpoint_of(client.app, "/v1/no-such-route") == "/v1/no-such-route"
+    assert endpoint_of(client.app, "/v1/no-such-route") is None  # not recorded: see test_memory_api
 
 
 def test_restarted_api_serves_what_was_ingested(api_settings):

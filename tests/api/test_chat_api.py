@@ -59,6 +59,21 @@ def test_providers_lists_exactly_the_registered_ones(client, ollama, openrouter)
     assert body["tiers"]["frontier_review"] == ["openrouter/anthropic/claude-opus-4-7", "qwen3.5:latest"]
 
 
+def test_credentials_in_a_provider_url_are_never_shown(tmp_path, openrouter):
+    """Before: /v1/chat/providers echoed base URLs word for word, user:password and key parameters included."""
+    secret_url = openrouter.url.replace("http://", "http://alice:hunter2-secret@") + "?key=sk-leak"
+    settings = ApiSettings(
+        home=tmp_path / "lake", report_to_dagster=False, warm_embedder=False, ollama_host="http://bob:pw-secret@127.0.0.1:9",
+        openrouter_url=secret_url, openrouter_api_key="or-key", chat_retries=0, _env_file=None,
+    )  # fmt: skip
+    with TestClient(create_app(settings)) as c:
+        listing = c.get("/v1/chat/providers").text
+        failed = c.post("/v1/chat", json={"model": "qwen3.5:latest", "messages": HI}).text  # unreachable: names the URL
+    for text in (listing, failed):
+        assert "secret" not in text and "sk-leak" not in text and "alice" not in text, text
+    assert "127.0.0.1:9" in failed
+
+
 def test_chat_through_local_ollama(client, ollama):
     ollama.then(Reply(content="OK"))
     r = client.post("/v1/chat", json={"model": "qwen3.5:latest", "messages": HI, "max_tokens": 8})

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import ApiSettings
 
-TOKEN = "s3cret-token"
+TOKEN = "hostile-test-token-0042"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -183,3 +183,31 @@ def test_malformed_bodies_are_400_naming_the_problem(client, home, path, body, c
     assert r.status_code in (400, 422), (path, r.status_code, r.text)
     assert r.json().get("message") or r.json()
     unchanged(client, home, before)
+
+
+@pytest.mark.parametrize(
+    "name", ["corpus_workers", "corpus_anything", "workers_by_role", "scored_evidence", "dataset_drift"]
+)
+def test_names_the_assets_produce_are_not_ingested(client, home, name):
+    """Before: an upload could create (or overwrite) a dataset an asset produces."""
+    before = snapshot(home)
+    r = client.post(f"/v1/ingest?name={name}", content=b"a\n1\n", headers={"content-type": "text/csv"})
+    assert r.status_code == 409 and r.json()["error"] == "owned_by_assets" and name in r.json()["message"]
+    unchanged(client, home, before)
+
+
+def test_a_dataset_an_asset_derived_is_not_overwritten_by_an_upload(client, home):
+    import duckdb
+
+    from lakehouse_assets.core.warehouse import build_derived_table
+
+    services = client.app.state.services
+    with duckdb.connect() as conn:
+        build_derived_table(
+            conn, "people_count", "SELECT count(*) AS n FROM people", ["people"],
+            lake=services.lake, catalog=services.catalog, scratch_dir=services.settings.scratch_dir,
+        )  # fmt: skip
+    before = snapshot(home)
+    r = client.post("/v1/ingest?name=people_count", content=b"n\n99\n", headers={"content-type": "text/csv"})
+    assert r.status_code == 409 and "produced by the lakehouse's assets" in r.json()["message"]
+    assert snapshot(home) == before

@@ -103,6 +103,28 @@ def test_middleware_records_every_v1_call_by_route(client):
     assert not any(e.startswith("/v1/observer") or e == "/health" for e in endpoints)  # not its own calls
 
 
+def test_only_routed_authorized_calls_are_recorded_and_fields_are_bounded(tmp_path):
+    """Before: the middleware ran ahead of auth and journaled any path word for word, and an event's endpoint
+    and error had no length limit."""
+    token = "observer-test-token-0042"
+    with TestClient(create_app(make_settings(tmp_path, api_token=token))) as c:
+        auth = {"Authorization": f"Bearer {token}"}
+        c.get("/v1/" + "x" * 5000)  # anonymous, unrouted
+        c.get("/v1/datasets")  # anonymous, routed: refused before the observer
+        c.get("/v1/" + "y" * 5000, headers=auth)  # authorized, unrouted
+        c.get("/v1/datasets", headers=auth)
+        for field, size in (("endpoint", 201), ("error", 2001), ("method", 17)):
+            event = {"endpoint": "x", "source": "api", "ok": False, field: "z" * size}
+            r = c.post("/v1/observer/event", json=event, headers=auth)
+            assert r.status_code == 400 and field in r.json()["message"], r.text
+        c.app.state.services.observer.flush()
+        stats = c.get("/v1/observer/stats", headers=auth).json()
+        assert stats["by_endpoint"] == {"/v1/datasets": stats["by_endpoint"]["/v1/datasets"]}
+        assert stats["by_endpoint"]["/v1/datasets"]["count"] == 1 and stats["recorded"] == 1
+        journal = b"".join(p.read_bytes() for p in (tmp_path / "lake").rglob("*.jsonl"))
+        assert b"xxxxx" not in journal and b"yyyyy" not in journal
+
+
 def test_sampling_zero_records_nothing(tmp_path):
     with TestClient(create_app(make_settings(tmp_path, observer_sample_rate=0.0))) as c:
         c.get("/v1/datasets")

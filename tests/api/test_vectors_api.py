@@ -19,6 +19,7 @@ from api.deps import get_embedder
 from api.main import create_app
 from api.settings import ApiSettings
 from lakehouse_assets.core.embedder import LOCAL_DIMENSION, ONNX_MODEL, CachedEmbedder, Embedder, check_texts
+from lakehouse_assets.core.vectors import IndexSpec
 
 FAKE_MODEL = "test-hashing-8"
 
@@ -142,6 +143,20 @@ def test_invalid_index_name_is_400_naming_it(client: TestClient) -> None:
     assert_error(create(client, "Bad-Name"), 400, "invalid_request", "'Bad-Name'")
     assert_error(create(client, "ab"), 400, "invalid_request", "'ab'")
     assert_error(search(client, "-x-", text="hello"), 400, "invalid_request", "'-x-'")
+    # names our old rule took and Chroma refuses (they were a 500)
+    assert_error(create(client, "a..b"), 400, "invalid_request", "two periods")
+    assert_error(create(client, "192.168.1.1"), 400, "invalid_request", "IPv4")
+    assert create(client, "v1.2.index").status_code == 201
+
+
+def test_reserved_metadata_keys_are_400_and_nothing_is_written(client: TestClient) -> None:
+    """Before: `chroma:document` was a 500 from Chroma and `_` (this store's stand-in for empty metadata) was
+    silently dropped."""
+    assert create(client, "meta").status_code == 201
+    for key in ("chroma:document", "_", "$and"):
+        r = add(client, "meta", {"id": "1", "vector": axis(0), "metadata": {key: "x"}})
+        assert_error(r, 400, "invalid_request", repr(key))
+    assert client.app.state.services.vectors.count("meta") == 0
 
 
 def test_list_shows_every_index_with_its_count(client: TestClient) -> None:
@@ -357,8 +372,12 @@ def test_filter_sees_fields_another_writer_added(client: TestClient) -> None:
 
 
 def test_corpus_indexes_are_managed_by_their_asset(client: TestClient) -> None:
-    assert create(client, "corpus_workers").status_code == 201
+    # before: a caller could pre-create corpus_workers with a model of its choosing
+    assert_error(create(client, "corpus_workers", model="other", dimension=8), 409, "index_conflict", "corpus_")
     store = client.app.state.services.vectors
+    assert store.list_indexes() == []
+    store.create_index(IndexSpec("corpus_workers", FAKE_MODEL, 8, {}))  # what the asset does
+    assert_error(create(client, "corpus_workers"), 409, "index_conflict", "corpus_embeddings")
     store.upsert(
         "corpus_workers", model=FAKE_MODEL, ids=["worker-1"], embeddings=np.asarray([axis(2)]), metadatas=[{"x": 1}]
     )

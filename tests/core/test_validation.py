@@ -135,3 +135,21 @@ def test_fill_sees_a_new_roster_version(roster, settings, lake, catalog):
         limits=IngestLimits(), scratch_dir=settings.scratch_dir,
     )  # fmt: skip
     assert validate("fill", fill(4), roster=roster)["ok"] is True
+
+
+def test_a_flood_of_candidates_is_refused_before_any_check(make_roster):
+    """Before: no bound, and duplicates were found with `ids.count(i)` per id: a 16 MB body of candidates cost
+    tens of minutes of CPU. Now the count is bounded (a setting) and every check is one pass."""
+    roster = make_roster(ROSTER)
+    err = fails("fill", fill(*range(5000), target=5000), roster=roster)
+    assert err == {"Schema": {"field": "candidates", "reason": "5000 proposed; a fill may propose at most 1000"}}
+    small = make_roster(ROSTER)
+    small.max_candidates = 2
+    assert list(fails("fill", fill(1, 2, 3, target=3), roster=small)) == ["Schema"]
+    assert validate("fill", fill(1, 2), roster=small)["filled"] == 2
+    # the duplicate is found at its first repeat, however long the list
+    assert (
+        "worker 7 is proposed more than once"
+        in fails("fill", fill(7, *range(8, 900), 7, target=900))["Consistency"]["reason"]
+    )
+    assert fails("fill", fill({"a": 1}))["Schema"]["field"] == "candidates[0].worker_id"

@@ -20,6 +20,7 @@ from lakehouse_assets.core.chat.types import (
     UpstreamTimeout,
     UpstreamUnreachable,
     retry_after_seconds,
+    shown_url,
 )
 
 
@@ -68,11 +69,13 @@ class OllamaProvider:
                 raise UpstreamRateLimited(f"{self.name} rate-limited the request: {_error_text(e)}", retry_after) from e
             raise UpstreamError(f"{self.name} answered {e.status_code}: {_error_text(e)}", e.status_code) from e
         except ConnectionError as e:
-            raise UpstreamUnreachable(f"{self.name} is unreachable at {self.base_url}") from e
+            raise UpstreamUnreachable(f"{self.name} is unreachable at {shown_url(self.base_url)}") from e
         except httpx.TimeoutException as e:
             raise UpstreamTimeout(f"{self.name} did not answer within {timeout:.1f}s") from e
         except httpx.HTTPError as e:
-            raise UpstreamUnreachable(f"{self.name} at {self.base_url} failed: {type(e).__name__}: {e}") from e
+            shown = shown_url(self.base_url)
+            detail = str(e).replace(self.base_url, shown)
+            raise UpstreamUnreachable(f"{self.name} at {shown} failed: {type(e).__name__}: {detail}") from e
         except ValueError as e:  # a 200 whose body is not a chat response
             raise UpstreamError(f"{self.name} sent a reply that is not a chat response: {e}", 200) from e
         return ProviderReply(
@@ -88,8 +91,8 @@ class OllamaProvider:
         try:
             r = httpx.get(f"{self.base_url}/api/version", headers=self._headers, timeout=timeout)
         except httpx.HTTPError as e:
-            return False, f"{self.base_url} unreachable ({type(e).__name__})"
-        return r.status_code < 400, f"{self.base_url} answers {r.status_code}"
+            return False, f"{shown_url(self.base_url)} unreachable ({type(e).__name__})"
+        return r.status_code < 400, f"{shown_url(self.base_url)} answers {r.status_code}"
 
     def close(self) -> None:
         self._transport.close()

@@ -15,6 +15,7 @@ from lakehouse_assets.core.chat.types import (
     UpstreamTimeout,
     UpstreamUnreachable,
     retry_after_seconds,
+    shown_url,
 )
 
 
@@ -59,7 +60,9 @@ class OpenAICompatProvider:
         except httpx.TimeoutException as e:
             raise UpstreamTimeout(f"{self.name} did not answer within {timeout:.1f}s") from e
         except httpx.HTTPError as e:
-            raise UpstreamUnreachable(f"{self.name} is unreachable at {self.base_url}: {type(e).__name__}") from e
+            raise UpstreamUnreachable(
+                f"{self.name} is unreachable at {shown_url(self.base_url)}: {type(e).__name__}"
+            ) from e
         if response.status_code == 429:
             raise UpstreamRateLimited(
                 f"{self.name} rate-limited the request: {_upstream_message(response)}",
@@ -94,10 +97,10 @@ class OpenAICompatProvider:
         try:
             r = self._http.get(f"{self.base_url}/models", headers=self._headers, timeout=timeout)
         except httpx.HTTPError as e:
-            return False, f"{self.base_url} unreachable ({type(e).__name__})"
+            return False, f"{shown_url(self.base_url)} unreachable ({type(e).__name__})"
         if r.status_code in (401, 403):
-            return False, f"{self.base_url} refuses the key ({r.status_code})"
-        return r.status_code < 400, f"{self.base_url} answers {r.status_code}"
+            return False, f"{shown_url(self.base_url)} refuses the key ({r.status_code})"
+        return r.status_code < 400, f"{shown_url(self.base_url)} answers {r.status_code}"
 
     def close(self) -> None:
         """The HTTP client is shared; its owner closes it."""

@@ -30,6 +30,7 @@ from lakehouse_assets.core.chat.types import (
     ProviderNotRegistered,
     ProviderReply,
     UpstreamTimeout,
+    shown_url,
 )
 
 PREFIXES = ("ollama", "ollama_cloud", "openrouter", "opencode", "kimi")
@@ -100,7 +101,7 @@ class ChatRouter:
         self._on_close = on_close
 
     def providers(self) -> list[ProviderInfo]:
-        return [ProviderInfo(p.name, p.protocol, p.base_url) for p in self._providers.values()]
+        return [ProviderInfo(p.name, p.protocol, shown_url(p.base_url)) for p in self._providers.values()]
 
     def probe(self) -> dict[str, tuple[bool, str]]:
         """Each registered provider: reachable (and, where it says so, accepting our key)?"""

@@ -12,8 +12,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 ROLES = ("system", "user", "assistant", "tool")
+
+
+def shown_url(url: str) -> str:
+    """A provider's URL as it may be shown (listings, error messages): without credentials (user:password@,
+    a query string carrying a key) or a fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = host + (f":{parts.port}" if parts.port is not None else "")
+    except ValueError:
+        return "<unparseable URL>"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 @dataclass(frozen=True)
