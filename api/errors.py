@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.openai_wire import OPENAI_PATHS, openai_error
+from api.routing import InvalidText
 from api.upload import BadUpload, UnsupportedMediaType
 from lakehouse_assets.core.catalog import (
     DatasetNotFound,
@@ -206,6 +207,13 @@ def install_error_handlers(app: FastAPI) -> None:
         if _speaks_openai(request):
             return JSONResponse(openai_error(400, message or "invalid request", "invalid_request"), status_code=400)
         return error_response(400, "invalid_request", message or "invalid request", details=problems)
+
+    @app.exception_handler(InvalidText)
+    def _invalid_text(request: Request, e: InvalidText) -> JSONResponse:
+        if _speaks_openai(request):
+            return JSONResponse(openai_error(400, str(e.detail), "invalid_request"), status_code=400)
+        details = [{"field": e.field, "reason": "holds a lone UTF-16 surrogate"}]
+        return error_response(400, "invalid_request", str(e.detail), details=details)
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:

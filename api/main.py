@@ -49,6 +49,8 @@ def open_services(settings: ApiSettings) -> Services:
         rows_ceiling=settings.sql_rows_ceiling,
         max_timeout_ms=settings.sql_max_timeout_ms,
         memory_limit=settings.sql_memory_limit,
+        max_temp_size=settings.sql_max_temp_size,
+        max_result_bytes=settings.sql_max_result_bytes,
         refresh_seconds=settings.catalog_refresh_seconds,
     )
     embedder = embedder_from_settings(settings)

@@ -11,6 +11,8 @@ from starlette.requests import Request
 
 from lakehouse_assets.core.spool import Spool, TooLarge
 
+# A part of an upload needs a Content-Disposition and perhaps a Content-Type: a few short headers.
+MAX_PART_HEADERS, MAX_PART_HEADER_BYTES = 8, 4096
 RAW_TYPES = {"text/csv", "application/csv", "text/plain", "application/octet-stream", ""}
 MULTIPART = "multipart/form-data"
 
@@ -94,6 +96,8 @@ async def _read_multipart(request: Request, spool: Spool, boundary: bytes | None
             "on_part_data": on_part_data,
             "on_part_end": on_part_end,
         },
+        max_header_count=MAX_PART_HEADERS,
+        max_header_size=MAX_PART_HEADER_BYTES,
     )
     try:
         async for chunk in request.stream():

@@ -5,11 +5,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from api.deps import ChatDep
 from api.openai_wire import completion, completion_chunks, to_chat_request
+from api.routing import Route
 from api.schemas.chat import ChatBody, ChatReply, CompletionsBody, ProviderOut, ProvidersReply
 from api.schemas.errors import ErrorBody
 from lakehouse_assets.core.chat import ChatRequest, Message
 
-router = APIRouter(prefix="/chat", tags=["chat"])
+router = APIRouter(prefix="/chat", tags=["chat"], route_class=Route)
 
 _ERRORS = {
     400: {"model": ErrorBody, "description": "Missing model or messages, an unknown tier, a bad parameter."},

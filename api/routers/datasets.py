@@ -3,10 +3,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CatalogDep
+from api.routing import Route
 from api.schemas.datasets import DatasetList, ManifestOut
 from api.schemas.errors import ErrorBody
 
-router = APIRouter(prefix="/datasets", tags=["datasets"])
+router = APIRouter(prefix="/datasets", tags=["datasets"], route_class=Route)
 
 
 @router.get("")

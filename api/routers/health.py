@@ -7,8 +7,9 @@ import anyio
 from fastapi import APIRouter, Request
 
 from api.deps import CatalogDep, LakeDep, MatrixDep
+from api.routing import Route
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=Route)
 # its own threads: details still answer while every thread of the shared pool is held by slow requests
 _DETAILS = anyio.CapacityLimiter(2)
 

@@ -7,13 +7,14 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CatalogDep, DagsterDep, LakeDep, SettingsDep, SqlDep
+from api.routing import Route
 from api.schemas.datasets import ManifestOut
 from api.schemas.errors import ErrorBody
 from api.upload import open_spool, receive_upload
 from lakehouse_assets.core.catalog import refuse_owned, validate_dataset_name
 from lakehouse_assets.core.ingest import IngestLimits, IngestResult, ingest_csv
 
-router = APIRouter(prefix="/ingest", tags=["ingest"])
+router = APIRouter(prefix="/ingest", tags=["ingest"], route_class=Route)
 
 CSV_BODY = {
     "content": {

@@ -3,11 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ChatDep, RosterDep, SessionsDep, SettingsDep
+from api.routing import Route
 from api.schemas.chat import IterateBody, IterateReply
 from api.schemas.errors import ErrorBody
 from lakehouse_assets.core.iterate import IterateSpec, run_iterate
 
-router = APIRouter(prefix="/iterate", tags=["validation"])
+router = APIRouter(prefix="/iterate", tags=["validation"], route_class=Route)
 
 
 @router.post(

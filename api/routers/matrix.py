@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import MatrixDep, PlaybooksDep
+from api.routing import Route
 from api.schemas.errors import ErrorBody
 from api.schemas.matrix import (
     MatrixSearchRequest,
@@ -14,7 +15,7 @@ from api.schemas.matrix import (
 from lakehouse_assets.core.matrix import SearchRequest
 from lakehouse_assets.core.playbooks import PlaybookRecord
 
-router = APIRouter(prefix="/matrix", tags=["matrix"])
+router = APIRouter(prefix="/matrix", tags=["matrix"], route_class=Route)
 
 
 @router.post("/search", responses={400: {"model": ErrorBody}, 502: {"model": ErrorBody}})

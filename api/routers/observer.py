@@ -3,11 +3,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ObserverDep
+from api.routing import Route
 from api.schemas.errors import ErrorBody
 from api.schemas.observer import ObserverStatsOut, OpIn, OpOut
 from lakehouse_assets.core.observer import Op
 
-router = APIRouter(prefix="/observer", tags=["memory"])
+router = APIRouter(prefix="/observer", tags=["memory"], route_class=Route)
 
 
 @router.post("/event", status_code=201, responses={400: {"model": ErrorBody}})

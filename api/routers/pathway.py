@@ -5,6 +5,7 @@ from dataclasses import asdict
 from fastapi import APIRouter, Response
 
 from api.deps import PathwayDep
+from api.routing import Route
 from api.schemas.errors import ErrorBody
 from api.schemas.pathway import (
     AddTraceIn,
@@ -17,7 +18,7 @@ from api.schemas.pathway import (
     TraceOut,
 )
 
-router = APIRouter(prefix="/pathway", tags=["memory"])
+router = APIRouter(prefix="/pathway", tags=["memory"], route_class=Route)
 _NOT_FOUND = {404: {"model": ErrorBody, "description": "No trace with that uid."}}
 _RETIRED = {409: {"model": ErrorBody, "description": "The trace is retired."}}
 

@@ -5,10 +5,11 @@ import json
 from fastapi import APIRouter, Response
 
 from api.deps import SqlDep
+from api.routing import Route
 from api.schemas.errors import ErrorBody
 from api.schemas.sql import SqlRequest, SqlResponse
 
-router = APIRouter(prefix="/sql", tags=["sql"])
+router = APIRouter(prefix="/sql", tags=["sql"], route_class=Route)
 
 
 @router.post("", response_model=SqlResponse, responses={400: {"model": ErrorBody}})

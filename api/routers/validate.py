@@ -6,10 +6,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import RosterDep
+from api.routing import Route
 from api.schemas.errors import ErrorBody
 from lakehouse_assets.core.validation import validate
 
-router = APIRouter(prefix="/validate", tags=["validation"])
+router = APIRouter(prefix="/validate", tags=["validation"], route_class=Route)
 
 
 class ValidateRequest(BaseModel):

@@ -14,6 +14,7 @@ import numpy as np
 from fastapi import APIRouter, Body, Path, Response
 
 from api.deps import EmbedderDep, VectorsDep
+from api.routing import Route
 from api.schemas.errors import ErrorBody
 from api.schemas.vectors import (
     AddRequest,
@@ -31,8 +32,8 @@ from api.schemas.vectors import (
 from lakehouse_assets.core.matrix import chroma_where, filter_clauses
 from lakehouse_assets.core.vectors import IndexConflict, IndexSpec, InvalidIndexRequest
 
-embed_router = APIRouter(prefix="/embed", tags=["vectors"])
-router = APIRouter(prefix="/vectors", tags=["vectors"])
+embed_router = APIRouter(prefix="/embed", tags=["vectors"], route_class=Route)
+router = APIRouter(prefix="/vectors", tags=["vectors"], route_class=Route)
 
 MANAGED_PREFIX = "corpus_"
 

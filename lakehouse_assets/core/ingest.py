@@ -119,6 +119,10 @@ class _CsvInput:
 
 # -- reading the CSV ---------------------------------------------------------------------------
 
+# Python's csv module refuses a field over 131,072 characters, which pyarrow's reader takes: the header and the
+# error-path readers here must take whatever the conversion takes (an upload is bounded by its byte cap).
+csv.field_size_limit(2**31 - 1)
+
 
 def read_header(source: _CsvInput) -> list[str]:
     """The validated column names of the CSV."""
@@ -135,7 +139,9 @@ def read_header(source: _CsvInput) -> list[str]:
     except UnicodeDecodeError as e:
         raise BadCsv("the header is not valid UTF-8", line=header_bytes[: e.start].count(b"\n") + 1) from None
     rows = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in next(rows)]
+    header = [h.strip() for h in next(rows, [])]
+    if not header:
+        raise BadCsv("the first line is blank: it must be the header (the column names)", line=1)
     for i, h in enumerate(header, start=1):
         if not h:
             raise BadCsv(f"column {i} of the header has a blank name", line=1)

@@ -41,6 +41,12 @@ class LakehouseSettings(BaseSettings):
     sql_max_rows: int = Field(default=10_000, description="Default row limit of a query result.")
     sql_rows_ceiling: int = Field(default=100_000, description="Largest row limit a caller may ask for.")
     sql_memory_limit: str = "1GB"
+    sql_max_temp_size: str = Field(
+        default="4GB", description="Most disk a query may spill to (DuckDB's max_temp_directory_size); past it, 400."
+    )
+    sql_max_result_bytes: int = Field(
+        default=32 << 20, ge=1024, description="Largest JSON result of one query; more rows are cut (truncated)."
+    )
     catalog_refresh_seconds: float = Field(
         default=0.5, description="How stale the API's view of the catalog may get before it re-reads."
     )

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # SELECT only: EXPLAIN ANALYZE would execute the statement it explains (a write, in the worst case).
 _ALLOWED_STATEMENTS = {duckdb.StatementType.SELECT}
 FETCH_CHUNK = 1024
+FIRST_FETCH = 8  # rows fetched first; later fetches grow as the rows prove narrow
 
 
 class SqlError(ValueError):
@@ -93,6 +94,7 @@ class SqlEngine:
         rows_ceiling: int = 100_000,
         max_timeout_ms: int = 60_000,
         memory_limit: str = "1GB",
+        max_temp_size: str = "4GB",
         threads: int | None = None,
         refresh_seconds: float = 0.5,
         max_result_bytes: int = 32 << 20,
@@ -117,6 +119,7 @@ class SqlEngine:
             self.db.execute(f"SET threads={int(threads)}")
         self.db.execute(f"SET memory_limit={quote_literal(memory_limit)}")
         self.db.execute(f"SET temp_directory={quote_literal(self._spill.name)}")
+        self.db.execute(f"SET max_temp_directory_size={quote_literal(max_temp_size)}")  # spill may not fill the disk
         # Keep each Parquet footer once read: the lake's objects are written once under a new key per version,
         # and DuckDB still checks a cached file's modification time. Saves decoding the footer per query.
         # GLOBAL: the setting is per connection otherwise, and every query runs on a cursor of its own.
@@ -211,29 +214,30 @@ class SqlEngine:
     ) -> tuple[list, bool]:
         """Up to `limit` JSON-safe rows and whether more were left, stopping early past max_result_bytes.
 
-        Conversion runs inside the time limit too: the timer's flag is checked between chunks.
+        DuckDB's memory_limit bounds only DuckDB: rows fetched into Python are Python's. So the first fetch is
+        a few rows, and each next one asks for as many as the bytes left would hold at the widest row seen so far
+        (at most FETCH_CHUNK): wide rows never pile up past the result cap. Conversion runs inside the time
+        limit too: the timer's flag is checked between fetches.
         """
         rows: list[list[Any]] = []
-        size = 0
+        size, widest, asked = 0, 1, FIRST_FETCH
         while len(rows) < limit:
-            asked = min(FETCH_CHUNK, limit - len(rows))
+            asked = max(1, min(asked, FETCH_CHUNK, limit - len(rows)))
             chunk = cursor.fetchmany(asked)
             if not chunk:
                 return rows, False
-            converted = [[_json_value(v) for v in row] for row in chunk]
+            for row in chunk:
+                converted = [_json_value(v) for v in row]
+                width = len(json.dumps(converted, separators=(",", ":"), default=str)) + 1
+                if size + width > self.max_result_bytes:
+                    return rows, True
+                size, widest = size + width, max(widest, width)
+                rows.append(converted)
             if timed_out.is_set():
                 raise SqlTimeout(timeout_ms)
-            chunk_size = len(json.dumps(converted, separators=(",", ":"), default=str))
-            if size + chunk_size > self.max_result_bytes:  # keep the rows that fit, row by row
-                for row in converted:
-                    size += len(json.dumps(row, separators=(",", ":"), default=str)) + 1
-                    if size > self.max_result_bytes:
-                        return rows, True
-                    rows.append(row)
-            size += chunk_size
-            rows.extend(converted)
             if len(chunk) < asked:  # fetchmany fills up to `asked` across DuckDB's chunks: a short one is the end
                 return rows, False
+            asked = min(asked * 4, (self.max_result_bytes - size) // widest + 1)
         return rows, bool(cursor.fetchmany(1))
 
     def query(self, sql: str, *, limit: int | None = None, timeout_ms: int | None = None) -> QueryResult:
@@ -268,9 +272,17 @@ class SqlEngine:
             try:
                 cursor.execute(statement)
                 description = cursor.description or []
-                rows, truncated = (
-                    self._rows(cursor, limit, timed_out, timeout_ms) if limit else ([], bool(cursor.fetchmany(1)))
-                )
+                try:
+                    rows, truncated = (
+                        self._rows(cursor, limit, timed_out, timeout_ms) if limit else ([], bool(cursor.fetchmany(1)))
+                    )
+                except (OverflowError, ValueError, TypeError) as e:
+                    # A value DuckDB holds and Python cannot (an interval past timedelta's range): the rows come
+                    # as DuckDB's own text of each value instead, the columns keep their types.
+                    log.info("result values Python cannot hold (%s): returning them as text", e)
+                    as_text = f"SELECT COLUMNS(*)::VARCHAR FROM (\n{sql.strip().rstrip(';')}\n)"
+                    cursor.execute(self._check(cursor, as_text))
+                    rows, truncated = self._rows(cursor, limit, timed_out, timeout_ms)
             except duckdb.InterruptException:
                 raise SqlTimeout(timeout_ms) from None
             except duckdb.PermissionException as e:  # the sandbox refused a file, URL or setting

@@ -211,3 +211,85 @@ def test_a_dataset_an_asset_derived_is_not_overwritten_by_an_upload(client, home
     r = client.post("/v1/ingest?name=people_count", content=b"n\n99\n", headers={"content-type": "text/csv"})
     assert r.status_code == 409 and "produced by the lakehouse's assets" in r.json()["message"]
     assert snapshot(home) == before
+
+
+SURROGATE = '"\\ud800"'  # as JSON spells it: a lone high surrogate
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/sql", '{"sql": %s}', "sql"),
+        ("/v1/matrix/search", '{"query": %s}', "query"),
+        ("/v1/embed", '{"texts": ["ok", %s]}', "texts.1"),
+        ("/v1/validate", '{"kind": "sms", "payload": {"to": "+13125550147", "body": %s}}', "payload.body"),
+        ("/v1/pathway/traces", '{"content": {"text": %s}}', "content.text"),
+        ("/v1/observer/event", '{"endpoint": %s, "source": "api", "ok": true}', "endpoint"),
+        ("/v1/iterate", '{"kind": "sms", "prompt": %s, "model": "m"}', "prompt"),
+        ("/v1/chat", '{"model": "m", "messages": [{"role": "user", "content": %s}]}', "messages.0.content"),
+        ("/v1/validate", '{"kind": "fill", "payload": {%s: 1}}', "payload.\\ud800"),
+    ],
+)
+def test_lone_surrogates_are_400_naming_the_field(client, home, path, body, field):
+    """Before: seven routes answered 500 (the journal, the embedder or DuckDB could not encode the text)."""
+    before = snapshot(home)
+    r = client.post(path, content=(body % SURROGATE).encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 400, (path, r.status_code, r.text)
+    assert r.json()["error"] == "invalid_request" and "surrogate" in r.json()["message"]
+    assert r.json()["details"][0]["field"] == field
+    unchanged(client, home, before)
+
+
+def test_paired_surrogates_are_ordinary_text(client):
+    r = client.post(
+        "/v1/sql", content=b'{"sql": "SELECT \'\\ud83d\\ude00\' AS e"}', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 200 and r.json()["rows"] == [["\U0001f600"]]
+
+
+def test_every_route_checks_its_body():
+    from fastapi.routing import APIRoute
+
+    from api.routing import Route
+
+    app = create_app(ApiSettings(home=Path("unused"), report_to_dagster=False, _env_file=None))
+    plain = [r.path for r in app.routes if isinstance(r, APIRoute) and not isinstance(r, Route)]
+    assert plain == [] or all(p in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc") for p in plain), plain
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"\nid,name\n3,cy\n", "the first line is blank"),  # before: 500 (an empty header)
+        (b"\n\n", "the file is empty"),
+        (b'id,name\n3,"' + b"x" * 40_000 + b"\n", "malformed quoting"),  # an open quote past csv's old field limit
+    ],
+)
+def test_bad_csv_shapes_are_400_naming_the_problem(client, home, body, words):
+    before = snapshot(home)
+    r = client.post("/v1/ingest?name=people", content=body, headers={"content-type": "text/csv"})
+    assert r.status_code == 400 and r.json()["error"] == "bad_csv" and words in r.json()["message"], r.text
+    unchanged(client, home, before)
+
+
+def test_fields_longer_than_pythons_csv_limit_are_ingested(tmp_path):
+    """Before: a header or quoted field over 131,072 characters was a 500 from Python's csv module."""
+    settings = ApiSettings(home=tmp_path / "lake", report_to_dagster=False, warm_embedder=False, _env_file=None)
+    with TestClient(create_app(settings)) as c:
+        long = "x" * 140_000
+        body = f'id,note\n1,"{long}"\n'.encode()
+        r = c.post("/v1/ingest?name=notes", content=body, headers={"content-type": "text/csv"})
+        assert r.status_code == 201, r.text
+        assert c.post("/v1/sql", json={"sql": "SELECT length(note) FROM notes"}).json()["rows"] == [[140_000]]
+
+
+def test_a_multipart_part_with_too_many_or_too_large_headers_is_400(client, home):
+    before = snapshot(home)
+    for headers in ([f"X-H{i}: v" for i in range(50)], ["X-Big: " + "v" * 10_000]):
+        part = "\r\n".join(['Content-Disposition: form-data; name="file"; filename="a.csv"', *headers])
+        body = f"--b\r\n{part}\r\n\r\nid,name\n3,cy\n\r\n--b--\r\n".encode()
+        r = client.post(
+            "/v1/ingest?name=people", content=body, headers={"content-type": "multipart/form-data; boundary=b"}
+        )
+        assert r.status_code == 400 and "header" in r.json()["message"].lower(), r.text
+    unchanged(client, home, before)

@@ -131,7 +131,29 @@ def test_an_index_chroma_cannot_read_just_now_leaves_the_certain_part_of_the_ans
     whole = search(store, frame, QUERIES[1], keyword=False)
     assert whole.ranked and all(r.hit.distance is not None and not r.violates for r in whole.ranked)
     unconstrained = search(store, frame, "someone who can weld", keyword=False)
+    assert unconstrained.ranked and unconstrained.strategy == f"exact over {frame.size}"
+    partial = dataclasses.replace(frame, dense=dataclasses.replace(frame.dense, complete=False))
+    unconstrained = search(store, partial, "someone who can weld", keyword=False)
     assert unconstrained.ranked and unconstrained.strategy == "exact over the embedded part (index not readable)"
     no_vectors = search(store, dataclasses.replace(frame, dense=None), QUERIES[1], keyword=False)
     assert {r.hit.id for r in no_vectors.ranked} and all(r.hit.distance is None for r in no_vectors.ranked)
     assert all(not r.violates for r in no_vectors.ranked)
+
+
+def test_an_unconstrained_search_is_the_exact_nearest_not_hnsws_guess(corpus, monkeypatch):
+    """A roster's documents are near-duplicates by the thousand, which strands HNSW's greedy walk: at 100,000
+    workers its top 10 for "drives big rigs cross country" were forklift operators while the truck drivers
+    were the exact nearest. With every vector in memory the ranking is exact, and Chroma is not asked."""
+    store, frame = corpus
+
+    def hnsw(*args, **kwargs):
+        raise AssertionError("Chroma's HNSW was asked although the frame holds every vector")
+
+    monkeypatch.setattr(store, "query", hnsw)
+    query = "someone who can weld"
+    result = search(store, frame, query, keyword=False)
+    q = WordEmbedder().embed_one(parse_query(query, frame.vocab).semantic or query)
+    sims = frame.dense.matrix @ (q / np.linalg.norm(q))
+    top = sorted((round(float(x), 5) for x in sims), reverse=True)[:10]
+    assert [round(1 - r.hit.distance, 5) for r in result.ranked[:10]] == top
+    assert result.strategy == f"exact over {frame.size}"

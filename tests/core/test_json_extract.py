@@ -47,3 +47,18 @@ def test_extracts_the_object(case, text, expected):
 def test_no_object_is_an_error_saying_why(text, reason):
     with pytest.raises(NoJson, match=reason):
         extract_json(text)
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "[" * 200_000,  # before: every bracket scanned to the end of the text, ~2e10 steps
+        "{" * 200_000,
+        '["' * 100_000,
+        "[1," * 100_000,
+    ],
+)
+def test_long_runs_of_brackets_cost_linear_time(junk):
+    with pytest.raises(NoJson):
+        extract_json(junk)
+    assert extract_json("{" * 5000 + ' then {"ok": true}') == {"ok": True}  # cheap failures do not stop the scan

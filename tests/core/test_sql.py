@@ -247,3 +247,48 @@ def test_results_are_cut_at_the_byte_cap_and_marked_truncated(catalog):
         assert sum(len(row[0]) for row in r.rows) < 200_000
     finally:
         e.close()
+
+
+def test_a_result_at_the_cap_is_never_returned_twice(catalog):
+    """Before: a chunk whose JSON was one byte over the cap, every row of which fit, was appended twice."""
+    for cap in range(30, 50):
+        e = SqlEngine(catalog, max_result_bytes=cap)
+        try:
+            r = e.query("SELECT i FROM range(10) t(i)")
+            assert r.rows == [[i] for i in range(len(r.rows))], (cap, r.rows)
+            assert r.truncated == (len(r.rows) < 10)
+        finally:
+            e.close()
+
+
+def test_wide_rows_do_not_pile_up_in_python_past_the_cap(catalog):
+    """Before: 1,024 rows were fetched and converted before the byte cap applied, so a few wide rows held
+    gigabytes outside DuckDB's memory_limit. Now each fetch asks only for what the bytes left would hold."""
+    import tracemalloc
+
+    e = SqlEngine(catalog, max_result_bytes=2 << 20)
+    try:
+        tracemalloc.start()
+        r = e.query("SELECT repeat('x', 1000000) AS s FROM range(400)", limit=1000)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert r.truncated and r.row_count == 2
+        assert peak < 60 << 20, f"{peak / 2**20:.0f} MiB held in Python for a 2 MiB result"  # before: ~800 MiB
+    finally:
+        e.close()
+
+
+def test_values_python_cannot_hold_come_back_as_text(engine):
+    """Before: an interval past Python's timedelta range was an OverflowError, a 500."""
+    r = engine.query("SELECT INTERVAL 100000000 YEAR AS i, 7 AS n")
+    assert r.rows == [["100000000 years", "7"]] and [c["type"] for c in r.columns] == ["INTERVAL", "INTEGER"]
+    r = engine.query("SELECT INTERVAL '1000000000 days' AS d -- a comment at the end;")
+    assert r.rows == [["1000000000 days"]]
+
+
+def test_spill_is_bounded_on_disk(catalog):
+    e = SqlEngine(catalog, max_temp_size="123MB")
+    try:
+        assert e.query("SELECT current_setting('max_temp_directory_size')").rows[0][0].startswith("117")
+    finally:
+        e.close()
