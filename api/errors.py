@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.openai_wire import OPENAI_PATHS, openai_error
 from api.routing import InvalidText
+from api.slots import Overloaded
 from api.upload import BadUpload, UnsupportedMediaType
 from lakehouse_assets.core.catalog import (
     DatasetNotFound,
@@ -207,6 +208,15 @@ def install_error_handlers(app: FastAPI) -> None:
         if _speaks_openai(request):
             return JSONResponse(openai_error(400, message or "invalid request", "invalid_request"), status_code=400)
         return error_response(400, "invalid_request", message or "invalid request", details=problems)
+
+    @app.exception_handler(Overloaded)
+    def _overloaded(request: Request, e: Overloaded) -> JSONResponse:
+        headers = {"Retry-After": "1"}
+        if _speaks_openai(request):
+            return JSONResponse(openai_error(503, str(e), "overloaded"), status_code=503, headers=headers)
+        response = error_response(503, "overloaded", str(e), limit=e.limit)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(InvalidText)
     def _invalid_text(request: Request, e: InvalidText) -> JSONResponse:

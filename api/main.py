@@ -8,6 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import Depends, FastAPI
 from threadpoolctl import threadpool_limits
 
@@ -20,6 +21,7 @@ from api.observe import ObserverMiddleware, route_templates
 from api.routers import chat, datasets, health, ingest, iterate, matrix, observer, pathway, sql, validate, vectors
 from api.security import bearer_scheme
 from api.settings import ApiSettings
+from api.slots import Slots
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.chat import chat_router_from_settings
 from lakehouse_assets.core.corpora import CORPORA
@@ -133,6 +135,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         if settings.warm_embedder:
             threading.Thread(target=_warm, args=(services,), name="embedder-warm", daemon=True).start()
         app.state.services = services
+        # Every request the in-flight cap admits can have a thread (AnyIO's default is 40, fewer than the cap),
+        # and slow kinds of work are bounded on their own (api/slots.py): the cap is what turns callers away.
+        threads = anyio.to_thread.current_default_thread_limiter()
+        threads.total_tokens = max(threads.total_tokens, settings.api_max_in_flight + 16)
         try:
             # Requests run side by side on the thread pool, so a BLAS call must not fan out over the cores too:
             # OpenBLAS's threads then spin against each other (a 1,700-row matrix-vector product from 20
@@ -152,6 +158,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.state.slots = Slots(settings.slot_limits())
     # The last added runs first: the gate decides before anything reads a body, so the observer, the cap
     # and the body limits only see authorized work; the observer also witnesses requests the cap turns away.
     app.add_middleware(

@@ -55,6 +55,15 @@ class ApiSettings(LakehouseSettings):
     api_max_in_flight: int = Field(
         default=64, ge=0, description="Requests under /v1 served at once; more get 503 + Retry-After (0: no cap)."
     )
+    api_max_ingests: int = Field(
+        default=4,
+        ge=1,
+        description="Uploads converted at once (each holds a thread as its bytes arrive); more: 503.",
+    )
+    api_max_sql: int = Field(default=16, ge=1, description="SQL queries run at once; more get 503 + Retry-After.")
+    api_max_llm_calls: int = Field(
+        default=16, ge=1, description="Chat, completions and iterate calls at once (each may wait minutes); more: 503."
+    )
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token every /v1 call must send; unset: the API is open (loopback only)."
     )
@@ -101,6 +110,14 @@ class ApiSettings(LakehouseSettings):
         for token in v:
             _checked_token("api_tokens_secondary", token)
         return v
+
+    def slot_limits(self) -> dict[str, tuple[int, str]]:
+        """Each kind of long work's bound, and the setting that sets it (api/slots.py)."""
+        return {
+            "ingests": (self.api_max_ingests, "LAKEHOUSE_API_MAX_INGESTS"),
+            "SQL queries": (self.api_max_sql, "LAKEHOUSE_API_MAX_SQL"),
+            "LLM calls": (self.api_max_llm_calls, "LAKEHOUSE_API_MAX_LLM_CALLS"),
+        }
 
     def worker_processes(self, asked: int | None = None) -> int:
         """How many API processes to run: `asked` (a --workers flag), else the setting; 0 means one per core

@@ -8,6 +8,7 @@ from api.openai_wire import completion, completion_chunks, to_chat_request
 from api.routing import Route
 from api.schemas.chat import ChatBody, ChatReply, CompletionsBody, ProviderOut, ProvidersReply
 from api.schemas.errors import ErrorBody
+from api.slots import slot
 from lakehouse_assets.core.chat import ChatRequest, Message
 
 router = APIRouter(prefix="/chat", tags=["chat"], route_class=Route)
@@ -24,7 +25,7 @@ _ERRORS = {
 }
 
 
-@router.post("", responses=_ERRORS)
+@router.post("", responses=_ERRORS, dependencies=[slot("LLM calls")])
 def chat(body: ChatBody, chat_router: ChatDep) -> ChatReply:
     """One chat completion from any configured model, routed by its name (or a tier's models in order).
     Transient failures are retried with backoff, then the next fallback is tried; the reply names the
@@ -62,6 +63,7 @@ _COMPLETION_EXAMPLE = {
 
 @router.post(
     "/completions",
+    dependencies=[slot("LLM calls")],
     response_model=None,
     responses={
         200: {

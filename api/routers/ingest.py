@@ -7,9 +7,11 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CatalogDep, DagsterDep, LakeDep, SettingsDep, SqlDep
+from api.links import DATASET_LINKS
 from api.routing import Route
 from api.schemas.datasets import ManifestOut
 from api.schemas.errors import ErrorBody
+from api.slots import slot
 from api.upload import open_spool, receive_upload
 from lakehouse_assets.core.catalog import refuse_owned, validate_dataset_name
 from lakehouse_assets.core.ingest import IngestLimits, IngestResult, ingest_csv
@@ -33,10 +35,16 @@ CSV_BODY = {
 
 @router.post(
     "",
+    dependencies=[slot("ingests")],
     status_code=201,
     openapi_extra={"requestBody": CSV_BODY},
     responses={
-        200: {"model": ManifestOut, "description": "Identical content: nothing new was registered."},
+        200: {
+            "model": ManifestOut,
+            "description": "Identical content: nothing new was registered.",
+            "links": DATASET_LINKS,
+        },
+        201: {"description": "A new version.", "links": DATASET_LINKS},
         400: {"model": ErrorBody},
         409: {
             "model": ErrorBody,

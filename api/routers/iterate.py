@@ -6,6 +6,7 @@ from api.deps import ChatDep, RosterDep, SessionsDep, SettingsDep
 from api.routing import Route
 from api.schemas.chat import IterateBody, IterateReply
 from api.schemas.errors import ErrorBody
+from api.slots import slot
 from lakehouse_assets.core.iterate import IterateSpec, run_iterate
 
 router = APIRouter(prefix="/iterate", tags=["validation"], route_class=Route)
@@ -13,6 +14,7 @@ router = APIRouter(prefix="/iterate", tags=["validation"], route_class=Route)
 
 @router.post(
     "",
+    dependencies=[slot("LLM calls")],
     responses={
         400: {"model": ErrorBody, "description": "Unknown kind, missing model, a bad parameter."},
         404: {"model": ErrorBody, "description": "Provider not configured, or no roster dataset for a fill."},

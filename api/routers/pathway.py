@@ -5,6 +5,7 @@ from dataclasses import asdict
 from fastapi import APIRouter, Response
 
 from api.deps import PathwayDep
+from api.links import TRACE_LINKS
 from api.routing import Route
 from api.schemas.errors import ErrorBody
 from api.schemas.pathway import (
@@ -23,7 +24,14 @@ _NOT_FOUND = {404: {"model": ErrorBody, "description": "No trace with that uid."
 _RETIRED = {409: {"model": ErrorBody, "description": "The trace is retired."}}
 
 
-@router.post("/traces", status_code=201, responses={200: {"description": "Idempotent add of known content: a replay."}})
+@router.post(
+    "/traces",
+    status_code=201,
+    responses={
+        200: {"description": "Idempotent add of known content: a replay.", "links": TRACE_LINKS},
+        201: {"description": "Stored.", "links": TRACE_LINKS},
+    },
+)
 def add_trace(body: AddTraceIn, pathway: PathwayDep, response: Response) -> TraceOut:
     """Store a trace (201). With `idempotent`, content already stored returns that trace with its replay
     count incremented (200)."""
@@ -45,7 +53,11 @@ def update_trace(uid: str, body: TraceIn, pathway: PathwayDep) -> TraceOut:
     return TraceOut(**pathway.update(uid, body.content, body.tags))
 
 
-@router.post("/traces/{uid}/revise", status_code=201, responses={**_NOT_FOUND, **_RETIRED})
+@router.post(
+    "/traces/{uid}/revise",
+    status_code=201,
+    responses={201: {"description": "The successor.", "links": TRACE_LINKS}, **_NOT_FOUND, **_RETIRED},
+)
 def revise_trace(uid: str, body: TraceIn, pathway: PathwayDep) -> TraceOut:
     """A new trace (new uid) whose predecessor is this one."""
     return TraceOut(**pathway.revise(uid, body.content, body.tags))

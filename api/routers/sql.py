@@ -8,11 +8,12 @@ from api.deps import SqlDep
 from api.routing import Route
 from api.schemas.errors import ErrorBody
 from api.schemas.sql import SqlRequest, SqlResponse
+from api.slots import slot
 
 router = APIRouter(prefix="/sql", tags=["sql"], route_class=Route)
 
 
-@router.post("", response_model=SqlResponse, responses={400: {"model": ErrorBody}})
+@router.post("", response_model=SqlResponse, responses={400: {"model": ErrorBody}}, dependencies=[slot("SQL queries")])
 def run_sql(body: SqlRequest, sql: SqlDep) -> Response:
     """Run one read-only query over the catalog's datasets (a view per dataset, `name__v<N>` per version)."""
     result = sql.query(body.sql, limit=body.limit, timeout_ms=body.timeout_ms)

@@ -14,6 +14,7 @@ import numpy as np
 from fastapi import APIRouter, Body, Path, Response
 
 from api.deps import EmbedderDep, VectorsDep
+from api.links import INDEX_LINKS
 from api.routing import Route
 from api.schemas.errors import ErrorBody
 from api.schemas.vectors import (
@@ -75,7 +76,16 @@ def list_indexes(vectors: VectorsDep) -> IndexList:
     return IndexList(indexes=[IndexOut.of(info) for info in vectors.list_indexes()])
 
 
-@router.post("/{index}", status_code=201, responses={200: {"model": IndexOut}, **_400, **_409})
+@router.post(
+    "/{index}",
+    status_code=201,
+    responses={
+        200: {"model": IndexOut, "links": INDEX_LINKS},
+        201: {"description": "Created.", "links": INDEX_LINKS},
+        **_400,
+        **_409,
+    },
+)
 def create_index(
     index: IndexName,
     vectors: VectorsDep,

@@ -136,6 +136,7 @@ class LakehouseSettings(BaseSettings):
     chat_retries: int = Field(default=2, description="Retries of a transient failure before the next fallback.")
     chat_backoff_seconds: float = Field(default=0.5, description="First retry delay; doubles per retry.")
     chat_max_backoff_seconds: float = Field(default=8.0, description="Longest wait before a retry (Retry-After too).")
+    chat_max_fallbacks: int = Field(default=4, ge=0, le=64, description="Most fallback models one call may name.")
 
     # Model tiers: callers name a tier, and its models are tried in order.
     local_fast: list[str] = Field(default=["qwen3.5:latest"])

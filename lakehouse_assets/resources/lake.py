@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from pydantic import Field
 
 from lakehouse_assets.core.catalog import Catalog
 from lakehouse_assets.core.ingest import IngestLimits
-from lakehouse_assets.core.landing import landing_key
+from lakehouse_assets.core.landing import landing_key, stable_copy
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.core.storage import LakeStorage, open_storage
 
@@ -64,8 +63,8 @@ class LakeResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def landing_file(self, name: str) -> Iterator[Path]:
-        """A private snapshot of the landing-zone CSV for dataset `name`: a hard link to the local file
-        (a user replacing it mid-run cannot mix two versions), or a download from S3."""
+        """A private snapshot of the landing-zone CSV for dataset `name`: a copy of one consistent version of the
+        local file (a user replacing or rewriting it mid-run cannot mix two versions), or a download from S3."""
         storage = self.storage()
         key = landing_key(name)
         scratch = self.scratch_dir()
@@ -78,10 +77,7 @@ class LakeResource(dg.ConfigurableResource):
             elif not local.is_file():
                 raise FileNotFoundError(f"no landing file {key} in {storage.describe()}")
             else:
-                try:
-                    os.link(local, snapshot)
-                except OSError:
-                    shutil.copyfile(local, snapshot)
+                stable_copy(local, snapshot)
             yield snapshot
         finally:
             snapshot.unlink(missing_ok=True)

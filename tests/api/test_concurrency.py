@@ -76,3 +76,45 @@ def test_ingest_while_20_clients_query_sql_and_search(tmp_path):
     for r in results:
         if r.status_code == 200 and "rows" in r.json():
             assert r.json()["rows"][0][0] is not None
+
+
+def test_stalled_uploads_and_long_calls_leave_the_rest_of_the_api_its_threads(tmp_path, ollama: FakeLLMServer):
+    """Before: sync routes and ingest conversions shared AnyIO's 40 threads, so 41 uploads a client trickled
+    froze /health and every sync route. Now uploads and LLM calls have bounds of their own (503 naming the
+    setting past them) and every request the cap admits can have a thread."""
+    import socket
+
+    ollama.then(*[Reply(content="slow", delay=3.0)] * 4)
+    settings = settings_for(tmp_path, api_max_ingests=2, api_max_llm_calls=1, ollama_host=ollama.url)
+    with serve(create_app(settings)) as url:
+        port = int(url.rsplit(":", 1)[1])
+        stalled = []
+        try:
+            for _ in range(45):
+                s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                s.sendall(b"POST /v1/ingest?name=w HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                          b"Content-Length: 100000\r\n\r\nid,name\n1,a\n")  # fmt: skip
+                stalled.append(s)
+            refused = [s.recv(400) for s in stalled[2:]]  # past the two slots: answered at once
+            assert all(r.startswith(b"HTTP/1.1 503") and b"LAKEHOUSE_API_MAX_INGESTS" in r for r in refused)
+            body = {"model": "qwen3.5:latest", "messages": [{"role": "user", "content": "hi"}]}
+            with ThreadPoolExecutor(2) as pool:
+                long_calls = [pool.submit(httpx.post, f"{url}/v1/chat", json=body, timeout=30) for _ in range(2)]
+                answers = sorted(f.result().status_code for f in long_calls)
+            assert answers == [200, 503]
+            assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+            r = httpx.post(f"{url}/v1/sql", json={"sql": "SELECT 1"}, timeout=5)
+            assert r.status_code == 200 and r.json()["rows"] == [[1]]
+            assert httpx.get(f"{url}/v1/datasets", timeout=5).json() == {"datasets": []}
+        finally:
+            for s in stalled:
+                s.close()
+
+
+def test_a_call_naming_too_many_fallbacks_is_400(tmp_path):
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(settings_for(tmp_path, chat_max_fallbacks=2))) as c:
+        body = {"model": "qwen3.5:latest", "messages": [{"role": "user", "content": "hi"}], "fallbacks": ["a"] * 3}
+        r = c.post("/v1/chat", json=body)
+        assert r.status_code == 400 and "LAKEHOUSE_CHAT_MAX_FALLBACKS" in r.json()["message"]

@@ -1,6 +1,9 @@
-"""Property-based fuzzing of the API against its own OpenAPI document (schemathesis): whatever the
-input, no operation answers 500. Upstream failures (no model server here: 502/504) and the load cap
-(503) are legitimate answers; an unhandled error is not."""
+"""Property-based fuzzing of the API against its own OpenAPI document (schemathesis): whatever the input, no
+operation answers 5xx. Inputs are what the schema allows, what it does not (negative mode), and hostile strings
+put where any string goes (lone surrogates, NUL, traversal, SQL, bidi controls, 70,000 characters); then
+stateful scenarios follow the document's links (an ingest to its manifest, a created index to its adds, searches
+and delete, a stored trace to its updates, revisions and retirement). Upstream failures (no model server here:
+502/504) and the load cap (503) are legitimate answers; an unhandled error is not."""
 
 from __future__ import annotations
 
@@ -9,12 +12,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyarrow.csv as pacsv
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from api.main import create_app
 from api.settings import ApiSettings
@@ -34,6 +39,65 @@ SETTINGS = ApiSettings(
 )
 APP = create_app(SETTINGS)
 schema = schemathesis.openapi.from_dict(APP.openapi())
+schema.config.generation.update(allow_x00=True, codec="utf-8")
+# /health takes no input at all: there is nothing invalid to send it
+negative = schemathesis.openapi.from_dict(APP.openapi()).exclude(path="/health")
+negative.config.generation.update(modes=[schemathesis.GenerationMode.NEGATIVE], allow_x00=True)
+
+# Where any string goes, one of these may go instead. Bodies take all of them (JSON escapes a surrogate); a URL
+# cannot carry a lone surrogate at all, so paths and queries take the rest.
+HOSTILE = [
+    "../../etc/passwd",
+    "..",
+    "a..b",
+    "127.0.0.1",
+    "corpus_workers",
+    "'; DROP VIEW workers; --",
+    "\x00",
+    "%00",
+    "\u202e\u0645",
+    "\U0001f600",
+    " ",
+    "chroma:document",
+    "x" * 70_000,
+]
+BODY_ONLY = ["\ud800", "a\udfffb"]
+
+
+def _hostile(value: Any, strings: list[str], keys: bool = True) -> st.SearchStrategy[Any]:
+    """`value` with any of its strings (and, with `keys`, its objects' keys) possibly swapped for a hostile one."""
+    if isinstance(value, str):
+        return st.one_of(st.just(value), st.sampled_from(strings))
+    if isinstance(value, list):
+        return st.tuples(*(_hostile(v, strings) for v in value)).map(list) if value else st.just(value)
+    if isinstance(value, dict):
+        names = st.tuples(*((_hostile(k, strings) if keys else st.just(k)) for k in value)) if value else st.just(())
+        values = st.tuples(*(_hostile(v, strings) for v in value.values())) if value else st.just(())
+        return st.tuples(names, values).map(lambda kv: dict(zip(kv[0], kv[1], strict=True)))
+    return st.just(value)
+
+
+@schema.hook
+@negative.hook
+def flatmap_body(context, body):
+    json_body = isinstance(body, dict | list)  # a raw text body (a CSV) is sent as UTF-8: no surrogates there
+    return _hostile(body, HOSTILE + BODY_ONLY if json_body else HOSTILE)
+
+
+@schema.hook
+@negative.hook
+def flatmap_query(context, query):
+    return _hostile(query, HOSTILE, keys=False) if query else st.just(query)
+
+
+@schema.hook
+@negative.hook
+def flatmap_path_parameters(context, path_parameters):
+    return (
+        _hostile(path_parameters, [h for h in HOSTILE if h not in ("..", "\x00")], keys=False)
+        if path_parameters
+        else st.just(path_parameters)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +114,63 @@ def base_url() -> Iterator[str]:
         shutil.rmtree(_HOME, ignore_errors=True)
 
 
-@schema.parametrize()
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_no_input_makes_the_api_fail(case, base_url):
-    response = case.call(base_url=base_url, timeout=30)
-    assert response.status_code != 500, f"{case.method} {case.path} -> 500: {response.text[:500]}"
-    assert response.status_code < 500 or response.status_code in (502, 503, 504), response.text[:500]
-    content_type = (response.headers.get("content-type") or [""])[0]
+def no_server_error(response: Any, what: str) -> None:
+    assert response.status_code != 500, f"{what} -> 500: {response.text[:500]}"
+    assert response.status_code < 500 or response.status_code in (502, 503, 504), f"{what}: {response.text[:500]}"
+    content_type = response.headers.get("content-type") or ""
+    content_type = content_type[0] if isinstance(content_type, list) else content_type
     if response.status_code >= 400 and content_type.startswith("application/json"):
         body = response.json()
         assert isinstance(body, dict) and body  # errors are JSON objects that say something
+
+
+@schema.parametrize()
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_no_input_makes_the_api_fail(case, base_url):
+    no_server_error(case.call(base_url=base_url, timeout=30), f"{case.method} {case.path}")
+
+
+@negative.parametrize()
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_no_invalid_input_makes_the_api_fail(case, base_url):
+    """Negative mode: inputs the schema forbids (wrong types, missing fields, out-of-range numbers)."""
+    no_server_error(case.call(base_url=base_url, timeout=30), f"{case.method} {case.path}")
+
+
+def test_the_document_links_creations_to_what_follows_them():
+    links = {
+        (path, method, name)
+        for path, ops in APP.openapi()["paths"].items()
+        for method, op in ops.items()
+        for response in op["responses"].values()
+        for name in response.get("links", {})
+    }
+    assert ("/v1/pathway/traces", "post", "GetTrace") in links
+    assert ("/v1/vectors/{index}", "post", "AddVectors") in links
+    assert ("/v1/ingest", "post", "GetDataset") in links
+
+
+def test_stateful_scenarios_over_the_links_find_no_server_error(base_url):
+    workflow = schema.as_state_machine()
+    calls: list[tuple[str, str, int]] = []
+
+    class Scenarios(workflow):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case):
+            return {"base_url": base_url, "timeout": 30}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            calls.append((case.method, case.path, response.status_code))
+            no_server_error(response, f"{case.method} {case.path}")
+
+    Scenarios.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        )
+    )
+    # the scenarios did follow links: calls on what an earlier call created succeeded
+    followed = {(method, path) for method, path, status in calls if status < 300 and "{" in path}
+    assert followed & {("GET", "/v1/pathway/traces/{uid}"), ("POST", "/v1/vectors/{index}/search")}, sorted(set(calls))

@@ -53,5 +53,6 @@ def chat_router_from_settings(settings: LakehouseSettings) -> ChatRouter:
         retries=settings.chat_retries,
         backoff=settings.chat_backoff_seconds,
         max_backoff=settings.chat_max_backoff_seconds,
+        max_fallbacks=settings.chat_max_fallbacks,
         on_close=http.close,
     )

@@ -90,6 +90,7 @@ class ChatRouter:
         retries: int = 2,
         backoff: float = 0.5,
         max_backoff: float = 8.0,
+        max_fallbacks: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         on_close: Callable[[], None] | None = None,
     ) -> None:
@@ -97,6 +98,7 @@ class ChatRouter:
         self.tiers = {k: list(v) for k, v in (tiers or {}).items()}
         self.missing_keys = dict(missing_keys or {})
         self.timeout, self.retries, self.backoff, self.max_backoff = timeout, retries, backoff, max_backoff
+        self.max_fallbacks = max_fallbacks
         self._sleep = sleep
         self._on_close = on_close
 
@@ -120,6 +122,10 @@ class ChatRouter:
 
     def candidates(self, model: str | None = None, tier: str | None = None, fallbacks: Sequence[str] = ()) -> list[str]:
         """The models to try, in order: a tier's list, or the model then the caller's fallbacks."""
+        if len(fallbacks) > self.max_fallbacks:
+            raise InvalidChatRequest(
+                f"{len(fallbacks)} fallbacks; at most {self.max_fallbacks} (LAKEHOUSE_CHAT_MAX_FALLBACKS)"
+            )
         if tier is not None and model is not None:
             raise InvalidChatRequest("name a model or a tier, not both")
         if tier is None and model is not None and model.strip() in self.tiers:
