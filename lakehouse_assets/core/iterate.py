@@ -11,6 +11,7 @@ bypassed) shows up in the `iterate_sessions` asset check.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -42,6 +43,8 @@ KIND_INSTRUCTIONS = {
         '"endorsed_names": [str], "fingerprint": str}.'
     ),
 }
+
+log = logging.getLogger(__name__)
 
 
 class InvalidIterateRequest(ValueError):
@@ -224,6 +227,7 @@ def run_iterate(
         context=dict(spec.context) if spec.context else None,
     )
     messages = _messages(spec)
+    failure: Exception | None = None
     try:
         for n in range(1, spec.max_iterations + 1):
             if spec.token_budget is not None and outcome.total_tokens >= spec.token_budget:
@@ -273,9 +277,18 @@ def run_iterate(
         outcome.grounded_in_roster = grounded_in_roster(spec.kind, last_value, roster)
     except Exception as e:
         outcome.verdict, outcome.error = "infra_error", f"{type(e).__name__}: {e}"
+        failure = e
         raise
     finally:
         outcome.finished_at = utc_now()
         if journal is not None:
-            journal.append([outcome.session_record()], day=started.date())
+            try:
+                journal.append([outcome.session_record()], day=started.date())
+            except Exception as journal_error:
+                if failure is None:
+                    raise
+                # the session's own failure is what the caller must see: a journal that cannot take the record
+                # must not replace it
+                log.exception("the iterate session %s could not be journaled", outcome.session_id)
+                failure.add_note(f"(the session record could not be journaled: {type(journal_error).__name__})")
     return outcome

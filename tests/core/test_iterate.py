@@ -121,6 +121,23 @@ def test_upstream_failure_is_journaled_then_raised(chat, ollama, roster, journal
     assert "model crashed" in record["error"] and record["attempts"] == []
 
 
+def test_a_journal_that_cannot_take_the_record_does_not_hide_the_real_failure(chat, ollama, roster, journal):
+    """Before: the journal write in `finally` raised over the session's own failure, so the caller saw the
+    journal's error, not the upstream's."""
+    ollama.then(Reply(status=500, error="model crashed"))
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    journal.append = broken
+    with pytest.raises(UpstreamError, match="model crashed") as raised:
+        run_iterate(spec(), chat=chat, roster=roster, journal=journal)
+    assert any("could not be journaled" in note for note in raised.value.__notes__)
+    ollama.then(Reply(content=fill("1", "3")))
+    with pytest.raises(OSError, match="disk full"):  # with nothing else wrong, the journal's failure is the failure
+        run_iterate(spec(), chat=chat, roster=roster, journal=journal)
+
+
 @pytest.mark.parametrize(
     ("kw", "error"),
     [
