@@ -79,7 +79,28 @@ def markdown(results: dict[str, Any]) -> str:
             fam = r["eval"]["families"]
             cells.append(f"{fam['hybrid'].get(f, float('nan')):.2f} / {fam['dense'].get(f, float('nan')):.2f}")
         lines.append(f"| {f} | " + " | ".join(cells) + " |")
+    lines += ["", *default_verdict(results)]
     return "\n".join(lines) + "\n"
+
+
+def default_verdict(results: dict[str, Any], tolerance: float = 0.01) -> list[str]:
+    """Why `onnx` is the default: within `tolerance` of torch fp32's p@10 in every family for hybrid search (what
+    the API answers with), and no more than `tolerance` below it over the families for dense-only."""
+    tiers = results["tiers"]
+    if "onnx" not in tiers:
+        return []
+    int8, fp32 = tiers["onnx"]["eval"]["families"], tiers["local"]["eval"]["families"]
+    gap = max(abs(int8["hybrid"][f] - fp32["hybrid"][f]) for f in fp32["hybrid"])
+    mean = {
+        name: sum(v for f, v in fam["dense"].items() if f != "constrained") / (len(fam["dense"]) - 1)
+        for name, fam in (("int8", int8), ("fp32", fp32))
+    }
+    hybrid_ok, dense_ok = gap <= tolerance, mean["int8"] >= mean["fp32"] - tolerance
+    return [
+        f"The default (int8) against torch fp32: hybrid p@10 within {tolerance} in every family: "
+        f"{'yes' if hybrid_ok else 'NO'} (largest gap {gap:.3f}); dense-only family mean {mean['int8']:.3f} vs "
+        f"{mean['fp32']:.3f}: {'yes' if dense_ok else 'NO'}.",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The scale benchmark's profile summaries: py-spy's collapsed stacks and pyinstrument sessions."""
+"""The benchmarks' summaries: py-spy's collapsed stacks and pyinstrument sessions, the encoder benchmark's verdict."""
 
 from __future__ import annotations
 
@@ -64,3 +64,16 @@ def test_bench_scale_refuses_a_roster_too_small_to_measure() -> None:
     )  # fmt: skip
     assert out.returncode == 2
     assert "--rows must be at least 1000" in out.stderr
+
+
+def test_the_encoder_benchmark_says_whether_the_default_keeps_fp32s_precision():
+    from bench.encoders import default_verdict
+
+    def tiers(int8_hybrid: float, int8_dense: float) -> dict:
+        fam = lambda h, d: {"hybrid": {"role": h, "constrained": 1.0}, "dense": {"role": d, "constrained": 0.2}}  # noqa: E731
+        return {"tiers": {"local": {"eval": {"families": fam(0.90, 0.50)}},
+                          "onnx": {"eval": {"families": fam(int8_hybrid, int8_dense)}}}}  # fmt: skip
+
+    assert "every family: yes (largest gap 0.005)" in default_verdict(tiers(0.895, 0.50))[0]
+    assert "every family: NO (largest gap 0.050)" in default_verdict(tiers(0.85, 0.50))[0]
+    assert default_verdict(tiers(0.90, 0.45))[0].endswith("0.450 vs 0.500: NO.")

@@ -36,7 +36,7 @@ def test_a_port_in_use_is_a_clear_error_and_nothing_starts(tmp_path):
     blocker.listen()
     try:
         stack = Stack(StackConfig(tmp_path, api_port=api, dagster_port=dagster, chroma_port=chroma))
-        with pytest.raises(StackError, match=f"Dagster UI port {dagster}"):
+        with pytest.raises(StackError, match=f"Dagster UI port 127.0.0.1:{dagster}"):
             stack.start()
         assert stack.procs == [] and read_state(stack.config) is None
     finally:
