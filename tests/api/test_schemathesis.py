@@ -171,9 +171,8 @@ def test_the_document_links_creations_to_what_follows_them():
 # links into 404s, and Hypothesis rightly called the generation flaky).
 linked = schemathesis.openapi.from_dict(APP.openapi()).include(path_regex=r"^/v1/(ingest|datasets|vectors|pathway)")
 linked.config.generation.update(allow_x00=True, codec="utf-8")
-linked.hook(flatmap_body)
+linked.hook(flatmap_body)  # path parameters keep what the links give them: the stateless tests vary those
 linked.hook(flatmap_query)
-linked.hook(flatmap_path_parameters)
 
 
 def test_stateful_scenarios_over_the_links_find_no_server_error(tmp_path_factory):
@@ -200,7 +199,7 @@ def test_stateful_scenarios_over_the_links_find_no_server_error(tmp_path_factory
 
     Scenarios.run(
         settings=settings(
-            max_examples=20,
+            max_examples=30,
             stateful_step_count=5,
             deadline=None,
             suppress_health_check=list(HealthCheck),
