@@ -11,10 +11,9 @@ Every path needs the token except `/health`, which says whether the service is u
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.limits import send_json
 from api.openai_wire import OPENAI_PATHS, openai_error
 from api.security import Forbidden, Unauthorized, check_caller, resolve_caller
 from api.settings import ApiSettings
@@ -24,7 +23,9 @@ OPEN_PATHS = ("/health",)
 
 class Gate:
     def __init__(self, app: ASGIApp, settings: ApiSettings) -> None:
-        self.app, self.settings = app, settings
+        self.app = app
+        # read once: the settings do not change while the app runs, and the gate is on every request
+        self.tokens, self.networks = settings.tokens(), settings.allowed_networks()
         self.trusted = settings.trusted_proxies()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -36,7 +37,7 @@ class Gate:
         state = scope.setdefault("state", {})
         state["caller"] = caller.address
         try:
-            check_caller(self.settings, caller, headers.get("authorization"))
+            check_caller(self.tokens, self.networks, caller, headers.get("authorization"))
         except (Unauthorized, Forbidden) as refused:
             state["authorized"] = False
             if scope["path"] in OPEN_PATHS:
@@ -64,11 +65,6 @@ async def _refuse(send: Send, path: str, refused: Exception) -> None:
         payload = openai_error(status, str(refused), "invalid_api_key" if status == 401 else "forbidden")
     else:
         payload = {"error": "unauthorized" if status == 401 else "forbidden", "message": str(refused)}
-    body = json.dumps(payload).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
     # The body was not read: the connection cannot carry another request after this answer.
-    headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    headers = {"Connection": "close", **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
+    await send_json(send, status, payload, headers)

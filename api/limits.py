@@ -88,7 +88,12 @@ class BodyLimit:
 async def _json_response(
     send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> None:
-    body = json.dumps({"error": code, "message": message}).encode()
+    await send_json(send, status, {"error": code, "message": message}, headers)
+
+
+async def send_json(send: Send, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
+    """A whole JSON response from a middleware (which answers before the app's error handlers could)."""
+    body = json.dumps(payload).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})

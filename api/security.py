@@ -106,16 +106,14 @@ def resolve_caller(client: tuple[str, int] | None, forwarded_for: str | None, tr
     return Caller(str(peer), local=peer.is_loopback)
 
 
-def check_caller(settings: ApiSettings, caller: Caller, authorization: str | None) -> None:
+def check_caller(tokens: tuple[str, ...], networks: list[Network], caller: Caller, authorization: str | None) -> None:
     """The gate's rule, in order: an API without a token serves local callers only (403); the allowlist
-    (403); the token (401)."""
-    tokens = settings.tokens()
+    `networks` (403); the token (401)."""
     if not tokens and not caller.local:
         raise Forbidden(
             f"this API has no token (LAKEHOUSE_API_TOKEN), so it serves callers on its own machine only, and "
             f"{caller.address or 'this caller'} is not one: set a token to serve others"
         )
-    networks = settings.allowed_networks()
     if networks:
         address = _ip(caller.address)
         if address is None:

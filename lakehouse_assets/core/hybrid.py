@@ -196,22 +196,21 @@ def _exact(probe: _Probe, mask: np.ndarray, fetch: int) -> list[VectorHit]:
         return []
     q = _unit(probe.vector)
     best: list[tuple[float, int]] = []
-    if len(rows) * 2 > len(ok):
-        # Most rows admitted: score slices of the matrix in place and drop the others after. Gathering the
-        # admitted rows first copied the whole matrix (154 MiB at 100,000 workers) on every search.
-        for start in range(0, len(ok), EXACT_CHUNK):
+    in_place = len(rows) * 2 > len(ok)
+    # Most rows admitted: score slices of the matrix in place and drop the others after (gathering the admitted
+    # rows copied the whole matrix, 154 MiB at 100,000 workers, on every search); few: gather just those.
+    # Either way in chunks, so scratch memory is bounded whatever the admitted set.
+    for start in range(0, len(ok) if in_place else len(rows), EXACT_CHUNK):
+        if in_place:
             sims = dense.matrix[start : start + EXACT_CHUNK] @ q
             sims[~ok[start : start + EXACT_CHUNK]] = -np.inf
-            take = min(fetch, len(sims))
-            top = np.argpartition(-sims, take - 1)[:take]
-            best.extend((float(sims[t]), start + int(t)) for t in top if np.isfinite(sims[t]))
-        rows = rows[:0]
-    for start in range(0, len(rows), EXACT_CHUNK):  # bounded scratch memory, whatever the admitted set
-        chunk = rows[start : start + EXACT_CHUNK]
-        sims = dense.matrix[chunk] @ q
-        take = min(fetch, len(chunk))
+            at = np.arange(start, start + len(sims))
+        else:
+            at = rows[start : start + EXACT_CHUNK]
+            sims = dense.matrix[at] @ q
+        take = min(fetch, len(sims))
         top = np.argpartition(-sims, take - 1)[:take]
-        best.extend((float(sims[t]), int(chunk[t])) for t in top)
+        best.extend((float(sims[t]), int(at[t])) for t in top if np.isfinite(sims[t]))
     best.sort(key=lambda x: (-x[0], x[1]))
     hits = probe.hits([r for _, r in best[:fetch]])
     return sorted((h for h in hits if h.distance is not None), key=lambda h: (h.distance, h.id))

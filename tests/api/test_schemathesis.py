@@ -82,11 +82,7 @@ def _hostile(value: Any, strings: list[str], keys: bool = True) -> st.SearchStra
 def flatmap_body(context, body):
     # only a JSON body can carry a surrogate (escaped); an upload (a CSV, raw or multipart) is sent as UTF-8
     json_body = isinstance(body, dict | list) and context.operation.path != "/v1/ingest"
-    return _hostile(body, HOSTILE + BODY_ONLY if json_body else HOSTILE).map(_utf8 if not json_body else _same)
-
-
-def _same(value: Any) -> Any:
-    return value
+    return _hostile(body, HOSTILE + BODY_ONLY) if json_body else _hostile(body, HOSTILE).map(_utf8)
 
 
 def _utf8(value: Any) -> Any:
