@@ -32,6 +32,7 @@ from lakehouse_assets.core.matrix import DowngradePolicy, MatrixSearch
 from lakehouse_assets.core.observer import Observer
 from lakehouse_assets.core.pathway import PathwayMemory
 from lakehouse_assets.core.playbook_index import PlaybookWriter
+from lakehouse_assets.core.playbook_recent import RecentPlaybooks
 from lakehouse_assets.core.playbooks import PlaybookLog
 from lakehouse_assets.core.sql import SqlEngine
 from lakehouse_assets.core.storage import open_storage
@@ -59,6 +60,7 @@ def open_services(settings: ApiSettings) -> Services:
     instant = instant_embedder(settings) if settings.search_instant_tier else None
     vectors = open_vector_store(settings)
     chat = chat_router_from_settings(settings)
+    recent = RecentPlaybooks(PlaybookLog(settings.playbook_log_path), embedder)
     matrix = MatrixSearch(
         vectors,
         embedder,
@@ -78,6 +80,7 @@ def open_services(settings: ApiSettings) -> Services:
         llm_model=settings.search_llm_model,
         llm_tier=settings.search_llm_tier,
         instant=instant,
+        recent=recent,
     )
     return Services(
         settings,
@@ -88,7 +91,7 @@ def open_services(settings: ApiSettings) -> Services:
         embedder,
         vectors,
         matrix,
-        PlaybookWriter(PlaybookLog(settings.playbook_log_path), embedder=embedder, store=vectors, hnsw=settings.hnsw),
+        PlaybookWriter(recent, store=vectors, hnsw=settings.hnsw),
         Roster(
             catalog,
             lake,
@@ -146,6 +149,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             with threadpool_limits(1, user_api="blas"):
                 yield
         finally:
+            # Records are journaled (and indexed by the next playbooks run in any case): a short wait, not a hang.
+            services.playbooks.flush(timeout=10)
             services.sql.close()
             services.dagster.close()
             services.chat.close()

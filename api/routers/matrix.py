@@ -50,7 +50,8 @@ def matrix_search(body: MatrixSearchRequest, matrix: MatrixDep) -> MatrixSearchR
 @router.post("/playbooks/record", status_code=201, responses={400: {"model": ErrorBody}})
 def record(body: PlaybookIn | PlaybookBulkIn, playbooks: PlaybooksDep) -> PlaybookRecordResponse:
     """Record which workers were endorsed (and rejected) for a query, and the outcome: one record, or
-    `{"records": [...]}`. Logged durably, then searchable at once for `use_playbook`."""
+    `{"records": [...]}`. Journaled durably and searchable at once for `use_playbook` (from any API worker);
+    the `playbooks` index takes their vectors just after."""
     items = body.records if isinstance(body, PlaybookBulkIn) else [body]
     records = [
         PlaybookRecord(

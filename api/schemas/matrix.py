@@ -179,6 +179,7 @@ class PlaybookRecordResponse(BaseModel):
     recorded: int
     playbook_ids: list[str]
     indexed: int = Field(
-        description="Records of this request newly embedded into the `playbooks` index (one already there with "
-        "the same content is not embedded again); all of them are searchable when the response comes."
+        description="Records of this request new to playbook memory (one journaled before with the same content "
+        "is not counted again). All of them are searchable for `use_playbook` when the response comes; their "
+        "vectors reach the `playbooks` index just after."
     )

@@ -54,6 +54,7 @@ from lakehouse_assets.core.hybrid import describe, search_frame
 from lakehouse_assets.core.keyword import RRF_K
 from lakehouse_assets.core.llm_parse import propose
 from lakehouse_assets.core.mirror import IndexMirror
+from lakehouse_assets.core.playbook_recent import RecentPlaybooks
 from lakehouse_assets.core.playbooks import split_ids
 from lakehouse_assets.core.query_parse import Constraint, ParsedQuery, parse_query
 from lakehouse_assets.core.relevance import Calibrations, Floor, Relevance, corpus_words
@@ -350,8 +351,10 @@ class MatrixSearch:
         llm_model: str | None = None,
         llm_tier: str | None = "local_fast",
         instant: Embedder | None = None,
+        recent: RecentPlaybooks | None = None,
     ) -> None:
         self.store = store
+        self.recent = recent  # journaled playbooks the index may not hold yet (core/playbook_recent.py)
         self.embedder = embedder
         self.instant = instant  # the instant tier: answers a corpus while its full-model index is incomplete
         self._mirrors: dict[str, IndexMirror] = {}  # small indexes searched in memory (corpora without a frame)
@@ -723,6 +726,32 @@ class MatrixSearch:
             violates=violates or [],
         )
 
+    def _playbook_neighbours(self, vector: np.ndarray) -> list[VectorHit]:
+        """The past playbooks nearest `vector`: from the index, and from the journal's records it does not
+        hold yet (acknowledged records are searchable before their vectors reach Chroma)."""
+        try:
+            indexed = self._query(PLAYBOOKS.index, vector, PLAYBOOK_NEIGHBOURS, None)
+        except (IndexNotFound, IndexUnavailable):
+            indexed = []
+        if self.recent is None:
+            return indexed
+        nearest = {h.id: h for h in self.recent.query(vector, PLAYBOOK_NEIGHBOURS, self._playbooks_held)}
+        nearest.update((h.id, h) for h in indexed)
+        return sorted(nearest.values(), key=lambda h: h.distance)[:PLAYBOOK_NEIGHBOURS]
+
+    def _playbooks_held(self, ids: Sequence[str]) -> Collection[str] | None:
+        """Which of `ids` the playbooks index holds: from its copy in memory, else by asking the store."""
+        mirror = self._mirrors.get(PLAYBOOKS.index)
+        held = mirror.held(ids) if mirror is not None else None
+        if held is not None:
+            return held
+        try:
+            return self.store.vectors(PLAYBOOKS.index, ids).keys()
+        except IndexNotFound:
+            return ()
+        except IndexUnavailable:
+            return None
+
     def _apply_playbooks(
         self,
         req: SearchRequest,
@@ -737,10 +766,7 @@ class MatrixSearch:
 
         Endorsed workers the search did not return are scored too: with the roster's frame, those of them
         that meet the query's constraints (`admitted_hits`, from memory); without it, by the filter in Chroma."""
-        try:
-            neighbours = self._query(PLAYBOOKS.index, vector if asked is None else asked, PLAYBOOK_NEIGHBOURS, None)
-        except (IndexNotFound, IndexUnavailable):
-            return 0
+        neighbours = self._playbook_neighbours(vector if asked is None else asked)
         # A playbook counts by how far its query clears this query's relevance floor: fully from PLAYBOOK_CLEAR
         # above it (an exact repeat, a paraphrase of the request), hardly at all just over it.
         matches = [n for n in neighbours if n.similarity > floor]

@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,10 @@ class _Copy:
     matrix: np.ndarray  # unit rows
     metadatas: list[dict[str, Any]]
     documents: list[str | None]
+
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        return {id_: i for i, id_ in enumerate(self.ids)}
 
 
 def matches(meta: Mapping[str, Any], where: Mapping[str, Any] | None) -> bool:
@@ -213,6 +218,14 @@ class IndexMirror:
         dimension = copy.matrix.shape[1] if copy is not None else 0
         matrix = np.concatenate(rows) if rows else np.zeros((0, dimension), dtype=np.float32)
         return _Copy(version, writes, out_ids, matrix, metadatas, documents)
+
+    def held(self, ids: Sequence[str]) -> set[str] | None:
+        """Which of `ids` the copy holds as last brought up to date (a search's query refreshes it); None when
+        the index is not copied here."""
+        copy = self._copy
+        if copy is None:
+            return set() if self._absent else None
+        return {i for i in ids if i in copy.positions}
 
     def query(
         self, *, model: str, vector: np.ndarray, k: int, where: Mapping[str, Any] | None = None

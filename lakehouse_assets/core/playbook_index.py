@@ -3,29 +3,31 @@ SQL the `corpus_documents` asset runs, so the next asset run finds them already 
 content hash) and skips them. An index left by another model (the default embedder changed) is rebuilt
 from the whole log, which holds every record, so no playbook drops out of search.
 
-The API records through a PlaybookWriter: group commit. Each request's records are logged (fsync'd) in
-the request's own thread; one writer thread then indexes everything queued meanwhile in one write, and
-each request returns once the write holding its records is done; the writers of several API worker
-processes take turns (a lock file beside the log). Concurrent upserts into one Chroma
-collection contend badly: four request threads got 8.7 records/s into the demo's `playbooks` index at
-176 ms of server CPU each, where one got 29/s at 16 ms.
+The API records through a PlaybookWriter: group commit behind the journal. Each request's records are
+logged (fsync'd) in the request's own thread, and the request returns: they are searchable from then on
+through RecentPlaybooks, which every API worker follows. One writer thread indexes everything queued
+meanwhile in one write (a failed write is tried again; the journal holds the records whatever happens);
+the writers of several API worker processes take turns (a lock file beside the log). Concurrent upserts
+into one Chroma collection contend badly: four request threads got 8.7 records/s into the demo's
+`playbooks` index at 176 ms of server CPU each, where one got 29/s at 16 ms; and under 50 clients a
+request that waited for its group commit took 1.3 s at the median.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import Future
 
 import pyarrow as pa
 
 from lakehouse_assets.core.corpora import PLAYBOOKS
-from lakehouse_assets.core.duck import scratch_cursor
 from lakehouse_assets.core.embedder import Embedder
 from lakehouse_assets.core.file_lock import file_lock
 from lakehouse_assets.core.indexing import IndexSync, sync_index
-from lakehouse_assets.core.playbooks import PlaybookLog, PlaybookRecord, playbook_table
+from lakehouse_assets.core.playbook_recent import RecentPlaybooks, playbook_documents
+from lakehouse_assets.core.playbooks import PlaybookLog, PlaybookRecord
 from lakehouse_assets.core.vectors import IndexConflict, VectorStore
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def record_playbooks(
 ) -> IndexSync:
     """Append `records` to the log (durably), then add them to the `playbooks` index."""
     log.append(records)
-    return index_playbooks(_documents(records), log=log, embedder=embedder, store=store, hnsw=hnsw)
+    return index_playbooks(playbook_documents(records), log=log, embedder=embedder, store=store, hnsw=hnsw)
 
 
 def index_playbooks(
@@ -59,7 +61,7 @@ def index_playbooks(
             delete_missing=False,
         )  # fmt: skip
     except IndexConflict:
-        everything = _documents(log.replay().records)
+        everything = playbook_documents(log.replay().records)
         return sync_index(
             PLAYBOOKS.index, everything, PLAYBOOKS.metadata, embedder=embedder, store=store, hnsw=hnsw,
             replace_other_settings=True,
@@ -67,49 +69,72 @@ def index_playbooks(
 
 
 class PlaybookWriter:
-    """Playbook records from many request threads: logged by each, indexed together (see the module docstring)."""
+    """Playbook records from many request threads: journaled by each, searchable at once (RecentPlaybooks),
+    indexed together behind them (see the module docstring)."""
 
     def __init__(
-        self, log: PlaybookLog, *, embedder: Embedder, store: VectorStore, hnsw: dict[str, int] | None = None
+        self,
+        recent: RecentPlaybooks,
+        *,
+        store: VectorStore,
+        hnsw: dict[str, int] | None = None,
+        retry_seconds: tuple[float, float] = (1.0, 30.0),
     ) -> None:
-        self.log, self.embedder, self.store, self.hnsw = log, embedder, store, hnsw
-        self._queue: list[tuple[pa.Table, Future[IndexSync]]] = []
+        self.recent, self.log, self.embedder = recent, recent.log, recent.embedder
+        self.store, self.hnsw = store, hnsw
+        self.retry_seconds = retry_seconds  # first and longest wait before a failed write is tried again
+        self.failures = 0  # writes that failed in a row (0 once one succeeds)
+        self._queue: list[pa.Table] = []
+        self._busy = False  # a write is under way
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def record(self, records: Sequence[PlaybookRecord]) -> int:
-        """Log `records` durably, index them; returns how many of them were new to the index."""
-        documents = _documents(records)
-        self.log.append(records)
-        done: Future[IndexSync] = Future()
+        """Journal `records` durably and hand them to the index writer; returns how many the journal did not
+        hold before. They are searchable (use_playbook, from any API worker) when this returns."""
+        documents = playbook_documents(records)
+        new = self.recent.append(records, documents)
         with self._ready:
-            self._queue.append((documents, done))
+            self._queue.append(documents)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._write_loop, name="playbook-writer", daemon=True)
                 self._thread.start()
-            self._ready.notify()
-        sync = done.result()
-        return len(set(documents.column("id").to_pylist()) & sync.embedded_ids)
+            self._ready.notify_all()
+        return new
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every record handed over so far is in the index: True, or False when `timeout` passed
+        first (a write failing again and again)."""
+        with self._ready:
+            return self._ready.wait_for(lambda: not self._queue and not self._busy, timeout)
 
     def _write_loop(self) -> None:
+        delay = self.retry_seconds[0]
         while True:
             with self._ready:
-                while not self._queue:
-                    self._ready.wait()
-                batch, self._queue = self._queue, []
+                self._ready.wait_for(lambda: bool(self._queue))
+                batch, self._queue, self._busy = self._queue, [], True
             try:
                 with file_lock(self.log.path.with_name(self.log.path.name + ".index.lock")):  # one worker at a time
-                    sync = index_playbooks(
-                        _distinct(pa.concat_tables([d for d, _ in batch])), log=self.log, embedder=self.embedder,
-                        store=self.store, hnsw=self.hnsw,
+                    index_playbooks(
+                        _distinct(pa.concat_tables(batch)), log=self.log, embedder=self.embedder, store=self.store,
+                        hnsw=self.hnsw,
                     )  # fmt: skip
-            except BaseException as e:  # every waiting request hears of it; the loop goes on
-                log.warning("indexing %d playbook records failed: %s", sum(d.num_rows for d, _ in batch), e)
-                for _, done in batch:
-                    done.set_exception(e)
+            except Exception as e:  # the records are journaled and searchable: the write is tried again
+                self.failures += 1
+                rows = sum(d.num_rows for d in batch)
+                log.warning("indexing %d playbook records failed (retrying in %.0f s): %s", rows, delay, e)
+                with self._ready:
+                    self._queue[:0] = batch
+                    self._busy = False
+                    self._ready.notify_all()
+                time.sleep(delay)
+                delay = min(delay * 2, self.retry_seconds[1])
                 continue
-            for _, done in batch:
-                done.set_result(sync)
+            self.failures, delay = 0, self.retry_seconds[0]
+            with self._ready:
+                self._busy = False
+                self._ready.notify_all()
 
 
 def _distinct(documents: pa.Table) -> pa.Table:
@@ -118,13 +143,3 @@ def _distinct(documents: pa.Table) -> pa.Table:
     for i, id_ in enumerate(documents.column("id").to_pylist()):
         first.setdefault(id_, i)
     return documents if len(first) == documents.num_rows else documents.take(list(first.values()))
-
-
-def _documents(records: Sequence[PlaybookRecord]) -> pa.Table:
-    """The `playbooks` corpus documents of `records`, by the corpus's own SQL."""
-    conn = scratch_cursor()
-    try:
-        conn.register("playbook_memory", playbook_table(records))
-        return conn.sql(PLAYBOOKS.sql).to_arrow_table()
-    finally:
-        conn.close()

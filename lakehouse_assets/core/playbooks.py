@@ -8,6 +8,7 @@ can boost the workers endorsed for it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from lakehouse_assets.core.jsonl import JsonlJournal, utc_now
+from lakehouse_assets.core.jsonl import JournalCursor, JournalLine, JsonlJournal, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +90,29 @@ class PlaybookLog:
         """Write and fsync every record before returning; a crash leaves at most one torn last line."""
         self._journal.append([r.to_json() for r in records])
 
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """The log held against every other writer (appends inside take it again freely)."""
+        return self._journal.locked()
+
     def replay(self) -> LogReplay:
         """Every readable record in order; corrupt or truncated lines are skipped and counted."""
         journal = self._journal.replay()
+        records = self._records(journal.lines)
+        return LogReplay(records, journal.skipped_lines + len(journal.lines) - len(records))
+
+    def tail(self, cursor: JournalCursor) -> tuple[list[PlaybookRecord], JournalCursor]:
+        """The readable records appended after `cursor` (by any process), and the cursor after them."""
+        lines, cursor = self._journal.tail(cursor)
+        return self._records([line for line in lines if line.record is not None]), cursor
+
+    def _records(self, lines: Sequence[JournalLine]) -> list[PlaybookRecord]:
         records: list[PlaybookRecord] = []
-        skipped = journal.skipped_lines
-        for line in journal.lines:
+        for line in lines:
             try:
                 records.append(PlaybookRecord.from_json(line.record or {}))
             except (ValueError, KeyError, TypeError) as e:
-                skipped += 1
                 log.warning("%s line %d skipped: %s", self.path, line.lineno, e)
-        return LogReplay(records, skipped)
+        return records
 
 
 PLAYBOOK_SCHEMA = pa.schema(

@@ -22,7 +22,8 @@ from lakehouse_assets.core.matrix import (
     SearchRequest,
     downgrade_gate,
 )
-from lakehouse_assets.core.playbook_index import record_playbooks
+from lakehouse_assets.core.playbook_index import index_playbooks, record_playbooks
+from lakehouse_assets.core.playbook_recent import RecentPlaybooks, playbook_documents
 from lakehouse_assets.core.playbooks import PlaybookLog, PlaybookRecord
 from lakehouse_assets.core.vectors import VectorStore
 
@@ -173,3 +174,19 @@ def _hits(scores: list[float]) -> list[Hit]:
 def test_downgrade_gate(scores, model, strong, reason):
     d = downgrade_gate(_hits(scores), model, DowngradePolicy(weak_models=("small",), weak_model="small"))
     assert d.strong_needed is strong and reason in d.reason
+
+
+def test_a_journaled_playbook_boosts_before_the_index_holds_it_and_counts_once_after(setup):
+    matrix, _, log = setup
+    matrix.recent = RecentPlaybooks(log, matrix.embedder)
+    query = "welder steel fabrication"
+    record = PlaybookRecord(query=query, endorsed_ids=("100",))
+    matrix.recent.append([record], playbook_documents([record]))  # journaled only: no playbooks index yet
+    assert PLAYBOOKS.index not in {i.name for i in matrix.store.list_indexes()}
+    early = matrix.search(SearchRequest(query=query, corpora=["workers"], k=40, use_playbook=True))
+    hit = early.hits[ranks(early)["100"]]
+    assert early.playbooks_matched == 1 and math.isclose(hit.boost, MAX_BOOST * math.tanh(1.0), rel_tol=1e-3)
+    index_playbooks(playbook_documents([record]), log=log, embedder=matrix.embedder, store=matrix.store)
+    late = matrix.search(SearchRequest(query=query, corpora=["workers"], k=40, use_playbook=True))
+    assert late.playbooks_matched == 1  # the index's copy and the journal's are one playbook
+    assert late.hits[ranks(late)["100"]].boost == hit.boost and matrix.recent.pending == 0

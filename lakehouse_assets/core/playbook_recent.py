@@ -1,0 +1,117 @@
+"""Playbooks searchable the moment they are journaled, before the `playbooks` index holds them.
+
+A record is acknowledged once it is in the durable journal; its vector reaches the index afterwards (the
+API's PlaybookWriter, or the next `corpus_embeddings[playbooks]` run, which indexes the whole log). Under a
+mixed load at 50 clients, waiting for the group-committed Chroma write was most of a record's second.
+So a search's `use_playbook` asks two places: the index, and the journal's records the index does not hold
+yet. Every API worker process follows the journal (`JsonlJournal.tail`: only what was appended since, any
+process's appends), so a record made through one worker is found by the next search through any other.
+
+A followed record stays here until the index is seen to hold its document id; only the ones it does not
+are embedded (by this process's full-model embedder, whose cache usually has the text already: the
+recording request's own replay asks with the same words).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from lakehouse_assets.core.corpora import PLAYBOOKS
+from lakehouse_assets.core.duck import scratch_cursor
+from lakehouse_assets.core.embedder import Embedder, unit_rows
+from lakehouse_assets.core.indexing import index_metadata_columns, metadata_rows
+from lakehouse_assets.core.jsonl import JournalCursor
+from lakehouse_assets.core.playbooks import PlaybookLog, PlaybookRecord, playbook_table
+from lakehouse_assets.core.vectors import VectorHit
+
+# Which of these document ids the index holds (None: cannot tell now, keep them all).
+Held = Callable[[Sequence[str]], Collection[str] | None]
+
+
+@dataclass
+class _Pending:
+    document: str  # the corpus document's text: the record's query
+    metadata: dict
+    vector: np.ndarray | None = None  # unit row, once embedded
+
+
+class RecentPlaybooks:
+    """The playbook journal's records not in the index yet, followed from any process's appends."""
+
+    def __init__(self, log: PlaybookLog, embedder: Embedder) -> None:
+        self.log, self.embedder = log, embedder
+        self._cursor = JournalCursor()
+        self._known: set[str] = set()  # every document id followed so far
+        self._pending: dict[str, _Pending] = {}  # document id -> not seen in the index yet
+        self._lock = threading.Lock()
+
+    def append(self, records: Sequence[PlaybookRecord], documents: pa.Table) -> int:
+        """Journal `records` (their corpus `documents` beside them) durably, the journal locked against every
+        other writer while this one reads what they appended; returns how many the journal did not hold."""
+        with self.log.locked(), self._lock:
+            self._catch_up()
+            new = set(documents.column("id").to_pylist()) - self._known
+            self.log.append(records)
+            self._catch_up()
+        return len(new)
+
+    def query(self, vector: np.ndarray, k: int, held: Held) -> list[VectorHit]:
+        """The `k` pending records nearest `vector` (cosine distance, exact), after dropping the ones
+        `held` says the index has."""
+        with self._lock:
+            self._catch_up()
+            if self._pending:
+                present = held(list(self._pending))
+                for id_ in present or ():
+                    self._pending.pop(id_, None)
+            todo = [id_ for id_, p in self._pending.items() if p.vector is None]
+            if todo:
+                rows = unit_rows(np.asarray(self.embedder.embed([self._pending[i].document for i in todo]), np.float32))
+                for id_, row in zip(todo, rows, strict=True):
+                    self._pending[id_].vector = row
+            pending = list(self._pending.items())
+        if not pending:
+            return []
+        q = unit_rows(np.asarray(vector, dtype=np.float32).reshape(1, -1))[0]
+        matrix = np.stack([p.vector for _, p in pending])
+        if matrix.shape[1] != q.shape[0]:
+            return []  # another model's vectors: the index answers alone
+        similarity = matrix @ q
+        order = np.argsort(-similarity, kind="stable")[:k]
+        return [
+            VectorHit(pending[i][0], 1.0 - float(similarity[i]), dict(pending[i][1].metadata), pending[i][1].document)
+            for i in order
+        ]
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def _catch_up(self) -> None:
+        records, self._cursor = self.log.tail(self._cursor)
+        if not records:
+            return
+        documents = playbook_documents(records)
+        metadatas = metadata_rows(documents, index_metadata_columns(PLAYBOOKS.metadata))
+        for id_, text, meta in zip(
+            documents.column("id").to_pylist(), documents.column("text").to_pylist(), metadatas, strict=True
+        ):
+            if id_ not in self._known:
+                self._known.add(id_)
+                self._pending[id_] = _Pending(text, meta)
+
+
+def playbook_documents(records: Sequence[PlaybookRecord]) -> pa.Table:
+    """The `playbooks` corpus documents of `records`, by the corpus's own SQL (ids, texts and metadata as
+    the `corpus_documents` asset makes them)."""
+    conn = scratch_cursor()
+    try:
+        conn.register("playbook_memory", playbook_table(records))
+        return conn.sql(PLAYBOOKS.sql).to_arrow_table()
+    finally:
+        conn.close()
