@@ -53,10 +53,12 @@ class RecentPlaybooks:
     def append(self, records: Sequence[PlaybookRecord], documents: pa.Table) -> int:
         """Journal `records` (their corpus `documents` beside them) durably, the journal locked against every
         other writer while this one reads what they appended; returns how many the journal did not hold."""
-        with self.log.locked(), self._lock:
-            self._catch_up()
-            new = set(documents.column("id").to_pylist()) - self._known
-            self.log.append(records)
+        with self.log.locked():
+            with self._lock:
+                self._catch_up()
+                new = set(documents.column("id").to_pylist()) - self._known
+            self.log.append(records)  # the fsync holds up other writers, not searches
+        with self._lock:
             self._catch_up()
         return len(new)
 

@@ -80,6 +80,16 @@ def test_two_workers_answer_as_one_api(two_workers: str) -> None:
     stats = burst(two_workers, "GET", "/v1/observer/stats")
     assert all(r.json()["by_endpoint"]["workers-test"]["count"] == 1 for r in stats)
 
+    # a playbook one worker journals is matched by the next search on either, before any index holds it
+    recorded = httpx.post(
+        f"{two_workers}/v1/matrix/playbooks/record", json={"query": "night forklift fill", "endorsed_ids": ["7"]},
+        timeout=60,
+    )  # fmt: skip
+    assert recorded.status_code == 201 and recorded.json()["indexed"] == 1, recorded.text
+    body = {"query": "night forklift fill", "use_playbook": True}
+    searches = burst(two_workers, "POST", "/v1/matrix/search", n=16, json=body)  # both workers take some (above)
+    assert [r.json()["playbooks_matched"] for r in searches] == [1] * 16, [r.text for r in searches]
+
 
 def test_several_workers_without_a_chroma_server_are_refused(tmp_path: Path) -> None:
     env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path / "lake")}
