@@ -2,7 +2,8 @@
 
 Any number of writers, in one process or several (the API's worker processes share their journals): each
 append holds the file's lock (flock), is written with a single `write` on an O_APPEND descriptor and
-fsync'd before it returns, so a crash leaves at most one torn last line. Replay reads every line it can
+fsync'd before it returns, so a crash leaves at most one torn last line; the appends of threads that
+arrive meanwhile share the next write and fsync (group commit). Replay reads every line it can
 parse, in order, and counts the ones it cannot (a torn tail, a corrupt line) instead of failing: the
 journal is evidence, and one bad line must not hide the rest. A reader that keeps state built from a
 journal follows it with `tail` (only what was appended since, and only whole lines).
@@ -80,8 +81,17 @@ class JsonlJournal:
         self.path = path
         self._lock = threading.RLock()
         self._held = 0  # depth of locked() in the thread holding _lock
+        self._owner: int | None = None  # that thread
         self._fd: int | None = None
         self._tail_checked = False
+        # Group commit: appends that arrive while one is being written go out together, one write and one
+        # fsync; the thread that finds no write under way writes the batch (see append).
+        self._group = threading.Condition(threading.Lock())
+        self._batch: list[bytes] = []
+        self._batch_no = 0  # the batch being filled
+        self._written_no = -1  # the last batch written (or failed)
+        self._writing = False
+        self._failed: dict[int, BaseException] = {}
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -96,11 +106,11 @@ class JsonlJournal:
                     self._held -= 1
                 return
             with file_lock(self.path, os.O_RDWR | os.O_APPEND) as fd:
-                self._fd, self._held = fd, 1
+                self._fd, self._held, self._owner = fd, 1, threading.get_ident()
                 try:
                     yield
                 finally:
-                    self._fd, self._held = None, 0
+                    self._fd, self._held, self._owner = None, 0, None
 
     def _ends_torn(self, fd: int) -> bool:
         """Whether the file ends inside a line (a crash mid-write): the next record must start on a new one."""
@@ -108,10 +118,42 @@ class JsonlJournal:
         return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
     def append(self, records: Sequence[dict[str, Any]]) -> None:
-        """Write and fsync every record before returning."""
+        """Write and fsync every record before returning. Appends from threads that arrive while another's are
+        being written are written together after it (one write, one fsync): under 50 clients, one fsync per
+        request behind the file's lock queued 16-19 request threads on it."""
         if not records:
             return
         data = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        if self._owner == threading.get_ident():  # inside locked(): written now, in the caller's order
+            self._write(data)
+            return
+        with self._group:
+            self._batch.append(data)
+            mine = self._batch_no
+            while self._writing and self._written_no < mine:
+                self._group.wait()
+            if self._written_no >= mine:  # another thread wrote it
+                failed = self._failed.get(mine)
+                if failed is not None:
+                    raise failed
+                return
+            batch, self._batch, self._writing = self._batch, [], True
+            self._batch_no += 1
+        failed = None
+        try:
+            self._write(b"".join(batch))
+        except BaseException as e:
+            failed = e
+            raise
+        finally:
+            with self._group:
+                if failed is not None:
+                    self._failed = {n: f for n, f in self._failed.items() if n > mine - 100}
+                    self._failed[mine] = failed
+                self._written_no, self._writing = mine, False
+                self._group.notify_all()
+
+    def _write(self, data: bytes) -> None:
         with self.locked():
             fd = self._fd
             assert fd is not None

@@ -46,21 +46,19 @@ class RecentPlaybooks:
     def __init__(self, log: PlaybookLog, embedder: Embedder) -> None:
         self.log, self.embedder = log, embedder
         self._cursor = JournalCursor()
-        self._known: set[str] = set()  # every document id followed so far
+        self._known: set[str] = set()  # the playbook id of every record followed so far
         self._pending: dict[str, _Pending] = {}  # document id -> not seen in the index yet
         self._lock = threading.Lock()
 
     def append(self, records: Sequence[PlaybookRecord], documents: pa.Table) -> int:
-        """Journal `records` (their corpus `documents` beside them) durably, the journal locked against every
-        other writer while this one reads what they appended; returns how many the journal did not hold."""
-        with self.log.locked():
-            with self._lock:
-                self._catch_up()
-                new = set(documents.column("id").to_pylist()) - self._known
-            self.log.append(records)  # the fsync holds up other writers, not searches
+        """Journal `records` durably (their corpus `documents` beside them: searchable in this process at
+        once); returns how many of them this process had not seen journaled before."""
+        self.log.append(records)
         with self._lock:
-            self._catch_up()
-        return len(new)
+            new = [r.playbook_id for r in records if r.playbook_id not in self._known]
+            self._follow(documents)
+            self._known.update(new)
+        return len(set(new))
 
     def query(self, vector: np.ndarray, k: int, held: Held) -> list[VectorHit]:
         """The `k` pending records nearest `vector` (cosine distance, exact), after dropping the ones
@@ -95,17 +93,20 @@ class RecentPlaybooks:
         return len(self._pending)
 
     def _catch_up(self) -> None:
+        """Follow what any process appended since; only records not seen yet go through the corpus SQL (this
+        process's own were added when they were journaled)."""
         records, self._cursor = self.log.tail(self._cursor)
-        if not records:
-            return
-        documents = playbook_documents(records)
+        unseen = [r for r in records if r.playbook_id not in self._known]
+        if unseen:
+            self._follow(playbook_documents(unseen))
+            self._known.update(r.playbook_id for r in unseen)
+
+    def _follow(self, documents: pa.Table) -> None:
         metadatas = metadata_rows(documents, index_metadata_columns(PLAYBOOKS.metadata))
         for id_, text, meta in zip(
             documents.column("id").to_pylist(), documents.column("text").to_pylist(), metadatas, strict=True
         ):
-            if id_ not in self._known:
-                self._known.add(id_)
-                self._pending[id_] = _Pending(text, meta)
+            self._pending.setdefault(id_, _Pending(text, meta))
 
 
 def playbook_documents(records: Sequence[PlaybookRecord]) -> pa.Table:

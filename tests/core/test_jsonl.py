@@ -127,3 +127,83 @@ def test_a_locked_journal_holds_off_another_processs_append(tmp_path):
         journal.append([{"from": "parent", "n": 2}])
     assert child.wait(30) == 0
     assert [r["from"] for r in journal.replay().records] == ["parent", "parent", "child"]
+
+
+def test_appends_arriving_during_a_write_share_the_next_fsync(tmp_path, monkeypatch):
+    import os
+
+    journal = JsonlJournal(tmp_path / "log.jsonl")
+    syncs: list[int] = []
+    entered, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def held_fsync(fd: int) -> None:
+        if not syncs:  # the first write waits until every other thread has queued
+            entered.set()
+            release.wait(10)
+        syncs.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr("lakehouse_assets.core.jsonl.os.fsync", held_fsync)
+    first = threading.Thread(target=journal.append, args=([{"n": 0}],))
+    first.start()
+    assert entered.wait(10)
+    later = [
+        threading.Thread(target=journal.append, args=([{"n": n}, {"n": n, "second": True}],)) for n in range(1, 21)
+    ]
+    for t in later:
+        t.start()
+    while len(journal._batch) < len(later):
+        threading.Event().wait(0.01)
+    release.set()
+    for t in [first, *later]:
+        t.join(10)
+    assert len(syncs) == 2  # the first write, then the twenty queued meanwhile together
+    records = journal.replay().records
+    assert len(records) == 41 and records[0] == {"n": 0}
+    for n in range(1, 21):  # one append's records stay together, in order
+        i = records.index({"n": n})
+        assert records[i + 1] == {"n": n, "second": True}
+
+
+def test_a_failed_group_write_fails_every_append_in_it_and_the_next_goes_on(tmp_path, monkeypatch):
+    import os
+
+    journal = JsonlJournal(tmp_path / "log.jsonl")
+    entered, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:
+            entered.set()
+            release.wait(10)
+            return real_fsync(fd)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr("lakehouse_assets.core.jsonl.os.fsync", failing_fsync)
+    errors: list[BaseException] = []
+
+    def append(n: int) -> None:
+        try:
+            journal.append([{"n": n}])
+        except OSError as e:
+            errors.append(e)
+
+    first = threading.Thread(target=append, args=(0,))
+    first.start()
+    assert entered.wait(10)
+    later = [threading.Thread(target=append, args=(n,)) for n in range(1, 6)]
+    for t in later:
+        t.start()
+    while len(journal._batch) < len(later):
+        threading.Event().wait(0.01)
+    release.set()
+    for t in [first, *later]:
+        t.join(10)
+    assert len(errors) == 5 and all("No space" in str(e) for e in errors)  # each caller of the failed write hears
+    journal.append([{"n": 99}])
+    assert journal.replay().records[-1] == {"n": 99}
