@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -129,36 +132,44 @@ def test_a_locked_journal_holds_off_another_processs_append(tmp_path):
     assert [r["from"] for r in journal.replay().records] == ["parent", "parent", "child"]
 
 
-def test_appends_arriving_during_a_write_share_the_next_fsync(tmp_path, monkeypatch):
-    import os
-
-    journal = JsonlJournal(tmp_path / "log.jsonl")
+def write_while_the_first_is_held(
+    journal: JsonlJournal, monkeypatch, first: Callable[[], None], later: list[Callable[[], None]], fail: int = 0
+) -> int:
+    """Run `first`, hold its fsync until every call of `later` has queued behind it, then let them all go; the
+    fsync numbered `fail` (1-based, 0: none) raises ENOSPC. Returns how many fsyncs ran."""
     syncs: list[int] = []
     entered, release = threading.Event(), threading.Event()
     real_fsync = os.fsync
 
     def held_fsync(fd: int) -> None:
-        if not syncs:  # the first write waits until every other thread has queued
+        syncs.append(fd)
+        if len(syncs) == 1:
             entered.set()
             release.wait(10)
-        syncs.append(fd)
+        if len(syncs) == fail:
+            raise OSError(28, "No space left on device")
         real_fsync(fd)
 
     monkeypatch.setattr("lakehouse_assets.core.jsonl.os.fsync", held_fsync)
-    first = threading.Thread(target=journal.append, args=([{"n": 0}],))
-    first.start()
+    head = threading.Thread(target=first)
+    head.start()
     assert entered.wait(10)
-    later = [
-        threading.Thread(target=journal.append, args=([{"n": n}, {"n": n, "second": True}],)) for n in range(1, 21)
-    ]
-    for t in later:
+    tails = [threading.Thread(target=call) for call in later]
+    for t in tails:
         t.start()
     while len(journal._batch) < len(later):
         threading.Event().wait(0.01)
     release.set()
-    for t in [first, *later]:
+    for t in [head, *tails]:
         t.join(10)
-    assert len(syncs) == 2  # the first write, then the twenty queued meanwhile together
+    return len(syncs)
+
+
+def test_appends_arriving_during_a_write_share_the_next_fsync(tmp_path, monkeypatch):
+    journal = JsonlJournal(tmp_path / "log.jsonl")
+    later = [partial(journal.append, [{"n": n}, {"n": n, "second": True}]) for n in range(1, 21)]
+    syncs = write_while_the_first_is_held(journal, monkeypatch, partial(journal.append, [{"n": 0}]), later)
+    assert syncs == 2  # the first write, then the twenty queued meanwhile together
     records = journal.replay().records
     assert len(records) == 41 and records[0] == {"n": 0}
     for n in range(1, 21):  # one append's records stay together, in order
@@ -167,24 +178,7 @@ def test_appends_arriving_during_a_write_share_the_next_fsync(tmp_path, monkeypa
 
 
 def test_a_failed_group_write_fails_every_append_in_it_and_the_next_goes_on(tmp_path, monkeypatch):
-    import os
-
     journal = JsonlJournal(tmp_path / "log.jsonl")
-    entered, release = threading.Event(), threading.Event()
-    calls: list[int] = []
-    real_fsync = os.fsync
-
-    def failing_fsync(fd: int) -> None:
-        calls.append(fd)
-        if len(calls) == 1:
-            entered.set()
-            release.wait(10)
-            return real_fsync(fd)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real_fsync(fd)
-
-    monkeypatch.setattr("lakehouse_assets.core.jsonl.os.fsync", failing_fsync)
     errors: list[BaseException] = []
 
     def append(n: int) -> None:
@@ -193,17 +187,8 @@ def test_a_failed_group_write_fails_every_append_in_it_and_the_next_goes_on(tmp_
         except OSError as e:
             errors.append(e)
 
-    first = threading.Thread(target=append, args=(0,))
-    first.start()
-    assert entered.wait(10)
-    later = [threading.Thread(target=append, args=(n,)) for n in range(1, 6)]
-    for t in later:
-        t.start()
-    while len(journal._batch) < len(later):
-        threading.Event().wait(0.01)
-    release.set()
-    for t in [first, *later]:
-        t.join(10)
+    later = [partial(append, n) for n in range(1, 6)]
+    write_while_the_first_is_held(journal, monkeypatch, partial(append, 0), later, fail=2)
     assert len(errors) == 5 and all("No space" in str(e) for e in errors)  # each caller of the failed write hears
     journal.append([{"n": 99}])
     assert journal.replay().records[-1] == {"n": 99}
