@@ -197,11 +197,15 @@ class IndexMirror:
             copy = None
         collection = self.store._collection(self.name)
         ids = self.store.ids(self.name)
-        held = {} if copy is None else {id_: i for i, id_ in enumerate(copy.ids)}
+        held = {} if copy is None else copy.positions
         keep = [held[i] for i in ids if i in held]
         new = [i for i in ids if i not in held]
         out_ids = [copy.ids[i] for i in keep] if copy else []
-        rows = [copy.matrix[keep]] if copy and keep else []
+        rows = []
+        if copy is not None and keep:
+            # Mostly the index only grew (another worker's playbooks): the rows held are then a view, not a copy.
+            prefix = keep == list(range(len(keep)))
+            rows.append(copy.matrix[: len(keep)] if prefix else copy.matrix[keep])
         metadatas = [copy.metadatas[i] for i in keep] if copy else []
         documents = [copy.documents[i] for i in keep] if copy else []
         for start in range(0, len(new), 1000):

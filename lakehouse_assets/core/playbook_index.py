@@ -84,7 +84,7 @@ class PlaybookWriter:
         self.store, self.hnsw = store, hnsw
         self.retry_seconds = retry_seconds  # first and longest wait before a failed write is tried again
         self.failures = 0  # writes that failed in a row (0 once one succeeds)
-        self._queue: list[pa.Table] = []
+        self._queue: list[PlaybookRecord] = []
         self._busy = False  # a write is under way
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -92,10 +92,9 @@ class PlaybookWriter:
     def record(self, records: Sequence[PlaybookRecord]) -> int:
         """Journal `records` durably and hand them to the index writer; returns how many the journal did not
         hold before. They are searchable (use_playbook, from any API worker) when this returns."""
-        documents = playbook_documents(records)
-        new = self.recent.append(records, documents)
+        new = self.recent.append(records)
         with self._ready:
-            self._queue.append(documents)
+            self._queue.extend(records)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._write_loop, name="playbook-writer", daemon=True)
                 self._thread.start()
@@ -116,14 +115,14 @@ class PlaybookWriter:
                 batch, self._queue, self._busy = self._queue, [], True
             try:
                 with file_lock(self.log.path.with_name(self.log.path.name + ".index.lock")):  # one worker at a time
+                    # One corpus SQL for the batch, in this thread: not on the requests' path.
                     index_playbooks(
-                        _distinct(pa.concat_tables(batch)), log=self.log, embedder=self.embedder, store=self.store,
+                        playbook_documents(batch), log=self.log, embedder=self.embedder, store=self.store,
                         hnsw=self.hnsw,
                     )  # fmt: skip
             except Exception as e:  # the records are journaled and searchable: the write is tried again
                 self.failures += 1
-                rows = sum(d.num_rows for d in batch)
-                log.warning("indexing %d playbook records failed (retrying in %.0f s): %s", rows, delay, e)
+                log.warning("indexing %d playbook records failed (retrying in %.0f s): %s", len(batch), delay, e)
                 with self._ready:
                     self._queue[:0] = batch
                     self._busy = False
@@ -135,11 +134,3 @@ class PlaybookWriter:
             with self._ready:
                 self._busy = False
                 self._ready.notify_all()
-
-
-def _distinct(documents: pa.Table) -> pa.Table:
-    """The first row of each id (two requests may log the same record)."""
-    first: dict[str, int] = {}
-    for i, id_ in enumerate(documents.column("id").to_pylist()):
-        first.setdefault(id_, i)
-    return documents if len(first) == documents.num_rows else documents.take(list(first.values()))

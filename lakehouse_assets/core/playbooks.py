@@ -133,19 +133,20 @@ def playbook_table(records: Iterable[PlaybookRecord]) -> pa.Table:
     seen: dict[str, PlaybookRecord] = {}
     for r in records:
         seen.setdefault(r.playbook_id, r)
-    rows = [
-        {
-            "playbook_id": pid,
-            "query": r.query,
-            "endorsed_ids": ";".join(r.endorsed_ids),
-            "rejected_ids": ";".join(r.rejected_ids),
-            "outcome": r.outcome,
-            "contract_id": r.contract_id,
-            "recorded_at": r.recorded_at,
-        }
-        for pid, r in seen.items()
-    ]
-    return pa.Table.from_pylist(rows, schema=PLAYBOOK_SCHEMA)
+    return pa.Table.from_pylist([playbook_row(r) for r in seen.values()], schema=PLAYBOOK_SCHEMA)
+
+
+def playbook_row(record: PlaybookRecord) -> dict[str, str | None]:
+    """The record as a `playbook_memory` row."""
+    return {
+        "playbook_id": record.playbook_id,
+        "query": record.query,
+        "endorsed_ids": ";".join(record.endorsed_ids),
+        "rejected_ids": ";".join(record.rejected_ids),
+        "outcome": record.outcome,
+        "contract_id": record.contract_id,
+        "recorded_at": record.recorded_at,
+    }
 
 
 def split_ids(joined: str | None) -> list[str]:

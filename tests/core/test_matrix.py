@@ -181,7 +181,7 @@ def test_a_journaled_playbook_boosts_before_the_index_holds_it_and_counts_once_a
     matrix.recent = RecentPlaybooks(log, matrix.embedder)
     query = "welder steel fabrication"
     record = PlaybookRecord(query=query, endorsed_ids=("100",))
-    matrix.recent.append([record], playbook_documents([record]))  # journaled only: no playbooks index yet
+    matrix.recent.append([record])  # journaled only: no playbooks index yet
     assert PLAYBOOKS.index not in {i.name for i in matrix.store.list_indexes()}
     early = matrix.search(SearchRequest(query=query, corpora=["workers"], k=40, use_playbook=True))
     hit = early.hits[ranks(early)["100"]]

@@ -82,6 +82,13 @@ def test_own_writes_are_applied_without_a_round_trip_and_others_are_read_increme
     assert mirror.query(model="m", vector=vector, k=1)[0].id == "theirs"
     assert [n for n in asked if n] == [1]  # the 60 it held were not read again
 
+    other.delete("small", ["p7", "p30"])  # rows gone from the middle of the copy
+    probe = np.random.default_rng(9).normal(size=8).astype(np.float32)
+    from_memory = mirror.query(model="m", vector=probe, k=60)
+    from_index = store.query("small", model="m", vector=probe, k=60)
+    assert from_memory is not None and [h.id for h in from_memory] == [h.id for h in from_index]
+    assert {"p7", "p30"}.isdisjoint(h.id for h in from_memory) and len(from_memory) == 59
+
 
 def test_no_index_is_index_not_found_and_another_model_is_left_to_the_store(store: VectorStore):
     with pytest.raises(IndexNotFound):

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from lakehouse_assets.core.corpora import PLAYBOOKS
+from lakehouse_assets.core.indexing import index_metadata_columns, metadata_rows
 from lakehouse_assets.core.playbook_index import PlaybookWriter
-from lakehouse_assets.core.playbook_recent import RecentPlaybooks, playbook_documents
+from lakehouse_assets.core.playbook_recent import RecentPlaybooks, pending_document, playbook_documents
 from lakehouse_assets.core.playbooks import PlaybookLog, PlaybookRecord
 from lakehouse_assets.core.vectors import VectorStore
 from tests.core.test_indexing import WordCountEmbedder
@@ -118,3 +119,15 @@ def test_records_the_index_holds_are_dropped_without_being_embedded(tmp_path: Pa
     hits = recent.query(np.ones(embedder.dimension, dtype=np.float32), 5, lambda asked: indexed & set(asked))
     assert [h.id for h in hits] == [ids[49]] and recent.pending == 1
     assert embedder.batches == [[texts[49]]]  # only the one the index lacks was embedded
+
+
+def test_a_pending_document_is_what_the_corpus_sql_makes_of_the_record() -> None:
+    records = [
+        PlaybookRecord("forklift night shift", ("1", "2"), rejected_ids=("3",), outcome="partial", contract_id="c-9"),
+        PlaybookRecord("welder", ("4",), recorded_at="2026-01-02T03:04:05Z"),
+    ]
+    documents = playbook_documents(records)
+    columns = [c for c in index_metadata_columns(PLAYBOOKS.metadata) if c != "content_hash"]
+    expected = list(zip(documents.column("id").to_pylist(), documents.column("text").to_pylist(),
+                        metadata_rows(documents, columns), strict=True))  # fmt: skip
+    assert sorted(pending_document(r) for r in records) == sorted(expected)  # the SQL orders by time
