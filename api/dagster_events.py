@@ -11,8 +11,8 @@ import os
 import threading
 from typing import Any
 
-from lakehouse_assets.core.catalog import Manifest
-from lakehouse_assets.core.storage import LakeStorage
+from lakehouse_assets.core.lake.catalog import Manifest
+from lakehouse_assets.core.lake.storage import LakeStorage
 
 log = logging.getLogger(__name__)
 

@@ -15,18 +15,18 @@ from fastapi import Depends, Request
 
 from api.dagster_events import DagsterReporter
 from api.settings import ApiSettings
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.chat import ChatRouter
-from lakehouse_assets.core.embedder import CachedEmbedder
-from lakehouse_assets.core.jsonl import DailyJournal
-from lakehouse_assets.core.matrix import MatrixSearch
-from lakehouse_assets.core.observer import Observer
-from lakehouse_assets.core.pathway import PathwayMemory
-from lakehouse_assets.core.playbook_index import PlaybookWriter
-from lakehouse_assets.core.sql import SqlEngine
-from lakehouse_assets.core.storage import LakeStorage
-from lakehouse_assets.core.validation import Roster
-from lakehouse_assets.core.vectors import VectorStore
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.storage import LakeStorage
+from lakehouse_assets.core.llm.chat import ChatRouter
+from lakehouse_assets.core.llm.validation import Roster
+from lakehouse_assets.core.memory.journal import DailyJournal
+from lakehouse_assets.core.memory.observer import Observer
+from lakehouse_assets.core.memory.pathway import PathwayMemory
+from lakehouse_assets.core.memory.playbook_index import PlaybookWriter
+from lakehouse_assets.core.retrieval.search import MatrixSearch
+from lakehouse_assets.core.sql.engine import SqlEngine
+from lakehouse_assets.core.vectors.embedder import CachedEmbedder
+from lakehouse_assets.core.vectors.store import VectorStore
 
 
 @dataclass

@@ -15,25 +15,25 @@ from api.openai_wire import OPENAI_PATHS, openai_error
 from api.routing import InvalidText
 from api.slots import Overloaded
 from api.upload import BadUpload, UnsupportedMediaType
-from lakehouse_assets.core.catalog import (
+from lakehouse_assets.core.ingest.csv import BadCsv, TooLarge
+from lakehouse_assets.core.lake.catalog import (
     DatasetNotFound,
     DatasetOwned,
     InvalidDatasetName,
     SchemaConflict,
     format_schema,
 )
-from lakehouse_assets.core.chat import ChatError, UpstreamError, UpstreamRateLimited
-from lakehouse_assets.core.embedder import EmbeddingError, EmptyText
-from lakehouse_assets.core.ingest import BadCsv, TooLarge
-from lakehouse_assets.core.iterate import InvalidIterateRequest
-from lakehouse_assets.core.matrix import SearchError
-from lakehouse_assets.core.observer import InvalidOp
-from lakehouse_assets.core.pathway import PathwayError, TraceNotFound, TraceRetired
-from lakehouse_assets.core.playbooks import InvalidPlaybook
-from lakehouse_assets.core.sql import SqlError, SqlRefused, SqlTimeout
-from lakehouse_assets.core.storage import InvalidKey
-from lakehouse_assets.core.validation import UnknownKind, ValidationFailed
-from lakehouse_assets.core.vectors import IndexConflict, IndexNotFound, InvalidIndexRequest, VectorStoreError
+from lakehouse_assets.core.lake.storage import InvalidKey
+from lakehouse_assets.core.llm.chat import ChatError, UpstreamError, UpstreamRateLimited
+from lakehouse_assets.core.llm.iterate import InvalidIterateRequest
+from lakehouse_assets.core.llm.validation import UnknownKind, ValidationFailed
+from lakehouse_assets.core.memory.observer import InvalidOp
+from lakehouse_assets.core.memory.pathway import PathwayError, TraceNotFound, TraceRetired
+from lakehouse_assets.core.memory.playbooks import InvalidPlaybook
+from lakehouse_assets.core.retrieval.search import SearchError
+from lakehouse_assets.core.sql.engine import SqlError, SqlRefused, SqlTimeout
+from lakehouse_assets.core.vectors.embedder import EmbeddingError, EmptyText
+from lakehouse_assets.core.vectors.store import IndexConflict, IndexNotFound, InvalidIndexRequest, VectorStoreError
 
 log = logging.getLogger(__name__)
 

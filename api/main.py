@@ -22,22 +22,22 @@ from api.routers import chat, datasets, health, ingest, iterate, matrix, observe
 from api.security import bearer_scheme
 from api.settings import ApiSettings
 from api.slots import Slots
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.chat import chat_router_from_settings
-from lakehouse_assets.core.corpora import CORPORA
-from lakehouse_assets.core.embedder import embedder_from_settings, instant_embedder
-from lakehouse_assets.core.facet_frame import catalog_frames
-from lakehouse_assets.core.jsonl import DailyJournal
-from lakehouse_assets.core.matrix import DowngradePolicy, MatrixSearch
-from lakehouse_assets.core.observer import Observer
-from lakehouse_assets.core.pathway import PathwayMemory
-from lakehouse_assets.core.playbook_index import PlaybookWriter
-from lakehouse_assets.core.playbook_recent import RecentPlaybooks
-from lakehouse_assets.core.playbooks import PlaybookLog
-from lakehouse_assets.core.sql import SqlEngine
-from lakehouse_assets.core.storage import open_storage
-from lakehouse_assets.core.validation import Roster
-from lakehouse_assets.core.vectors import open_vector_store
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.storage import open_storage
+from lakehouse_assets.core.llm.chat import chat_router_from_settings
+from lakehouse_assets.core.llm.validation import Roster
+from lakehouse_assets.core.memory.journal import DailyJournal
+from lakehouse_assets.core.memory.observer import Observer
+from lakehouse_assets.core.memory.pathway import PathwayMemory
+from lakehouse_assets.core.memory.playbook_index import PlaybookWriter
+from lakehouse_assets.core.memory.playbook_recent import RecentPlaybooks
+from lakehouse_assets.core.memory.playbooks import PlaybookLog
+from lakehouse_assets.core.retrieval.corpora import CORPORA
+from lakehouse_assets.core.retrieval.facet_frame import catalog_frames
+from lakehouse_assets.core.retrieval.search import DowngradePolicy, MatrixSearch
+from lakehouse_assets.core.sql.engine import SqlEngine
+from lakehouse_assets.core.vectors.embedder import embedder_from_settings, instant_embedder
+from lakehouse_assets.core.vectors.store import open_vector_store
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lakehouse_assets.core.observer import Op
+from lakehouse_assets.core.memory.observer import Op
 
 SKIPPED_PREFIXES = ("/v1/observer",)
 _PARAM = re.compile(r"\\\{([^}:]+)(?::path)?\\\}")

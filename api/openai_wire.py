@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from api.schemas.chat import CompletionsBody
-from lakehouse_assets.core.chat import ChatRequest, ChatResult, InvalidChatRequest, Message
+from lakehouse_assets.core.llm.chat import ChatRequest, ChatResult, InvalidChatRequest, Message
 
 OPENAI_PATHS = ("/v1/chat/completions",)
 _ERROR_TYPES = {

@@ -9,7 +9,7 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from lakehouse_assets.core.spool import Spool, TooLarge
+from lakehouse_assets.core.ingest.spool import Spool, TooLarge
 
 # A part of an upload needs a Content-Disposition and perhaps a Content-Type: a few short headers.
 MAX_PART_HEADERS, MAX_PART_HEADER_BYTES = 8, 4096

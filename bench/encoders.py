@@ -5,7 +5,7 @@
 Tiers: torch fp32 MiniLM (`local`), its ONNX Runtime int8 export (`onnx`, the default) and the model2vec
 static model distilled from the same weights (`static`, the instant tier). For each: docs/s encoding the
 first `--docs` distinct worker documents of the sample roster (batches of 512, as the corpus sync sends
-them; one warm-up batch first), and the labeled query set of core/search_eval.py through the API over a
+them; one warm-up batch first), and the labeled query set of core/retrieval/evaluation.py through the API over a
 lake of `--rows` workers indexed with that tier alone: precision@10 per family, hybrid and dense-only.
 
 Writes bench/results/encoders.json and bench/results/encoders.md.
@@ -32,8 +32,8 @@ FAMILIES = ["role+certification", "location", "shift", "language", "experience",
 
 
 def throughput(backend: str, texts: list[str]) -> dict[str, Any]:
-    from lakehouse_assets.core.embedder import embedder_from_settings
     from lakehouse_assets.core.settings import LakehouseSettings
+    from lakehouse_assets.core.vectors.embedder import embedder_from_settings
 
     embedder = embedder_from_settings(LakehouseSettings(_env_file=None, embedder_backend=backend)).inner
     embedder.embed(texts[:512])  # load, and any first-use build (the int8 export, the distillation)
@@ -47,8 +47,8 @@ def throughput(backend: str, texts: list[str]) -> dict[str, Any]:
 def sample_texts(n: int) -> list[str]:
     import duckdb
 
-    from lakehouse_assets.core.corpora import WORKERS
-    from lakehouse_assets.core.sample import generate_workers
+    from lakehouse_assets.core.retrieval.corpora import WORKERS
+    from lakehouse_assets.core.sample.generate import generate_workers
 
     conn = duckdb.connect()
     conn.register("workers", generate_workers(max(n * 2, 5000), seed=7))

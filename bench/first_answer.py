@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from lakehouse_assets.core.embedder import DEFAULT_BACKEND, LOCAL_MODEL, ONNX_MODEL
+from lakehouse_assets.core.vectors.embedder import DEFAULT_BACKEND, LOCAL_MODEL, ONNX_MODEL
 from tests.chroma_server import free_port
 
 RESULTS = Path(__file__).parent / "results" / "first_answer.json"

@@ -25,10 +25,10 @@ def measure(mode: str, csv_path: Path, work: Path) -> dict[str, object]:
         duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv_path}')) TO '{work / 'raw.parquet'}' (FORMAT parquet)")
         rows = duckdb.sql(f"SELECT count(*) FROM '{work / 'raw.parquet'}'").fetchall()[0][0]
     else:
-        from lakehouse_assets.core.catalog import Catalog
-        from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
+        from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
+        from lakehouse_assets.core.lake.catalog import Catalog
+        from lakehouse_assets.core.lake.storage import open_storage
         from lakehouse_assets.core.settings import LakehouseSettings
-        from lakehouse_assets.core.storage import open_storage
 
         settings = LakehouseSettings(home=work, _env_file=None)
         lake = open_storage(settings)

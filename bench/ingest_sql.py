@@ -117,7 +117,7 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
 
-    from lakehouse_assets.core.sample import write_workers_csv
+    from lakehouse_assets.core.sample.generate import write_workers_csv
 
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:

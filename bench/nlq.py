@@ -5,8 +5,8 @@ with parsed constraints, side by side, and the hybrid path's latency.
 
 For each size: a lake with that many sample workers (ingest, the workers corpus, its vector index in a
 local Chroma folder, all through the same core functions the assets call), then the labeled query set
-of core/search_eval.py through POST /v1/matrix/search in-process (FastAPI TestClient), once per mode.
-Then the same for a second roster (core/other_roster.py: other role names, hyphenated certifications, its
+of core/retrieval/evaluation.py through POST /v1/matrix/search in-process (FastAPI TestClient), once per mode.
+Then the same for a second roster (core/sample/other_roster.py: other role names, hyphenated certifications, its
 own skills) with its own labeled set (`--other-rows`, default 10,000). Ground truth is SQL over the
 roster's structured columns. Latency: the hybrid queries again, warm,
 three passes; `elapsed_ms` is the server's own figure (parse, embed, constraint mask, vector query,
@@ -45,23 +45,23 @@ def build_lake(home: Path, rows: int, other: bool = False) -> None:
     import duckdb
     from tqdm import tqdm
 
-    from lakehouse_assets.core.catalog import Catalog
-    from lakehouse_assets.core.corpora import WORKERS, build_corpus, documents_table
-    from lakehouse_assets.core.embedder import embedder_from_settings
-    from lakehouse_assets.core.indexing import sync_index
-    from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
-    from lakehouse_assets.core.sample import write_workers_csv
+    from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
+    from lakehouse_assets.core.lake.catalog import Catalog
+    from lakehouse_assets.core.lake.storage import open_storage
+    from lakehouse_assets.core.retrieval.corpora import WORKERS, build_corpus, documents_table
+    from lakehouse_assets.core.sample.generate import write_workers_csv
     from lakehouse_assets.core.settings import LakehouseSettings
-    from lakehouse_assets.core.storage import open_storage
-    from lakehouse_assets.core.vectors import open_vector_store
+    from lakehouse_assets.core.vectors.embedder import embedder_from_settings
+    from lakehouse_assets.core.vectors.indexing import sync_index
+    from lakehouse_assets.core.vectors.store import open_vector_store
 
     settings = LakehouseSettings(home=home, _env_file=None)
     lake = open_storage(settings)
     catalog = Catalog(lake)
     csv = home / "workers.csv"
     home.mkdir(parents=True, exist_ok=True)
-    from lakehouse_assets.core.other_roster import OTHER_ROLES
-    from lakehouse_assets.core.sample import ROLES
+    from lakehouse_assets.core.sample.generate import ROLES
+    from lakehouse_assets.core.sample.other_roster import OTHER_ROLES
 
     write_workers_csv(csv, rows, seed=7 if other else 42, roles=OTHER_ROLES if other else ROLES)
     ingest_csv(csv, "workers", lake=lake, catalog=catalog, limits=IngestLimits(max_bytes=1 << 40),
@@ -82,9 +82,9 @@ def build_lake(home: Path, rows: int, other: bool = False) -> None:
 
 
 def lake_rows(home: Path) -> int:
-    from lakehouse_assets.core.catalog import Catalog
+    from lakehouse_assets.core.lake.catalog import Catalog
+    from lakehouse_assets.core.lake.storage import open_storage
     from lakehouse_assets.core.settings import LakehouseSettings
-    from lakehouse_assets.core.storage import open_storage
 
     return Catalog(open_storage(LakehouseSettings(home=home, _env_file=None))).get("workers").row_count
 
@@ -110,10 +110,10 @@ def measure(home: Path, passes: int, other: bool = False) -> dict[str, Any]:
 
     from api.main import create_app
     from api.settings import ApiSettings
-    from lakehouse_assets.core.catalog import Catalog
-    from lakehouse_assets.core.search_eval import OTHER_QUERIES, QUERIES, by_family, evaluate, ground_truth
+    from lakehouse_assets.core.lake.catalog import Catalog
+    from lakehouse_assets.core.lake.storage import open_storage
+    from lakehouse_assets.core.retrieval.evaluation import OTHER_QUERIES, QUERIES, by_family, evaluate, ground_truth
     from lakehouse_assets.core.settings import LakehouseSettings
-    from lakehouse_assets.core.storage import open_storage
 
     settings = LakehouseSettings(home=home, _env_file=None)
     catalog = Catalog(open_storage(settings))
@@ -163,7 +163,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = ["# Plain-words queries: precision@10 by query family", ""]
     for rows, r in results["runs"].items():
         size, _, roster = rows.partition(" ")
-        title = f"{int(size):,} workers" + (" of the second roster (core/other_roster.py)" if roster else "")
+        title = f"{int(size):,} workers" + (" of the second roster (core/sample/other_roster.py)" if roster else "")
         lines += [f"## {title}", "", "| family | dense only | keyword only | hybrid + constraints |",
                   "|---|---:|---:|---:|"]  # fmt: skip
         for f in families:

@@ -70,7 +70,7 @@ def corpus_documents(workers: Any) -> Any:
     """The `workers` corpus documents (id, entity_id, text, content_hash, metadata) via the corpus SQL."""
     import duckdb
 
-    from lakehouse_assets.core.corpora import WORKERS
+    from lakehouse_assets.core.retrieval.corpora import WORKERS
 
     con = duckdb.connect()
     try:
@@ -84,7 +84,7 @@ def flip_availability(workers: Any, every: int = CHANGE_EVERY) -> tuple[Any, int
     """The workers with availability changed on every `every`-th row; (table, rows changed)."""
     import pyarrow as pa
 
-    from lakehouse_assets.core.sample import AVAILABILITY
+    from lakehouse_assets.core.sample.generate import AVAILABILITY
 
     values = workers.column("availability").to_pylist()
     changed = 0
@@ -97,7 +97,7 @@ def flip_availability(workers: Any, every: int = CHANGE_EVERY) -> tuple[Any, int
 
 def staffing_queries(n: int, offset: int = 0) -> list[str]:
     """`n` distinct staffing queries from the sample vocabulary (role + certification + city)."""
-    from lakehouse_assets.core.sample import CITIES, ROLES, SHIFTS
+    from lakehouse_assets.core.sample.generate import CITIES, ROLES, SHIFTS
 
     out: list[str] = []
     seen: set[str] = set()
@@ -205,7 +205,7 @@ def percent_progress(label: str, step: float = 5.0) -> Callable[[int, int], None
 
 def timed_embedder(inner: Any) -> Any:
     """The embedder, also summing the seconds spent in embed() (to split a sync's time)."""
-    from lakehouse_assets.core.embedder import Embedder
+    from lakehouse_assets.core.vectors.embedder import Embedder
 
     class Timed(Embedder):
         def __init__(self) -> None:
@@ -287,12 +287,12 @@ def main() -> int:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from lakehouse_assets.core.corpora import WORKERS
-    from lakehouse_assets.core.embedder import LocalEmbedder, _load_local_model, local_model_path
-    from lakehouse_assets.core.indexing import sync_index
-    from lakehouse_assets.core.sample import generate_workers
+    from lakehouse_assets.core.retrieval.corpora import WORKERS
+    from lakehouse_assets.core.sample.generate import generate_workers
     from lakehouse_assets.core.settings import LakehouseSettings
-    from lakehouse_assets.core.vectors import VectorStore
+    from lakehouse_assets.core.vectors.embedder import LocalEmbedder, _load_local_model, local_model_path
+    from lakehouse_assets.core.vectors.indexing import sync_index
+    from lakehouse_assets.core.vectors.store import VectorStore
     from tests.chroma_server import run_chroma_server
 
     work = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))

@@ -258,9 +258,9 @@ def materialize(defs: Any, instance: Any, asset: str, partition: str) -> Any:
 
 
 def lake_parquet(home: Path, dataset: str) -> Path:
-    from lakehouse_assets.core.catalog import Catalog
+    from lakehouse_assets.core.lake.catalog import Catalog
+    from lakehouse_assets.core.lake.storage import open_storage
     from lakehouse_assets.core.settings import LakehouseSettings
-    from lakehouse_assets.core.storage import open_storage
 
     storage = open_storage(LakehouseSettings(home=home, _env_file=None))
     path = storage.local_path(Catalog(storage).get(dataset).object_key)
@@ -271,7 +271,7 @@ def lake_parquet(home: Path, dataset: str) -> Path:
 def stage_corpus(defs: Any, instance: Any, home: Path, rows: int, work: Path) -> dict[str, Any]:
     import duckdb
 
-    from lakehouse_assets.core.corpora import WORKERS
+    from lakehouse_assets.core.retrieval.corpora import WORKERS
 
     source = lake_parquet(home, "workers")
     con = duckdb.connect()
@@ -369,8 +369,8 @@ def stage_embed_index(
 ) -> dict[str, Any]:
     import duckdb
 
-    from lakehouse_assets.core.corpora import WORKERS
-    from lakehouse_assets.core.vectors import VectorStore
+    from lakehouse_assets.core.retrieval.corpora import WORKERS
+    from lakehouse_assets.core.vectors.store import VectorStore
 
     con = duckdb.connect()
     docs = con.sql(f"SELECT * FROM read_parquet('{lake_parquet(home, WORKERS.dataset)}')").to_arrow_table()
@@ -489,8 +489,8 @@ def wait_for_frame(url: str, corpus: str, documents: int, limit: float = 3600) -
 
 def stage_search(api: Any, model: Any, chroma_url: str, queries: int, batch: int) -> dict:
     from bench.retrieval import staffing_queries
-    from lakehouse_assets.core.corpora import WORKERS
-    from lakehouse_assets.core.vectors import VectorStore
+    from lakehouse_assets.core.retrieval.corpora import WORKERS
+    from lakehouse_assets.core.vectors.store import VectorStore
 
     timed = staffing_queries(queries)
     profiled = staffing_queries(min(queries, 100), offset=20_000)
@@ -671,8 +671,8 @@ def stage_sql(api: Any, home: Path, reps: int, key: str, title: str, sql: str) -
 def stage_memory(chroma_path: Path, rows: int, hnsw: dict[str, int], queries: list[str], model: Any) -> dict:
     """The index's memory in a fresh Chroma server over the same folder, once a query has loaded it."""
     from bench.retrieval import server_pid
-    from lakehouse_assets.core.corpora import WORKERS
-    from lakehouse_assets.core.vectors import VectorStore
+    from lakehouse_assets.core.retrieval.corpora import WORKERS
+    from lakehouse_assets.core.vectors.store import VectorStore
     from tests.chroma_server import run_chroma_server
 
     with run_chroma_server(chroma_path) as url:
@@ -721,9 +721,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from bench.retrieval import search_api, server_pid, staffing_queries
-    from lakehouse_assets.core.indexing import EMBED_BATCH
-    from lakehouse_assets.core.sample import write_workers_csv
+    from lakehouse_assets.core.sample.generate import write_workers_csv
     from lakehouse_assets.core.settings import LakehouseSettings
+    from lakehouse_assets.core.vectors.indexing import EMBED_BATCH
     from tests.chroma_server import run_chroma_server
 
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
@@ -753,7 +753,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             with timeline.step("start API, load models"):
                 api_env = {**env, "LAKEHOUSE_REPORT_TO_DAGSTER": "true"}
                 api = search_api(home, chroma_url, env=api_env)
-                from lakehouse_assets.core.embedder import _load_local_model, local_model_path
+                from lakehouse_assets.core.vectors.embedder import _load_local_model, local_model_path
 
                 model = _load_local_model(local_model_path())
             try:

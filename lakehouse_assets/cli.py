@@ -21,10 +21,10 @@ from lakehouse_assets.services import PROJECT_ROOT, Service, Stack, StackConfig,
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from lakehouse_assets.core.catalog import validate_dataset_name
-    from lakehouse_assets.core.landing import landing_key
-    from lakehouse_assets.core.sample import write_workers_csv
-    from lakehouse_assets.core.storage import open_storage
+    from lakehouse_assets.core.lake.catalog import validate_dataset_name
+    from lakehouse_assets.core.lake.landing import landing_key
+    from lakehouse_assets.core.lake.storage import open_storage
+    from lakehouse_assets.core.sample.generate import write_workers_csv
 
     settings = LakehouseSettings()
     validate_dataset_name(args.name)
@@ -271,7 +271,7 @@ def cmd_ui_check(args: argparse.Namespace) -> int:
 def _prepare_models(settings: LakehouseSettings) -> threading.Thread:
     """Build the embedding models' artifacts (the int8 export, the static model) on a thread, the first
     time only: otherwise the API's first search and each Dagster run's first step would wait for them."""
-    from lakehouse_assets.core.embedder import build_artifacts
+    from lakehouse_assets.core.vectors.embedder import build_artifacts
 
     def prepare() -> None:
         try:
@@ -343,7 +343,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     if cmd_materialize(args):
         return 1
-    from lakehouse_assets.core.corpora import CORPORA
+    from lakehouse_assets.core.retrieval.corpora import CORPORA
 
     rosters = sorted(set(CORPORA) - {"playbooks"})
     # The rosters' documents now, while the models are prepared: the API's first search then answers by

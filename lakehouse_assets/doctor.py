@@ -53,8 +53,8 @@ def _packages() -> list[Check]:
 
 
 def _storage(settings: LakehouseSettings) -> list[Check]:
-    from lakehouse_assets.core.catalog import Catalog
-    from lakehouse_assets.core.storage import open_storage
+    from lakehouse_assets.core.lake.catalog import Catalog
+    from lakehouse_assets.core.lake.storage import open_storage
 
     try:
         lake = open_storage(settings)
@@ -95,7 +95,7 @@ def _chroma(settings: LakehouseSettings) -> list[Check]:
 
 
 def _embedder(settings: LakehouseSettings) -> list[Check]:
-    from lakehouse_assets.core.embedder import embedder_from_settings
+    from lakehouse_assets.core.vectors.embedder import embedder_from_settings
 
     started = time.perf_counter()
     try:
@@ -109,7 +109,7 @@ def _embedder(settings: LakehouseSettings) -> list[Check]:
 
 
 def _chat(settings: LakehouseSettings) -> list[Check]:
-    from lakehouse_assets.core.chat import chat_router_from_settings
+    from lakehouse_assets.core.llm.chat import chat_router_from_settings
 
     router = chat_router_from_settings(settings)
     out = []

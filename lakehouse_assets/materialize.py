@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse_assets.core.landing import scan_landing
+from lakehouse_assets.core.lake.landing import scan_landing
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource
 

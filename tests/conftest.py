@@ -18,11 +18,11 @@ import pyarrow.fs as pafs
 import pytest
 from moto.server import ThreadedMotoServer
 
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
+from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.storage import LakeStorage, LocalStorage, S3Storage, open_storage
+from lakehouse_assets.core.llm.validation import Roster
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.storage import LakeStorage, LocalStorage, S3Storage, open_storage
-from lakehouse_assets.core.validation import Roster
 from tests.fakes.llm_servers import FakeLLMServer
 
 # Test apps load the embedding model only when a test embeds (it takes seconds of a shared CPU).

@@ -8,9 +8,9 @@ import dagster as dg
 import pytest
 
 from lakehouse_assets.cli import _stack_config, build_parser, main
-from lakehouse_assets.core.catalog import DERIVED_SOURCE, OWNED_DATASETS, OWNED_PREFIXES, Catalog
+from lakehouse_assets.core.lake.catalog import DERIVED_SOURCE, OWNED_DATASETS, OWNED_PREFIXES, Catalog
+from lakehouse_assets.core.lake.storage import open_storage
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.storage import open_storage
 from lakehouse_assets.services import Stack
 
 

@@ -18,7 +18,7 @@ import httpx
 import pyarrow.csv as pacsv
 import pytest
 
-from lakehouse_assets.core.sample import generate_workers
+from lakehouse_assets.core.sample.generate import generate_workers
 from lakehouse_assets.services import wait_until_answers
 from tests.chroma_server import free_port
 

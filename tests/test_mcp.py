@@ -17,7 +17,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.sample import generate_workers
+from lakehouse_assets.core.sample.generate import generate_workers
 from tests.live_server import serve
 
 TOKEN = "mcp-test-token-0042"

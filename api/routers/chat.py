@@ -9,7 +9,7 @@ from api.routing import Route
 from api.schemas.chat import ChatBody, ChatReply, CompletionsBody, ProviderOut, ProvidersReply
 from api.schemas.errors import ErrorBody
 from api.slots import slot
-from lakehouse_assets.core.chat import ChatRequest, Message
+from lakehouse_assets.core.llm.chat import ChatRequest, Message
 
 router = APIRouter(prefix="/chat", tags=["chat"], route_class=Route)
 

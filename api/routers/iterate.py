@@ -7,7 +7,7 @@ from api.routing import Route
 from api.schemas.chat import IterateBody, IterateReply
 from api.schemas.errors import ErrorBody
 from api.slots import slot
-from lakehouse_assets.core.iterate import IterateSpec, run_iterate
+from lakehouse_assets.core.llm.iterate import IterateSpec, run_iterate
 
 router = APIRouter(prefix="/iterate", tags=["validation"], route_class=Route)
 

@@ -12,8 +12,8 @@ from api.schemas.matrix import (
     PlaybookIn,
     PlaybookRecordResponse,
 )
-from lakehouse_assets.core.matrix import SearchRequest
-from lakehouse_assets.core.playbooks import PlaybookRecord
+from lakehouse_assets.core.memory.playbooks import PlaybookRecord
+from lakehouse_assets.core.retrieval.search import SearchRequest
 
 router = APIRouter(prefix="/matrix", tags=["matrix"], route_class=Route)
 

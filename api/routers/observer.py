@@ -6,7 +6,7 @@ from api.deps import ObserverDep
 from api.routing import Route
 from api.schemas.errors import ErrorBody
 from api.schemas.observer import ObserverStatsOut, OpIn, OpOut
-from lakehouse_assets.core.observer import Op
+from lakehouse_assets.core.memory.observer import Op
 
 router = APIRouter(prefix="/observer", tags=["memory"], route_class=Route)
 

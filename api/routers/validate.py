@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from api.deps import RosterDep
 from api.routing import Route
 from api.schemas.errors import ErrorBody
-from lakehouse_assets.core.validation import validate
+from lakehouse_assets.core.llm.validation import validate
 
 router = APIRouter(prefix="/validate", tags=["validation"], route_class=Route)
 

@@ -30,8 +30,8 @@ from api.schemas.vectors import (
     SearchRequest,
     SearchResponse,
 )
-from lakehouse_assets.core.matrix import chroma_where, filter_clauses
-from lakehouse_assets.core.vectors import IndexConflict, IndexSpec, InvalidIndexRequest
+from lakehouse_assets.core.retrieval.search import chroma_where, filter_clauses
+from lakehouse_assets.core.vectors.store import IndexConflict, IndexSpec, InvalidIndexRequest
 
 embed_router = APIRouter(prefix="/embed", tags=["vectors"], route_class=Route)
 router = APIRouter(prefix="/vectors", tags=["vectors"], route_class=Route)

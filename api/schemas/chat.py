@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lakehouse_assets.core.chat import ChatResult
+from lakehouse_assets.core.llm.chat import ChatResult
 
 
 class ChatMessage(BaseModel):

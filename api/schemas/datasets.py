@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lakehouse_assets.core.catalog import Manifest
+from lakehouse_assets.core.lake.catalog import Manifest
 
 
 class ColumnOut(BaseModel):

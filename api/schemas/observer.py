@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from lakehouse_assets.core.observer import MAX_LENGTHS
+from lakehouse_assets.core.memory.observer import MAX_LENGTHS
 
 
 class OpIn(BaseModel):

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lakehouse_assets.core.embedder.base import DEFAULT_BACKEND
+from lakehouse_assets.core.vectors.embedder.base import DEFAULT_BACKEND
 
 
 class LakehouseSettings(BaseSettings):
@@ -83,7 +83,7 @@ class LakehouseSettings(BaseSettings):
     relevance_floor: float = Field(
         default=0.56,
         description="Matrix search's floor for a corpus searched without a frame (no facets); a corpus with one "
-        "is judged per query against the off-topic probes its text lacks (core/relevance.py).",
+        "is judged per query against the off-topic probes its text lacks (core/retrieval/relevance.py).",
     )
     search_vectors_sync_max: int = Field(
         default=20_000,

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import dagster as dg
 from pydantic import Field
 
-from lakehouse_assets.core.chat import ChatRouter, chat_router_from_settings
+from lakehouse_assets.core.llm.chat import ChatRouter, chat_router_from_settings
 from lakehouse_assets.core.settings import LakehouseSettings
 
 

@@ -15,7 +15,8 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from lakehouse_assets.core.embedder import (
+from lakehouse_assets.core.settings import LakehouseSettings
+from lakehouse_assets.core.vectors.embedder import (
     DEFAULT_BACKEND,
     INSTANT_BACKEND,
     LOCAL_MODEL,
@@ -24,7 +25,6 @@ from lakehouse_assets.core.embedder import (
     models_dir_for,
     open_embedder,
 )
-from lakehouse_assets.core.settings import LakehouseSettings
 
 ConfigKey = tuple[str, str | None, str | None, int, int, str | None, int | None]
 

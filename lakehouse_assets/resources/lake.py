@@ -9,11 +9,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.ingest import IngestLimits
-from lakehouse_assets.core.landing import landing_key, stable_copy
+from lakehouse_assets.core.ingest.csv import IngestLimits
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.landing import landing_key, stable_copy
+from lakehouse_assets.core.lake.storage import LakeStorage, open_storage
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.storage import LakeStorage, open_storage
 
 
 class LakeResource(dg.ConfigurableResource):

@@ -20,7 +20,7 @@ import dagster as dg
 from pydantic import Field
 
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.vectors import VectorStore
+from lakehouse_assets.core.vectors.store import VectorStore
 
 ClientKey = tuple[str, str]  # ("server", url) or ("local", resolved folder)
 StoreKey = tuple[ClientKey, int, int, int]  # + ef_construction, ef_search, max_neighbors

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.observe import endpoint_of
 from api.settings import ApiSettings
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
-from lakehouse_assets.core.storage import open_storage
+from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.storage import open_storage
 
 CSV = b"id,name,zip\n1,ann,00123\n2,bob,60601\n"
 
@@ -245,7 +245,7 @@ def test_sql_picks_up_datasets_registered_by_another_process(tmp_path: Path):
 
 
 def test_unexpected_errors_are_json_500s(api_settings, monkeypatch):
-    from lakehouse_assets.core.catalog import Catalog as CatalogClass
+    from lakehouse_assets.core.lake.catalog import Catalog as CatalogClass
 
     def boom(self):
         raise OSError("disk on fire")

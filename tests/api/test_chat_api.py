@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
-from lakehouse_assets.core.jsonl import DailyJournal
-from lakehouse_assets.core.storage import open_storage
+from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.storage import open_storage
+from lakehouse_assets.core.memory.journal import DailyJournal
 from tests.fakes.llm_servers import Reply
 
 HI = [{"role": "user", "content": "Reply with OK."}]

@@ -13,7 +13,7 @@ import pyarrow.csv as pacsv
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.sample import generate_workers
+from lakehouse_assets.core.sample.generate import generate_workers
 from tests.fakes.llm_servers import FakeLLMServer, Reply
 from tests.live_server import serve
 

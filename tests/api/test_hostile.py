@@ -199,7 +199,7 @@ def test_names_the_assets_produce_are_not_ingested(client, home, name):
 def test_a_dataset_an_asset_derived_is_not_overwritten_by_an_upload(client, home):
     import duckdb
 
-    from lakehouse_assets.core.warehouse import build_derived_table
+    from lakehouse_assets.core.lake.derived import build_derived_table
 
     services = client.app.state.services
     with duckdb.connect() as conn:

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from api.deps import get_pathway
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.pathway import PathwayMemory
-from tests.core.test_pathway import bag_of_words
+from lakehouse_assets.core.memory.pathway import PathwayMemory
+from tests.core.memory.test_pathway import bag_of_words
 
 
 def make_settings(tmp_path: Path, **kw) -> ApiSettings:

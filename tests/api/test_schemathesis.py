@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.sample import generate_workers
+from lakehouse_assets.core.sample.generate import generate_workers
 from tests.live_server import serve
 
 _HOME = Path(tempfile.mkdtemp(prefix="lakehouse-fuzz-"))

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.sample import generate_workers
+from lakehouse_assets.core.sample.generate import generate_workers
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.demo_activity import generate_activity

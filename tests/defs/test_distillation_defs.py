@@ -11,16 +11,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
-from lakehouse_assets.core.jsonl import DailyJournal
+from lakehouse_assets.core.distillation.sft import Firewall
+from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.storage import open_storage
+from lakehouse_assets.core.memory.journal import DailyJournal
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.sft import Firewall
-from lakehouse_assets.core.storage import open_storage
 from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.defs.distillation import assets as distillation_assets
 from lakehouse_assets.defs.distillation.jobs import replay_past_tasks
-from tests.core.test_distillation import DAY, seed_journals
+from tests.core.distillation.test_distillation import DAY, seed_journals
 from tests.fakes.llm_servers import Reply
 
 CHAIN = ["evidence_records", "scored_evidence", "sft_export"]

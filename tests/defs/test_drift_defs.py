@@ -13,14 +13,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.duck import mount, parquet_source
-from lakehouse_assets.core.ingest import IngestLimits, ingest_csv
-from lakehouse_assets.core.playbooks import PlaybookLog, PlaybookRecord
+from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.derived import register_table
+from lakehouse_assets.core.lake.duck import mount, parquet_source
+from lakehouse_assets.core.lake.storage import open_storage
+from lakehouse_assets.core.memory.playbooks import PlaybookLog, PlaybookRecord
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.storage import open_storage
-from lakehouse_assets.core.vectors import IndexSpec
-from lakehouse_assets.core.warehouse import register_table
+from lakehouse_assets.core.vectors.store import IndexSpec
 from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.resources import VectorStoreResource
 

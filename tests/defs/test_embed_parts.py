@@ -11,8 +11,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from lakehouse_assets.core.corpora import corpus_spec, documents_table
-from lakehouse_assets.core.indexing import sync_index
+from lakehouse_assets.core.retrieval.corpora import corpus_spec, documents_table
+from lakehouse_assets.core.vectors.indexing import sync_index
 from lakehouse_assets.resources import EmbedderResource
 from tests.chroma_server import run_chroma_server
 from tests.defs.embed_parts_job import corpus_embeddings_job

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.storage import open_storage
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.storage import open_storage
 from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.defs.ingest.sensors import landing_zone_sensor
 

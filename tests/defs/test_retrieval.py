@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.corpora import WORKERS
-from lakehouse_assets.core.embedder import ONNX_MODEL
-from lakehouse_assets.core.storage import open_storage
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.storage import open_storage
+from lakehouse_assets.core.retrieval.corpora import WORKERS
+from lakehouse_assets.core.vectors.embedder import ONNX_MODEL
 from tests.defs.lakes import build_lake, materialize
 
 ROWS = 1500

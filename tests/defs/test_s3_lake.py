@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.catalog import Catalog
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.storage import S3Storage, open_storage
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.sql import SqlEngine
-from lakehouse_assets.core.storage import S3Storage, open_storage
+from lakehouse_assets.core.sql.engine import SqlEngine
 from lakehouse_assets.definitions import build_definitions
 from tests.conftest import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3Endpoint
 

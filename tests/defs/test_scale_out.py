@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.sample import generate_workers
+from lakehouse_assets.core.sample.generate import generate_workers
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.definitions import build_definitions
 from tests.conftest import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, S3Endpoint

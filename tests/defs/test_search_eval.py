@@ -1,4 +1,4 @@
-"""Plain-words queries at 6,000 workers: the labeled set (core/search_eval.py) through POST /v1/matrix/search
+"""Plain-words queries at 6,000 workers: the labeled set (core/retrieval/evaluation.py) through POST /v1/matrix/search
 (`make bench-nlq` runs it at 10,000 and 100,000).
 
 Ground truth is SQL over the roster's structured columns. Hybrid search (parsed constraints + dense
@@ -21,14 +21,21 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.corpora import CORPORA
-from lakehouse_assets.core.embedder import STATIC_MODEL
-from lakehouse_assets.core.facet_frame import catalog_frames
-from lakehouse_assets.core.other_roster import OTHER_ROLES
-from lakehouse_assets.core.sample import ROLES, Role
-from lakehouse_assets.core.search_eval import OTHER_QUERIES, QUERIES, LabeledQuery, by_family, evaluate, ground_truth
-from lakehouse_assets.core.storage import open_storage
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.storage import open_storage
+from lakehouse_assets.core.retrieval.corpora import CORPORA
+from lakehouse_assets.core.retrieval.evaluation import (
+    OTHER_QUERIES,
+    QUERIES,
+    LabeledQuery,
+    by_family,
+    evaluate,
+    ground_truth,
+)
+from lakehouse_assets.core.retrieval.facet_frame import catalog_frames
+from lakehouse_assets.core.sample.generate import ROLES, Role
+from lakehouse_assets.core.sample.other_roster import OTHER_ROLES
+from lakehouse_assets.core.vectors.embedder import STATIC_MODEL
 from tests.defs.lakes import build_lake, materialize
 
 ROWS = 6_000
@@ -44,7 +51,7 @@ def served(tmp_path_factory) -> Iterator[dict]:
 
 @pytest.fixture(scope="module")
 def served_other(tmp_path_factory) -> Iterator[dict]:
-    """A roster that is not the sample (core/other_roster.py), indexed with the default embedder."""
+    """A roster that is not the sample (core/sample/other_roster.py), indexed with the default embedder."""
     yield from serve(tmp_path_factory.mktemp("search-eval-other") / "lake", OTHER_ROWS, OTHER_QUERIES, OTHER_ROLES, 7)
 
 
@@ -188,8 +195,8 @@ def test_an_unknown_filter_operator_for_the_field_is_a_400(served):
 def test_an_llm_may_propose_constraints_for_unparsed_words_and_only_valid_ones_are_used(served, ollama):
     """The production chat router against a fake Ollama on loopback; its proposal is checked, not trusted."""
     from api.deps import get_matrix
-    from lakehouse_assets.core.chat import chat_router_from_settings
-    from lakehouse_assets.core.matrix import MatrixSearch
+    from lakehouse_assets.core.llm.chat import chat_router_from_settings
+    from lakehouse_assets.core.retrieval.search import MatrixSearch
     from lakehouse_assets.core.settings import LakehouseSettings
     from tests.fakes.llm_servers import Reply
 
@@ -250,8 +257,8 @@ def test_a_keyword_index_built_in_the_background_lets_hybrid_searches_go_on_with
     while it builds, hybrid answers at once without keyword fusion and says so; once it is ready, the
     answers are the ones the synchronous path gives."""
     from api.deps import get_matrix
-    from lakehouse_assets.core import facet_frame
-    from lakehouse_assets.core.matrix import MatrixSearch
+    from lakehouse_assets.core.retrieval import facet_frame
+    from lakehouse_assets.core.retrieval.search import MatrixSearch
 
     client = served["client"]
     services = client.app.state.services
@@ -337,8 +344,8 @@ def test_a_constrained_search_of_an_index_that_holds_nothing_yet_does_not_wait_f
     the query encoder is still loading. A constrained search answers at once from the constraints (and
     BM25), without encoding the query; once the index holds vectors, the query is encoded and ranked."""
     from api.deps import get_matrix
-    from lakehouse_assets.core.matrix import MatrixSearch
-    from lakehouse_assets.core.vectors import VectorStore
+    from lakehouse_assets.core.retrieval.search import MatrixSearch
+    from lakehouse_assets.core.vectors.store import VectorStore
 
     class Loading:
         """An encoder that is not ready: any call fails the search (a 500), as waiting for it would."""

@@ -23,8 +23,8 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
-from lakehouse_assets.core.embedder import ONNX_MODEL, STATIC_MODEL
-from lakehouse_assets.core.sample import generate_workers
+from lakehouse_assets.core.sample.generate import generate_workers
+from lakehouse_assets.core.vectors.embedder import ONNX_MODEL, STATIC_MODEL
 from tests.chroma_server import run_chroma_server
 
 ROWS = 2500

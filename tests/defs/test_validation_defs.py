@@ -9,12 +9,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from lakehouse_assets.core.catalog import Catalog
-from lakehouse_assets.core.duck import mount, parquet_source
-from lakehouse_assets.core.iterate import SCHEMA
-from lakehouse_assets.core.jsonl import DailyJournal
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.duck import mount, parquet_source
+from lakehouse_assets.core.lake.storage import open_storage
+from lakehouse_assets.core.llm.iterate import SCHEMA
+from lakehouse_assets.core.memory.journal import DailyJournal
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.storage import open_storage
 from lakehouse_assets.definitions import build_definitions
 
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from lakehouse_assets.core.corpora import corpus_spec
+from lakehouse_assets.core.retrieval.corpora import corpus_spec
 from lakehouse_assets.defs.corpora.assets import corpus_embeddings
 from lakehouse_assets.defs.corpora.partitions import corpus_partitions
 from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorStoreResource

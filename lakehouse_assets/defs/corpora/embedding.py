@@ -13,8 +13,8 @@ import dagster as dg
 import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 
-from lakehouse_assets.core.corpora import corpus_spec, documents_table
-from lakehouse_assets.core.indexing import IndexPlan, PartSync, embed_part, finish_index, plan_index, split_plan
+from lakehouse_assets.core.retrieval.corpora import corpus_spec, documents_table
+from lakehouse_assets.core.vectors.indexing import IndexPlan, PartSync, embed_part, finish_index, plan_index, split_plan
 from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorStoreResource
 
 

@@ -8,11 +8,11 @@ import duckdb
 import pyarrow.compute as pc
 from dagster_duckdb import DuckDBResource
 
-from lakehouse_assets.core.duck import mount, parquet_source
-from lakehouse_assets.core.evidence import ORDER, build_evidence
-from lakehouse_assets.core.scoring import score_table
-from lakehouse_assets.core.sft import Firewall, candidates, export_jsonl, export_table, sft_export_key
-from lakehouse_assets.core.warehouse import read_day, replace_day
+from lakehouse_assets.core.distillation.evidence import ORDER, build_evidence
+from lakehouse_assets.core.distillation.scoring import score_table
+from lakehouse_assets.core.distillation.sft import Firewall, candidates, export_jsonl, export_table, sft_export_key
+from lakehouse_assets.core.lake.derived import read_day, replace_day
+from lakehouse_assets.core.lake.duck import mount, parquet_source
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.defs.validation.assets import session_journal
 from lakehouse_assets.defs.validation.partitions import session_days
@@ -96,7 +96,7 @@ def evidence_records(
 def scored_evidence(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
-    """Each evidence record with a deterministic score and label (rubric in core/scoring.py: verdict,
+    """Each evidence record with a deterministic score and label (rubric in core/distillation/scoring.py: verdict,
     retries, grounding, latency, token cost)."""
     day = context.partition_key
     storage, catalog = lake.storage(), lake.catalog()

@@ -3,8 +3,8 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from lakehouse_assets.core.sft import Firewall
-from lakehouse_assets.core.warehouse import read_day
+from lakehouse_assets.core.distillation.sft import Firewall
+from lakehouse_assets.core.lake.derived import read_day
 from lakehouse_assets.defs.distillation.assets import load_holdout, sft_export
 from lakehouse_assets.defs.validation.partitions import session_days
 from lakehouse_assets.resources import EmbedderResource, LakeResource

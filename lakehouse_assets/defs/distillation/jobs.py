@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
-from lakehouse_assets.core.jsonl import DailyJournal
-from lakehouse_assets.core.matrix import MatrixSearch
-from lakehouse_assets.core.replay import ReplayTask, past_tasks, replay_task
-from lakehouse_assets.core.validation import Roster
+from lakehouse_assets.core.distillation.replay import ReplayTask, past_tasks, replay_task
+from lakehouse_assets.core.llm.validation import Roster
+from lakehouse_assets.core.memory.journal import DailyJournal
+from lakehouse_assets.core.retrieval.search import MatrixSearch
 from lakehouse_assets.resources import ChatResource, EmbedderResource, LakeResource, VectorStoreResource
 
 

@@ -8,11 +8,11 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from lakehouse_assets.core import drift
-from lakehouse_assets.core.corpora import CORPORA
-from lakehouse_assets.core.ingest import IngestResult
-from lakehouse_assets.core.playbooks import PlaybookLog
-from lakehouse_assets.core.storage import LakeStorage
+from lakehouse_assets.core.drift import scores as drift
+from lakehouse_assets.core.ingest.csv import IngestResult
+from lakehouse_assets.core.lake.storage import LakeStorage
+from lakehouse_assets.core.memory.playbooks import PlaybookLog
+from lakehouse_assets.core.retrieval.corpora import CORPORA
 from lakehouse_assets.defs.drift.partitions import drift_days
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource, VectorStoreResource

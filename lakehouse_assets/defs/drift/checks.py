@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from lakehouse_assets.core import drift
+from lakehouse_assets.core.drift import scores as drift
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.defs.drift.assets import dataset_drift, embedding_drift, playbook_drift, scorer_drift
 from lakehouse_assets.defs.drift.partitions import drift_days

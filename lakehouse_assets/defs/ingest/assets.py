@@ -1,9 +1,9 @@
 import dagster as dg
 
-from lakehouse_assets.core.catalog import SchemaConflict
-from lakehouse_assets.core.ingest import BadCsv, TooLarge, ingest_csv
-from lakehouse_assets.core.landing import landing_key
-from lakehouse_assets.core.storage import ObjectNotFound
+from lakehouse_assets.core.ingest.csv import BadCsv, TooLarge, ingest_csv
+from lakehouse_assets.core.lake.catalog import SchemaConflict
+from lakehouse_assets.core.lake.landing import landing_key
+from lakehouse_assets.core.lake.storage import ObjectNotFound
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource

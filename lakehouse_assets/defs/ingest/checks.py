@@ -3,8 +3,8 @@
 import dagster as dg
 import pyarrow.parquet as pq
 
-from lakehouse_assets.core.arrow_types import columns_of
-from lakehouse_assets.core.catalog import format_schema, schema_fingerprint
+from lakehouse_assets.core.lake.arrow_types import columns_of
+from lakehouse_assets.core.lake.catalog import format_schema, schema_fingerprint
 from lakehouse_assets.defs.ingest.assets import datasets
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse_assets.core.catalog import Manifest
-from lakehouse_assets.core.preview import preview_markdown
-from lakehouse_assets.core.storage import LakeStorage
+from lakehouse_assets.core.lake.catalog import Manifest
+from lakehouse_assets.core.lake.preview import preview_markdown
+from lakehouse_assets.core.lake.storage import LakeStorage
 
 
 def dataset_metadata(lake: LakeStorage, manifest: Manifest, *, created: bool) -> dict[str, dg.MetadataValue]:

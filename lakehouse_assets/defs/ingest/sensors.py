@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from lakehouse_assets.core.landing import scan_landing
+from lakehouse_assets.core.lake.landing import scan_landing
 from lakehouse_assets.defs.ingest.assets import datasets
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource

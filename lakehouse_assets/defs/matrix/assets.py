@@ -1,8 +1,8 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from lakehouse_assets.core.playbooks import PlaybookLog, playbook_table
-from lakehouse_assets.core.warehouse import register_table
+from lakehouse_assets.core.lake.derived import register_table
+from lakehouse_assets.core.memory.playbooks import PlaybookLog, playbook_table
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource
 

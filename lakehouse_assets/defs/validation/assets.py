@@ -2,8 +2,8 @@ import dagster as dg
 import pyarrow.compute as pc
 from dagster_duckdb import DuckDBResource
 
-from lakehouse_assets.core.iterate_sessions import read_day, write_day
-from lakehouse_assets.core.jsonl import DailyJournal
+from lakehouse_assets.core.llm.iterate_sessions import read_day, write_day
+from lakehouse_assets.core.memory.journal import DailyJournal
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.defs.validation.partitions import session_days
 from lakehouse_assets.resources import LakeResource

@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from lakehouse_assets.core.iterate_sessions import ungrounded_accepted_fills
+from lakehouse_assets.core.llm.iterate_sessions import ungrounded_accepted_fills
 from lakehouse_assets.defs.validation.assets import iterate_sessions
 from lakehouse_assets.defs.validation.partitions import session_days
 from lakehouse_assets.resources import LakeResource

@@ -1,7 +1,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from lakehouse_assets.core.warehouse import WORKERS_BY_ROLE_SQL, build_derived_table
+from lakehouse_assets.core.lake.derived import WORKERS_BY_ROLE_SQL, build_derived_table
 from lakehouse_assets.defs.ingest.assets import datasets
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource

@@ -1,0 +1,1 @@
+"""Memory: the durable JSONL journals and what is kept in them (pathways, playbooks, the observer)."""

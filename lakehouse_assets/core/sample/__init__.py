@@ -1,0 +1,1 @@
+"""The sample roster: its vocabulary and the deterministic worker generator."""

@@ -1,0 +1,1 @@
+"""Sandboxed SQL over the catalog: read-only DuckDB with deadlines, row caps and plain errors."""
