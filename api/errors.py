@@ -30,7 +30,7 @@ from lakehouse_assets.core.llm.validation import UnknownKind, ValidationFailed
 from lakehouse_assets.core.memory.observer import InvalidOp
 from lakehouse_assets.core.memory.pathway import PathwayError, TraceNotFound, TraceRetired
 from lakehouse_assets.core.memory.playbooks import InvalidPlaybook
-from lakehouse_assets.core.retrieval.search import SearchError
+from lakehouse_assets.core.retrieval.exceptions import SearchError
 from lakehouse_assets.core.sql.engine import SqlError, SqlRefused, SqlTimeout
 from lakehouse_assets.core.vectors.embedder import EmbeddingError, EmptyText
 from lakehouse_assets.core.vectors.store import IndexConflict, IndexNotFound, InvalidIndexRequest, VectorStoreError

@@ -25,6 +25,7 @@ from api.slots import Slots
 from lakehouse_assets.core.lake.catalog import Catalog
 from lakehouse_assets.core.lake.storage import open_storage
 from lakehouse_assets.core.llm.chat import chat_router_from_settings
+from lakehouse_assets.core.llm.downgrade import DowngradePolicy
 from lakehouse_assets.core.llm.validation import Roster
 from lakehouse_assets.core.memory.journal import DailyJournal
 from lakehouse_assets.core.memory.observer import Observer
@@ -34,7 +35,7 @@ from lakehouse_assets.core.memory.playbook_recent import RecentPlaybooks
 from lakehouse_assets.core.memory.playbooks import PlaybookLog
 from lakehouse_assets.core.retrieval.corpora import CORPORA
 from lakehouse_assets.core.retrieval.facet_frame import catalog_frames
-from lakehouse_assets.core.retrieval.search import DowngradePolicy, MatrixSearch
+from lakehouse_assets.core.retrieval.search import MatrixSearch
 from lakehouse_assets.core.sql.engine import SqlEngine
 from lakehouse_assets.core.vectors.embedder import embedder_from_settings, instant_embedder
 from lakehouse_assets.core.vectors.store import open_vector_store

@@ -13,7 +13,7 @@ from api.schemas.matrix import (
     PlaybookRecordResponse,
 )
 from lakehouse_assets.core.memory.playbooks import PlaybookRecord
-from lakehouse_assets.core.retrieval.search import SearchRequest
+from lakehouse_assets.core.retrieval.results import SearchRequest
 
 router = APIRouter(prefix="/matrix", tags=["matrix"], route_class=Route)
 

@@ -30,7 +30,7 @@ from api.schemas.vectors import (
     SearchRequest,
     SearchResponse,
 )
-from lakehouse_assets.core.retrieval.search import chroma_where, filter_clauses
+from lakehouse_assets.core.retrieval.filters import chroma_where, filter_clauses
 from lakehouse_assets.core.vectors.store import IndexConflict, IndexSpec, InvalidIndexRequest
 
 embed_router = APIRouter(prefix="/embed", tags=["vectors"], route_class=Route)

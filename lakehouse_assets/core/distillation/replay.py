@@ -21,7 +21,8 @@ from lakehouse_assets.core.llm.iterate import KIND_INSTRUCTIONS, grounded_in_ros
 from lakehouse_assets.core.llm.json_extract import NoJson, extract_json
 from lakehouse_assets.core.llm.validation import Roster, ValidationFailed, validate
 from lakehouse_assets.core.memory.journal import DailyJournal, JsonlJournal, utc_now
-from lakehouse_assets.core.retrieval.search import MatrixSearch, SearchRequest
+from lakehouse_assets.core.retrieval.results import SearchRequest
+from lakehouse_assets.core.retrieval.search import MatrixSearch
 
 log = logging.getLogger(__name__)
 

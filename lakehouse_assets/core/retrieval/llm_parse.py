@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lakehouse_assets.core.llm.chat.types import ChatError, ChatRequest, Message
 from lakehouse_assets.core.llm.json_extract import NoJson, extract_json
-from lakehouse_assets.core.retrieval.query_parse import Constraint
+from lakehouse_assets.core.retrieval.query_parse import Constraint, ParsedQuery
 from lakehouse_assets.core.retrieval.vocabulary import Vocabulary
 
 MAX_VALUES_SHOWN = 60
@@ -117,3 +117,16 @@ def propose(
         else:
             proposal.rejected.append({"proposed": item, "reason": checked})
     return proposal
+
+
+def with_proposals(
+    parsed: ParsedQuery, chat: Any | None, query: str, vocab: Vocabulary, *, model: str | None, tier: str | None
+) -> ParsedQuery:
+    """The parse with the model's accepted constraints on its unparsed words added (the parser's own win on a
+    field both name), and what the model proposed beside it."""
+    if chat is None:
+        return replace(parsed, llm={"error": "no chat model is configured: the parse is the parser's alone"})
+    proposal = propose(chat, query, parsed.unparsed, vocab, model=model, tier=tier)
+    taken = {c.field for c in parsed.constraints}
+    added = tuple(c for c in proposal.accepted if c.field not in taken)
+    return replace(parsed, constraints=parsed.constraints + added, llm=proposal.as_dict())

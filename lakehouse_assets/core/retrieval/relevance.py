@@ -21,8 +21,9 @@ embedded by the same model as the query, so each tier carries its own calibratio
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -127,3 +128,32 @@ class Calibrations:
             if len(self._made) >= self._keep:
                 self._made.pop(next(iter(self._made)))
             return self._made.setdefault(key, made)
+
+
+def below_floor(dropped: int, floors: Mapping[str, Floor], fixed: float) -> str:
+    """The shortfall of a search whose `dropped` candidates the floors (calibrated, else `fixed`) kept out."""
+    many = "candidate was" if dropped == 1 else "candidates were"
+    if not floors:
+        return f"{dropped} more {many} below the relevance floor {fixed}"
+    why = "; ".join(f"{c}: {f.value:.3f}, its similarity to {f.nearest!r}" for c, f in floors.items())
+    return (
+        f"{dropped} more {many} less similar to the query than work the corpus does not hold ({why}; "
+        f"the nearest of the off-topic probes its text lacks)"
+    )
+
+
+def relevance_report(
+    corpora: Sequence[str], floors: Mapping[str, Floor], fixed: float, anchored: Collection[str], mode: str
+) -> dict[str, dict[str, Any]]:
+    """Per corpus searched: the floor its hits had to clear, and why that one."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in corpora:
+        if mode == "keyword":
+            out[name] = {"floor": None, "basis": "keyword mode: every keyword match is kept"}
+        elif name in anchored:
+            out[name] = {"floor": None, "basis": "a role, certification or skill the query named admits"}
+        elif name in floors:
+            out[name] = {**floors[name].as_dict(), "basis": "calibrated"}
+        else:
+            out[name] = {"floor": fixed, "basis": "fixed"}
+    return out

@@ -274,3 +274,29 @@ def _best_first(distance: np.ndarray, k: int | None) -> np.ndarray:
     kth = np.partition(distance, k - 1)[k - 1]
     candidates = np.flatnonzero(distance <= kth)  # ascending positions: the stable sort keeps ties in order
     return candidates[np.argsort(distance[candidates], kind="stable")][:k]
+
+
+class Mirrors:
+    """Queries of indexes through their copies in memory while they are small (IndexMirror), else the store."""
+
+    def __init__(self, store: VectorStore) -> None:
+        self.store = store
+        self._mirrors: dict[str, IndexMirror] = {}
+
+    def mirror(self, index: str) -> IndexMirror:
+        found = self._mirrors.get(index)
+        return found if found is not None else self._mirrors.setdefault(index, IndexMirror(self.store, index))
+
+    def query(
+        self, index: str, *, model: str, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[VectorHit]:
+        """The index's nearest `k` matching `where`."""
+        hits = self.mirror(index).query(model=model, vector=vector, k=k, where=where)
+        if hits is not None:
+            return hits
+        return self.store.query(index, model=model, vector=vector, k=k, where=where)
+
+    def held(self, index: str, ids: Sequence[str]) -> set[str] | None:
+        """Which of `ids` the index's copy holds, when it has been copied (see IndexMirror.held)."""
+        found = self._mirrors.get(index)
+        return None if found is None else found.held(ids)

@@ -10,19 +10,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from lakehouse_assets.core.llm.downgrade import DowngradePolicy, downgrade_gate
 from lakehouse_assets.core.memory.playbook_index import index_playbooks, record_playbooks
 from lakehouse_assets.core.memory.playbook_recent import RecentPlaybooks, playbook_documents
 from lakehouse_assets.core.memory.playbooks import PlaybookLog, PlaybookRecord
 from lakehouse_assets.core.retrieval.corpora import PLAYBOOKS, WORKERS
-from lakehouse_assets.core.retrieval.search import (
-    MAX_BOOST,
-    DowngradePolicy,
-    Hit,
-    MatrixSearch,
-    SearchError,
-    SearchRequest,
-    downgrade_gate,
-)
+from lakehouse_assets.core.retrieval.exceptions import SearchError
+from lakehouse_assets.core.retrieval.ranking import MAX_BOOST
+from lakehouse_assets.core.retrieval.results import Hit, SearchRequest
+from lakehouse_assets.core.retrieval.search import MatrixSearch
 from lakehouse_assets.core.vectors.embedder import CachedEmbedder, Embedder
 from lakehouse_assets.core.vectors.indexing import sync_index
 from lakehouse_assets.core.vectors.store import VectorStore

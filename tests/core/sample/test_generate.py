@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 
+from lakehouse_assets.core.sample import generate as sample
 from lakehouse_assets.core.sample.generate import (
     AVAILABILITY,
     CITIES,
@@ -23,7 +24,6 @@ from lakehouse_assets.core.sample.generate import (
     generate_workers,
     write_workers_csv,
 )
-from lakehouse_assets.core.sample import generate as sample
 
 ROWS = 3_000
 ROLE_BY_NAME = {r.name: r for r in ROLES}

@@ -604,8 +604,8 @@ def test_chroma_internal_errors_on_reads_are_retried_then_named(tmp_path: Path, 
     moment later succeeds. One that keeps failing is IndexUnavailable (a 503 with Retry-After), not a 500."""
     from chromadb.errors import InternalError
 
-    from lakehouse_assets.core.vectors.store import IndexUnavailable
     from lakehouse_assets.core.vectors import store as vectors_module
+    from lakehouse_assets.core.vectors.store import IndexUnavailable
 
     monkeypatch.setattr(vectors_module, "READ_BACKOFF_SECONDS", 0.001)
     store = VectorStore.local(tmp_path / "chroma")
