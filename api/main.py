@@ -34,7 +34,7 @@ from lakehouse_assets.core.memory.playbook_index import PlaybookWriter
 from lakehouse_assets.core.memory.playbook_recent import RecentPlaybooks
 from lakehouse_assets.core.memory.playbooks import PlaybookLog
 from lakehouse_assets.core.retrieval.corpora import CORPORA
-from lakehouse_assets.core.retrieval.facet_frame import catalog_frames
+from lakehouse_assets.core.retrieval.frame_cache import catalog_frames
 from lakehouse_assets.core.retrieval.search import MatrixSearch
 from lakehouse_assets.core.sql.engine import SqlEngine
 from lakehouse_assets.core.vectors.embedder import embedder_from_settings, instant_embedder

@@ -32,7 +32,7 @@ from lakehouse_assets.core.retrieval.evaluation import (
     evaluate,
     ground_truth,
 )
-from lakehouse_assets.core.retrieval.facet_frame import catalog_frames
+from lakehouse_assets.core.retrieval.frame_cache import catalog_frames
 from lakehouse_assets.core.sample.generate import ROLES, Role
 from lakehouse_assets.core.sample.other_roster import OTHER_ROLES
 from lakehouse_assets.core.vectors.embedder import STATIC_MODEL

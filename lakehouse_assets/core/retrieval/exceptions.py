@@ -5,3 +5,7 @@ from __future__ import annotations
 
 class SearchError(ValueError):
     """A search request that cannot run as asked (unknown corpus or field, bad filter, k out of range)."""
+
+
+class ConstraintError(ValueError):
+    """A constraint that cannot apply: an unknown field, or an operator the field's kind does not take."""

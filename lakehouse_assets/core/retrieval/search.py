@@ -30,15 +30,8 @@ import numpy as np
 from lakehouse_assets.core.llm.downgrade import DowngradePolicy, downgrade_gate
 from lakehouse_assets.core.memory.playbook_recent import RecentPlaybooks
 from lakehouse_assets.core.retrieval.corpora import CORPORA, WORKERS, CorpusSpec
-from lakehouse_assets.core.retrieval.exceptions import SearchError
-from lakehouse_assets.core.retrieval.facet_frame import (
-    ConstraintError,
-    FacetFrame,
-    FrameCache,
-    IndexState,
-    tier_index,
-    vectors_of,
-)
+from lakehouse_assets.core.retrieval.exceptions import ConstraintError, SearchError
+from lakehouse_assets.core.retrieval.facet_frame import FacetFrame
 from lakehouse_assets.core.retrieval.filters import (
     chroma_where,
     filter_clauses,
@@ -46,6 +39,7 @@ from lakehouse_assets.core.retrieval.filters import (
     filter_fields,
     translate_filter,
 )
+from lakehouse_assets.core.retrieval.frame_cache import FrameCache, IndexState, tier_index, vectors_of
 from lakehouse_assets.core.retrieval.hybrid import describe, search_frame
 from lakehouse_assets.core.retrieval.llm_parse import with_proposals
 from lakehouse_assets.core.retrieval.playbook_boost import PLAYBOOK_MIN_SIMILARITY, PlaybookBoost

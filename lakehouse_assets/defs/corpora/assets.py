@@ -2,7 +2,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.retrieval.corpora import build_corpus, corpus_spec, documents_table
-from lakehouse_assets.core.retrieval.facet_frame import tier_index
+from lakehouse_assets.core.retrieval.frame_cache import tier_index
 from lakehouse_assets.core.vectors.indexing import sync_index
 from lakehouse_assets.defs.corpora.embedding import embed_embeddings_part, finish_embeddings, plan_embeddings
 from lakehouse_assets.defs.corpora.partitions import corpus_partitions

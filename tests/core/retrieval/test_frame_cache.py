@@ -13,14 +13,8 @@ import numpy as np
 import pytest
 
 from lakehouse_assets.core.retrieval import facet_frame
-from lakehouse_assets.core.retrieval.facet_frame import (
-    FacetFrame,
-    FrameCache,
-    FrameSource,
-    FrameVectors,
-    IndexSource,
-    read_vectors,
-)
+from lakehouse_assets.core.retrieval.facet_frame import FacetFrame, FrameVectors, read_vectors
+from lakehouse_assets.core.retrieval.frame_cache import FrameCache, FrameSource, IndexSource
 from lakehouse_assets.core.retrieval.vocabulary import Vocabulary
 from lakehouse_assets.core.vectors.store import IndexSpec, VectorStore
 

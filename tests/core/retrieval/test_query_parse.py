@@ -7,7 +7,8 @@ import pyarrow as pa
 import pytest
 
 from lakehouse_assets.core.retrieval.corpora import WORKERS
-from lakehouse_assets.core.retrieval.facet_frame import ConstraintError, FacetFrame, build_frame
+from lakehouse_assets.core.retrieval.exceptions import ConstraintError
+from lakehouse_assets.core.retrieval.facet_frame import FacetFrame, build_frame
 from lakehouse_assets.core.retrieval.query_parse import Constraint, parse_query
 from lakehouse_assets.core.retrieval.vocabulary import Facet, aliases_of, learn_vocabulary
 from lakehouse_assets.core.sample.generate import generate_workers
