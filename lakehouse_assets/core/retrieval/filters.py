@@ -7,9 +7,9 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from lakehouse_assets.core.retrieval.corpora import CorpusSpec
+from lakehouse_assets.core.retrieval.exceptions import SearchError
 from lakehouse_assets.core.retrieval.facet_frame import FacetFrame
 from lakehouse_assets.core.retrieval.query_parse import Constraint
-from lakehouse_assets.core.retrieval.results import SearchError
 
 _RANGE_OPS = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 _LIST_OPS = {"in": "$in", "nin": "$nin"}

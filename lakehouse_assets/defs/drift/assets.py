@@ -8,7 +8,25 @@ from typing import Any
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from lakehouse_assets.core.drift import scores as drift
+from lakehouse_assets.core.drift.daily import score_playbooks, score_scorer
+from lakehouse_assets.core.drift.datasets import score_dataset
+from lakehouse_assets.core.drift.embeddings import score_embeddings
+from lakehouse_assets.core.drift.exceptions import DriftError
+from lakehouse_assets.core.drift.names import (
+    DATASET_DRIFT,
+    EMBEDDING_DRIFT,
+    PLAYBOOK_DRIFT,
+    SCORED_EVIDENCE,
+    SCORER_DRIFT,
+)
+from lakehouse_assets.core.drift.tables import markdown_table, write_scores
+from lakehouse_assets.core.drift.verdicts import (
+    Verdict,
+    dataset_limits,
+    embedding_limits,
+    playbook_limits,
+    scorer_limits,
+)
 from lakehouse_assets.core.ingest.csv import IngestResult
 from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.memory.playbooks import PlaybookLog
@@ -46,8 +64,8 @@ def _summary(storage: LakeStorage, result: IngestResult, rows: Sequence[Mapping[
     verdicts = [r["verdict"] for r in rows]
     return {
         **dataset_metadata(storage, result.manifest, created=result.created),
-        "drifted": dg.MetadataValue.int(verdicts.count(drift.DRIFT)),
-        "too_few_rows": dg.MetadataValue.int(verdicts.count(drift.TOO_FEW_ROWS)),
+        "drifted": dg.MetadataValue.int(verdicts.count(Verdict.DRIFT)),
+        "too_few_rows": dg.MetadataValue.int(verdicts.count(Verdict.TOO_FEW_ROWS)),
     }
 
 
@@ -56,7 +74,7 @@ def _single_row(row: Mapping[str, Any], ints: Sequence[str], floats: Sequence[st
     return {
         **{c: dg.MetadataValue.int(int(row[c])) for c in ints if row.get(c) is not None},
         **_scores((c, row.get(c)) for c in floats),
-        "verdict": dg.MetadataValue.text(row["verdict"]),
+        "verdict": dg.MetadataValue.text(str(row["verdict"])),
     }
 
 
@@ -82,7 +100,7 @@ def dataset_drift(
             context.log.warning("dataset %r is not in the catalog yet: nothing to score", name)
         else:
             try:
-                scored = drift.score_dataset(
+                scored = score_dataset(
                     conn,
                     day,
                     name,
@@ -91,14 +109,14 @@ def dataset_drift(
                     baseline_version=settings.drift_baseline_version,
                     max_sample=settings.drift_max_sample,
                     min_rows=settings.drift_min_rows,
-                    limits=drift.dataset_limits(settings),
+                    limits=dataset_limits(settings),
                     max_categories=settings.drift_max_categories,
                 )
-            except drift.DriftError as e:
+            except DriftError as e:
                 raise dg.Failure(description=str(e)) from None
         rows = scored.rows if scored else []
-        result = drift.write_scores(
-            conn, drift.DATASET_DRIFT, day, rows, lake=storage, catalog=catalog, scratch_dir=settings.scratch_dir
+        result = write_scores(
+            conn, DATASET_DRIFT, day, rows, lake=storage, catalog=catalog, scratch_dir=settings.scratch_dir
         )
     metrics = ("psi", "ks_statistic", "wasserstein", "js_distance")
     metadata = _summary(storage, result, rows)
@@ -121,7 +139,7 @@ def dataset_drift(
         metadata.update(_scores((f"{m}.{r['column_name']}", r.get(m)) for m in metrics))
     columns = ("column_name", "kind", "baseline_rows", "current_rows", *metrics, "ks_pvalue", "chi2_pvalue", "verdict")
     metadata["scores"] = dg.MetadataValue.md(
-        drift.markdown_table(rows, columns, empty=f"_dataset {name} is not in the catalog yet_")
+        markdown_table(rows, columns, empty=f"_dataset {name} is not in the catalog yet_")
     )
     return dg.MaterializeResult(metadata=metadata)
 
@@ -142,7 +160,7 @@ def embedding_drift(
     settings = lake.settings()
     storage, catalog = lake.storage(), lake.catalog()
     with duckdb.get_connection() as conn:
-        scored = drift.score_embeddings(
+        scored = score_embeddings(
             conn,
             day,
             CORPORA.values(),
@@ -152,11 +170,11 @@ def embedding_drift(
             scratch_dir=settings.scratch_dir,
             sample_size=settings.drift_embedding_sample,
             min_rows=settings.drift_min_rows,
-            limits=drift.embedding_limits(settings),
+            limits=embedding_limits(settings),
         )
-        result = drift.write_scores(
+        result = write_scores(
             conn,
-            drift.EMBEDDING_DRIFT,
+            EMBEDDING_DRIFT,
             day,
             scored.rows,
             lake=storage,
@@ -168,19 +186,19 @@ def embedding_drift(
     rows = scored.rows
     metadata = _summary(storage, result, rows)
     metadata["baselines_created"] = dg.MetadataValue.text(", ".join(scored.baselines_created) or "none")
-    metadata["no_index"] = dg.MetadataValue.int(sum(r["verdict"] == drift.NO_INDEX for r in rows))
+    metadata["no_index"] = dg.MetadataValue.int(sum(r["verdict"] == Verdict.NO_INDEX for r in rows))
     metadata.update(_scores((f"max_{m}", _max(rows, m)) for m in ("centroid_shift", "mmd")))
     for r in rows:
         metadata.update(_scores((f"{m}.{r['corpus']}", r.get(m)) for m in ("centroid_shift", "mmd")))
         metadata[f"vectors.{r['corpus']}"] = dg.MetadataValue.int(r["index_vectors"])
     columns = ("corpus", "index_vectors", "baseline_vectors", "current_vectors", "centroid_shift", "mmd", "verdict")
-    metadata["scores"] = dg.MetadataValue.md(drift.markdown_table(rows, columns))
+    metadata["scores"] = dg.MetadataValue.md(markdown_table(rows, columns))
     return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
     # the day and the day before it
-    deps=[dg.AssetDep(drift.SCORED_EVIDENCE, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))],
+    deps=[dg.AssetDep(SCORED_EVIDENCE, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))],
     kinds={"duckdb", "parquet", "scipy"},
     **_COMMON,
 )
@@ -192,20 +210,20 @@ def scorer_drift(context: dg.AssetExecutionContext, lake: LakeResource, duckdb: 
     settings = lake.settings()
     storage, catalog = lake.storage(), lake.catalog()
     with duckdb.get_connection() as conn:
-        row = drift.score_scorer(
+        row = score_scorer(
             conn,
             day,
             lake=storage,
             catalog=catalog,
             max_sample=settings.drift_max_sample,
             min_rows=settings.drift_min_rows,
-            limits=drift.scorer_limits(settings),
+            limits=scorer_limits(settings),
         )
-        result = drift.write_scores(
-            conn, drift.SCORER_DRIFT, day, [row], lake=storage, catalog=catalog, scratch_dir=settings.scratch_dir
+        result = write_scores(
+            conn, SCORER_DRIFT, day, [row], lake=storage, catalog=catalog, scratch_dir=settings.scratch_dir
         )
-    if row["verdict"] == drift.NO_DATA:
-        context.log.warning("dataset %r is not in the catalog yet: nothing to score", drift.SCORED_EVIDENCE)
+    if row["verdict"] == Verdict.NO_DATA:
+        context.log.warning("dataset %r is not in the catalog yet: nothing to score", SCORED_EVIDENCE)
     metadata = _summary(storage, result, [row])
     metadata["previous_day"] = dg.MetadataValue.text(row["previous_day"])
     metadata.update(
@@ -216,7 +234,7 @@ def scorer_drift(context: dg.AssetExecutionContext, lake: LakeResource, duckdb: 
         )
     )
     columns = ("day", "previous_day", "baseline_rows", "current_rows", "mean_shift", "ks_statistic", "wasserstein")
-    metadata["scores"] = dg.MetadataValue.md(drift.markdown_table([row], (*columns, "verdict")))
+    metadata["scores"] = dg.MetadataValue.md(markdown_table([row], (*columns, "verdict")))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -232,13 +250,11 @@ def playbook_drift(
     replay = PlaybookLog(settings.playbook_log_path).replay()
     if replay.skipped_lines:
         context.log.warning("%d unreadable lines in the playbook log were skipped", replay.skipped_lines)
-    row = drift.score_playbooks(
-        replay.records, day, min_rows=settings.drift_min_rows, limits=drift.playbook_limits(settings)
-    )
+    row = score_playbooks(replay.records, day, min_rows=settings.drift_min_rows, limits=playbook_limits(settings))
     storage, catalog = lake.storage(), lake.catalog()
     with duckdb.get_connection() as conn:
-        result = drift.write_scores(
-            conn, drift.PLAYBOOK_DRIFT, day, [row], lake=storage, catalog=catalog, scratch_dir=settings.scratch_dir
+        result = write_scores(
+            conn, PLAYBOOK_DRIFT, day, [row], lake=storage, catalog=catalog, scratch_dir=settings.scratch_dir
         )
     metadata = _summary(storage, result, [row])
     counts = (
@@ -253,5 +269,5 @@ def playbook_drift(
     metadata.update(_single_row(row, counts, ("js_distance", "new_worker_share")))
     metadata["skipped_lines"] = dg.MetadataValue.int(replay.skipped_lines)
     columns = ("day", "baseline_endorsements", "current_endorsements", "new_workers", "new_worker_share")
-    metadata["scores"] = dg.MetadataValue.md(drift.markdown_table([row], (*columns, "js_distance", "verdict")))
+    metadata["scores"] = dg.MetadataValue.md(markdown_table([row], (*columns, "js_distance", "verdict")))
     return dg.MaterializeResult(metadata=metadata)

@@ -11,7 +11,24 @@ import duckdb
 import numpy as np
 import pytest
 
-from lakehouse_assets.core.drift import scores as drift
+from lakehouse_assets.core.drift.daily import recorded_day, score_playbooks
+from lakehouse_assets.core.drift.datasets import DatasetDrift, column_kind, score_dataset
+from lakehouse_assets.core.drift.exceptions import DriftError
+from lakehouse_assets.core.drift.statistics import (
+    CategoricalScores,
+    categorical_scores,
+    centroid_shift,
+    mmd_rbf,
+    numeric_scores,
+    psi,
+)
+from lakehouse_assets.core.drift.verdicts import (
+    dataset_limits,
+    embedding_limits,
+    offending_rows,
+    playbook_limits,
+    verdict,
+)
 from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
 from lakehouse_assets.core.memory.playbooks import PlaybookRecord
 from lakehouse_assets.core.settings import LakehouseSettings
@@ -25,7 +42,7 @@ def normal(seed: int, mean: float = 0.0, sd: float = 1.0, n: int = N) -> np.ndar
 
 
 @pytest.mark.parametrize(
-    ("current", "psi", "ks", "wasserstein", "verdict"),
+    ("current", "psi", "ks", "wasserstein", "expected"),
     [
         # normal(0,1) vs normal(0.5,1): PSI ≈ 0.25, KS ≈ 2Φ(0.25)-1 ≈ 0.197 (right at its threshold)
         pytest.param(normal(2, mean=0.5), (0.2, 0.35), (0.17, 0.23), (0.45, 0.55), "drift", id="mean+0.5"),
@@ -34,30 +51,30 @@ def normal(seed: int, mean: float = 0.0, sd: float = 1.0, n: int = N) -> np.ndar
         pytest.param(normal(2), (0.0, 0.02), (0.0, 0.04), (0.0, 0.06), "stable", id="same distribution"),
     ],
 )
-def test_numeric_scores_see_a_known_shift_and_not_noise(current, psi, ks, wasserstein, verdict):
-    s = drift.numeric_scores(normal(1), current)
+def test_numeric_scores_see_a_known_shift_and_not_noise(current, psi, ks, wasserstein, expected):
+    s = numeric_scores(normal(1), current)
     assert psi[0] <= s.psi <= psi[1]
     assert ks[0] <= s.ks_statistic <= ks[1]
     assert wasserstein[0] <= s.wasserstein <= wasserstein[1]
-    assert (s.ks_pvalue < 1e-6) == (verdict == "drift")
+    assert (s.ks_pvalue < 1e-6) == (expected == "drift")
     scores = {"psi": s.psi, "ks_statistic": s.ks_statistic}
-    assert drift.verdict(N, N, scores, drift.dataset_limits(DEFAULTS), 30) == verdict
+    assert verdict(N, N, scores, dataset_limits(DEFAULTS), 30) == expected
 
 
 def test_psi_bins_at_baseline_quantiles_and_survives_empty_bins():
     baseline = np.arange(1000, dtype=float)
-    assert drift.psi(baseline, baseline) == 0.0
+    assert psi(baseline, baseline) == 0.0
     # every current value lands in the top bin: 9 bins empty, counted as epsilon instead of log(0)
-    assert math.isfinite(drift.psi(baseline, np.full(100, 5000.0))) and drift.psi(baseline, np.full(100, 5000.0)) > 5
+    assert math.isfinite(psi(baseline, np.full(100, 5000.0))) and psi(baseline, np.full(100, 5000.0)) > 5
     # a constant baseline still tells a different constant apart
-    assert drift.psi(np.full(100, 5.0), np.full(100, 6.0)) > 5
-    assert math.isnan(drift.psi(baseline, np.array([])))
+    assert psi(np.full(100, 5.0), np.full(100, 6.0)) > 5
+    assert math.isnan(psi(baseline, np.array([])))
 
 
 def test_nan_values_are_ignored_and_empty_sides_score_nan():
     with_nan = np.concatenate([normal(1), [np.nan] * 50])
-    assert drift.numeric_scores(with_nan, normal(1)).ks_statistic == 0.0
-    empty = drift.numeric_scores([], normal(1))
+    assert numeric_scores(with_nan, normal(1)).ks_statistic == 0.0
+    empty = numeric_scores([], normal(1))
     assert math.isnan(empty.psi) and math.isnan(empty.ks_statistic) and math.isnan(empty.baseline_mean)
 
 
@@ -79,7 +96,7 @@ ROLES = {"welder": 0.5, "cook": 0.3, "driver": 0.2}
     ],
 )
 def test_categorical_scores_see_a_known_shift_and_not_noise(current, js, drifted):
-    s = drift.categorical_scores(_counts(ROLES, N, 1), current)
+    s = categorical_scores(_counts(ROLES, N, 1), current)
     assert js[0] <= s.js_distance <= js[1]
     assert (s.js_distance > DEFAULTS.drift_js_threshold) == drifted
     assert (s.chi2_pvalue < 1e-3) == drifted
@@ -87,10 +104,10 @@ def test_categorical_scores_see_a_known_shift_and_not_noise(current, js, drifted
 
 
 def test_categorical_edge_cases():
-    assert drift.categorical_scores({"a": 5}, {"a": 7}) == drift.CategoricalScores(0.0, 0.0, 1.0, 1)
-    disjoint = drift.categorical_scores({"a": 5}, {"b": 5})
+    assert categorical_scores({"a": 5}, {"a": 7}) == CategoricalScores(0.0, 0.0, 1.0, 1)
+    disjoint = categorical_scores({"a": 5}, {"b": 5})
     assert disjoint.js_distance == pytest.approx(1.0)
-    assert math.isnan(drift.categorical_scores({}, {"a": 1}).js_distance)
+    assert math.isnan(categorical_scores({}, {"a": 1}).js_distance)
 
 
 @pytest.mark.parametrize(
@@ -104,7 +121,7 @@ def test_categorical_edge_cases():
     ],
 )
 def test_verdicts(baseline_rows, current_rows, scores, expected):
-    assert drift.verdict(baseline_rows, current_rows, scores, drift.dataset_limits(DEFAULTS), 30) == expected
+    assert verdict(baseline_rows, current_rows, scores, dataset_limits(DEFAULTS), 30) == expected
 
 
 def test_offending_rows_ignore_unscored_verdicts():
@@ -115,7 +132,7 @@ def test_offending_rows_ignore_unscored_verdicts():
         {"column_name": "c", "psi": 0.1, "verdict": "stable"},
         {"column_name": "d", "psi": None, "verdict": "no_data"},
     ]
-    assert [r["column_name"] for r in drift.offending_rows(rows, limits)] == ["a"]
+    assert [r["column_name"] for r in offending_rows(rows, limits)] == ["a"]
 
 
 def vectors(seed: int, n: int = 300, d: int = 384, shift: float = 0.0) -> np.ndarray:
@@ -136,16 +153,16 @@ def vectors(seed: int, n: int = 300, d: int = 384, shift: float = 0.0) -> np.nda
 )
 def test_embedding_scores_see_a_known_shift_and_not_noise(current, centroid, mmd, drifted):
     baseline = vectors(1)
-    shift, discrepancy = drift.centroid_shift(baseline, current), drift.mmd_rbf(baseline, current)
+    shift, discrepancy = centroid_shift(baseline, current), mmd_rbf(baseline, current)
     assert centroid[0] <= shift <= centroid[1]
     assert mmd[0] <= discrepancy <= mmd[1]
     scores = {"centroid_shift": shift, "mmd": discrepancy}
-    assert (drift.verdict(300, 300, scores, drift.embedding_limits(DEFAULTS), 30) == "drift") == drifted
+    assert (verdict(300, 300, scores, embedding_limits(DEFAULTS), 30) == "drift") == drifted
 
 
 def test_embedding_scores_of_empty_or_zero_samples_are_nan():
-    assert math.isnan(drift.mmd_rbf(np.zeros((0, 4)), np.ones((3, 4))))
-    assert math.isnan(drift.centroid_shift(np.zeros((3, 4)), np.ones((3, 4))))
+    assert math.isnan(mmd_rbf(np.zeros((0, 4)), np.ones((3, 4))))
+    assert math.isnan(centroid_shift(np.zeros((3, 4)), np.ones((3, 4))))
 
 
 def record(day: str, *ids: str, query: str = "forklift driver") -> PlaybookRecord:
@@ -157,29 +174,29 @@ def test_playbook_drift_compares_the_day_with_everything_before():
     same = [record("2026-03-03", "w1", "w2", "w3", query=f"s{i}") for i in range(10)]
     moved = [record("2026-03-03", "w7", "w8", "w1", query=f"m{i}") for i in range(10)]
     later = [record("2026-03-04", "w9", query="later")]
-    limits = drift.playbook_limits(DEFAULTS)
+    limits = playbook_limits(DEFAULTS)
 
-    stable = drift.score_playbooks([*history, *same, *same, *later], "2026-03-03", min_rows=30, limits=limits)
+    stable = score_playbooks([*history, *same, *same, *later], "2026-03-03", min_rows=30, limits=limits)
     assert stable["js_distance"] == pytest.approx(0.0, abs=1e-9)
     assert (stable["baseline_endorsements"], stable["current_endorsements"]) == (60, 30)  # duplicates count once
     assert (stable["new_workers"], stable["new_worker_share"], stable["verdict"]) == (0, 0.0, "stable")
 
-    shifted = drift.score_playbooks([*history, *moved], "2026-03-03", min_rows=30, limits=limits)
+    shifted = score_playbooks([*history, *moved], "2026-03-03", min_rows=30, limits=limits)
     assert shifted["js_distance"] > 0.5 and shifted["verdict"] == "drift"
     assert (shifted["current_workers"], shifted["new_workers"]) == (3, 2)
     assert shifted["new_worker_share"] == pytest.approx(2 / 3)
 
-    few = drift.score_playbooks([*history, *moved[:2]], "2026-03-03", min_rows=30, limits=limits)
+    few = score_playbooks([*history, *moved[:2]], "2026-03-03", min_rows=30, limits=limits)
     assert few["verdict"] == "too_few_rows" and few["current_endorsements"] == 6
 
-    first_day = drift.score_playbooks(history, "2026-03-01", min_rows=30, limits=limits)
+    first_day = score_playbooks(history, "2026-03-01", min_rows=30, limits=limits)
     assert first_day["baseline_endorsements"] == 0 and math.isnan(first_day["js_distance"])
 
 
 def test_recorded_day_is_the_utc_day():
-    assert drift.recorded_day("2026-03-03T23:30:00-02:00") == "2026-03-04"
-    assert drift.recorded_day("2026-03-03T10:00:00.000Z") == "2026-03-03"
-    assert drift.recorded_day("not a time") is None
+    assert recorded_day("2026-03-03T23:30:00-02:00") == "2026-03-04"
+    assert recorded_day("2026-03-03T10:00:00.000Z") == "2026-03-03"
+    assert recorded_day("not a time") is None
 
 
 @pytest.mark.parametrize(
@@ -196,7 +213,7 @@ def test_recorded_day_is_the_utc_day():
     ],
 )
 def test_column_kinds(sql_type, kind):
-    assert drift.column_kind(sql_type) == kind
+    assert column_kind(sql_type) == kind
 
 
 def test_seeded_sample_of_a_large_dataset_is_repeatable(settings, lake, catalog):
@@ -214,8 +231,8 @@ def test_seeded_sample_of_a_large_dataset_is_repeatable(settings, lake, catalog)
     )
     conn = duckdb.connect()
 
-    def score() -> drift.DatasetDrift:
-        return drift.score_dataset(
+    def score() -> DatasetDrift:
+        return score_dataset(
             conn,
             "2026-03-03",
             "workers",
@@ -224,7 +241,7 @@ def test_seeded_sample_of_a_large_dataset_is_repeatable(settings, lake, catalog)
             baseline_version=1,
             max_sample=500,
             min_rows=30,
-            limits=drift.dataset_limits(DEFAULTS),
+            limits=dataset_limits(DEFAULTS),
         )
 
     first, second = score(), score()
@@ -233,8 +250,8 @@ def test_seeded_sample_of_a_large_dataset_is_repeatable(settings, lake, catalog)
     assert [r["column_name"] for r in first.rows] == ["role", "hourly_rate"]
     assert all(r.get("psi", 0.0) == 0.0 and r.get("js_distance", 0.0) == 0.0 for r in first.rows)
     assert first.skipped == {"worker_id": "identifies rows"}
-    with pytest.raises(drift.DriftError, match="no version 2"):
-        drift.score_dataset(
+    with pytest.raises(DriftError, match="no version 2"):
+        score_dataset(
             conn,
             "2026-03-03",
             "workers",

@@ -1,0 +1,82 @@
+"""The score datasets: their names, deterministic samples of what is scored, writing a day's rows (re-scoring
+a day replaces them) and reading them back, and the Markdown the UI shows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from lakehouse_assets.core.drift.daily import PLAYBOOK_DRIFT_SCHEMA, SCORER_DRIFT_SCHEMA
+from lakehouse_assets.core.drift.datasets import DATASET_DRIFT_SCHEMA
+from lakehouse_assets.core.drift.embeddings import EMBEDDING_DRIFT_SCHEMA
+from lakehouse_assets.core.drift.names import DATASET_DRIFT, EMBEDDING_DRIFT, PLAYBOOK_DRIFT, SCORER_DRIFT
+from lakehouse_assets.core.ingest.csv import IngestResult
+from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.derived import replace_day
+from lakehouse_assets.core.lake.duck import mount, parquet_source, quote_ident
+from lakehouse_assets.core.lake.storage import LakeStorage
+
+
+def _nan_to_none(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, empty: str = "_no rows_") -> str:
+    """Rows as a Markdown table; floats to 4 significant digits, nulls as an em dash."""
+
+    def cell(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "—"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v).replace("|", "\\|")
+
+    if not rows:
+        return empty
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+SCORE_TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
+    DATASET_DRIFT: (DATASET_DRIFT_SCHEMA, ("dataset", "column_name")),
+    EMBEDDING_DRIFT: (EMBEDDING_DRIFT_SCHEMA, ("corpus",)),
+    SCORER_DRIFT: (SCORER_DRIFT_SCHEMA, ()),
+    PLAYBOOK_DRIFT: (PLAYBOOK_DRIFT_SCHEMA, ()),
+}
+
+
+def write_scores(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    day: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    lake: LakeStorage,
+    catalog: Catalog,
+    scratch_dir: Path,
+) -> IngestResult:
+    """Make `rows` the rows of `day` in score dataset `name` (one of SCORE_TABLES), NaN stored as null;
+    the same rows give the same Parquet bytes, so re-scoring a day registers no new version."""
+    schema, order_by = SCORE_TABLES[name]
+    table = pa.Table.from_pylist([_nan_to_none(dict(r)) for r in rows], schema=schema)
+    return replace_day(conn, name, day, table, order_by=order_by, lake=lake, catalog=catalog, scratch_dir=scratch_dir)
+
+
+def stored_day(
+    conn: duckdb.DuckDBPyConnection, name: str, day: str, *, lake: LakeStorage, catalog: Catalog
+) -> list[dict[str, Any]]:
+    """The rows of `day` in the stored score dataset `name` (none if it does not exist yet)."""
+    date.fromisoformat(day)
+    catalog.refresh()
+    manifest = catalog.find(name)
+    if manifest is None:
+        return []
+    mount(conn, name, parquet_source(lake, manifest.object_key))
+    return conn.sql(f"SELECT * FROM {quote_ident(name)} WHERE day = ?", params=[day]).to_arrow_table().to_pylist()
