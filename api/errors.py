@@ -15,7 +15,8 @@ from api.openai_wire import OPENAI_PATHS, openai_error
 from api.routing import InvalidText
 from api.slots import Overloaded
 from api.upload import BadUpload, UnsupportedMediaType
-from lakehouse_assets.core.ingest.csv import BadCsv, TooLarge
+from lakehouse_assets.core.ingest.csv import TooLarge
+from lakehouse_assets.core.ingest.exceptions import BadCsv
 from lakehouse_assets.core.lake.catalog import (
     DatasetNotFound,
     DatasetOwned,
@@ -33,7 +34,7 @@ from lakehouse_assets.core.memory.playbooks import InvalidPlaybook
 from lakehouse_assets.core.retrieval.exceptions import SearchError
 from lakehouse_assets.core.sql.engine import SqlError, SqlRefused, SqlTimeout
 from lakehouse_assets.core.vectors.embedder import EmbeddingError, EmptyText
-from lakehouse_assets.core.vectors.store import IndexConflict, IndexNotFound, InvalidIndexRequest, VectorStoreError
+from lakehouse_assets.core.vectors.exceptions import IndexConflict, IndexNotFound, InvalidIndexRequest, VectorStoreError
 
 log = logging.getLogger(__name__)
 

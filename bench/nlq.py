@@ -60,8 +60,8 @@ def build_lake(home: Path, rows: int, other: bool = False) -> None:
     catalog = Catalog(lake)
     csv = home / "workers.csv"
     home.mkdir(parents=True, exist_ok=True)
-    from lakehouse_assets.core.sample.generate import ROLES
     from lakehouse_assets.core.sample.other_roster import OTHER_ROLES
+    from lakehouse_assets.core.sample.roster_data import ROLES
 
     write_workers_csv(csv, rows, seed=7 if other else 42, roles=OTHER_ROLES if other else ROLES)
     ingest_csv(csv, "workers", lake=lake, catalog=catalog, limits=IngestLimits(max_bytes=1 << 40),

@@ -97,7 +97,8 @@ def flip_availability(workers: Any, every: int = CHANGE_EVERY) -> tuple[Any, int
 
 def staffing_queries(n: int, offset: int = 0) -> list[str]:
     """`n` distinct staffing queries from the sample vocabulary (role + certification + city)."""
-    from lakehouse_assets.core.sample.generate import CITIES, ROLES, SHIFTS
+    from lakehouse_assets.core.sample.generate import SHIFTS
+    from lakehouse_assets.core.sample.roster_data import CITIES, ROLES
 
     out: list[str] = []
     seen: set[str] = set()

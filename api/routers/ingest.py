@@ -13,8 +13,9 @@ from api.schemas.datasets import ManifestOut
 from api.schemas.errors import ErrorBody
 from api.slots import slot
 from api.upload import open_spool, receive_upload
-from lakehouse_assets.core.ingest.csv import IngestLimits, IngestResult, ingest_csv
+from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
 from lakehouse_assets.core.lake.catalog import refuse_owned, validate_dataset_name
+from lakehouse_assets.core.lake.register import IngestResult
 
 router = APIRouter(prefix="/ingest", tags=["ingest"], route_class=Route)
 

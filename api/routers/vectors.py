@@ -31,7 +31,8 @@ from api.schemas.vectors import (
     SearchResponse,
 )
 from lakehouse_assets.core.retrieval.filters import chroma_where, filter_clauses
-from lakehouse_assets.core.vectors.store import IndexConflict, IndexSpec, InvalidIndexRequest
+from lakehouse_assets.core.vectors.exceptions import IndexConflict, InvalidIndexRequest
+from lakehouse_assets.core.vectors.types import IndexSpec
 
 embed_router = APIRouter(prefix="/embed", tags=["vectors"], route_class=Route)
 router = APIRouter(prefix="/vectors", tags=["vectors"], route_class=Route)

@@ -19,7 +19,7 @@ from api.deps import get_embedder
 from api.main import create_app
 from api.settings import ApiSettings
 from lakehouse_assets.core.vectors.embedder import LOCAL_DIMENSION, ONNX_MODEL, CachedEmbedder, Embedder, check_texts
-from lakehouse_assets.core.vectors.store import IndexSpec
+from lakehouse_assets.core.vectors.types import IndexSpec
 
 FAKE_MODEL = "test-hashing-8"
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import dagster as dg
 
-from lakehouse_assets.core.sample.generate import ROLES, Role, write_workers_csv
+from lakehouse_assets.core.sample.generate import write_workers_csv
+from lakehouse_assets.core.sample.roster_data import ROLES, Role
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.definitions import build_definitions
 

@@ -20,7 +20,7 @@ from lakehouse_assets.core.lake.duck import mount, parquet_source
 from lakehouse_assets.core.lake.storage import open_storage
 from lakehouse_assets.core.memory.playbooks import PlaybookLog, PlaybookRecord
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.vectors.store import IndexSpec
+from lakehouse_assets.core.vectors.types import IndexSpec
 from lakehouse_assets.definitions import build_definitions
 from lakehouse_assets.resources import VectorStoreResource
 

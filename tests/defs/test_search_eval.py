@@ -33,8 +33,8 @@ from lakehouse_assets.core.retrieval.evaluation import (
     ground_truth,
 )
 from lakehouse_assets.core.retrieval.frame_cache import catalog_frames
-from lakehouse_assets.core.sample.generate import ROLES, Role
 from lakehouse_assets.core.sample.other_roster import OTHER_ROLES
+from lakehouse_assets.core.sample.roster_data import ROLES, Role
 from lakehouse_assets.core.vectors.embedder import STATIC_MODEL
 from tests.defs.lakes import build_lake, materialize
 

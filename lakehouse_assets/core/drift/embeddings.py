@@ -23,7 +23,8 @@ from lakehouse_assets.core.lake.derived import register_table
 from lakehouse_assets.core.lake.duck import mount, parquet_source
 from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.retrieval.corpora import CorpusSpec
-from lakehouse_assets.core.vectors.store import IndexNotFound, VectorStore
+from lakehouse_assets.core.vectors.exceptions import IndexNotFound
+from lakehouse_assets.core.vectors.store import VectorStore
 
 EMBEDDING_DRIFT_SCHEMA = pa.schema(
     [

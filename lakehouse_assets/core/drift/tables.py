@@ -16,10 +16,10 @@ from lakehouse_assets.core.drift.daily import PLAYBOOK_DRIFT_SCHEMA, SCORER_DRIF
 from lakehouse_assets.core.drift.datasets import DATASET_DRIFT_SCHEMA
 from lakehouse_assets.core.drift.embeddings import EMBEDDING_DRIFT_SCHEMA
 from lakehouse_assets.core.drift.names import DATASET_DRIFT, EMBEDDING_DRIFT, PLAYBOOK_DRIFT, SCORER_DRIFT
-from lakehouse_assets.core.ingest.csv import IngestResult
 from lakehouse_assets.core.lake.catalog import Catalog
 from lakehouse_assets.core.lake.derived import replace_day
 from lakehouse_assets.core.lake.duck import mount, parquet_source, quote_ident
+from lakehouse_assets.core.lake.register import IngestResult
 from lakehouse_assets.core.lake.storage import LakeStorage
 
 

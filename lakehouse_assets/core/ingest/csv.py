@@ -13,9 +13,7 @@ content-addressed key and the catalog accepts it.
 
 from __future__ import annotations
 
-import codecs
 import csv
-import hashlib
 import io
 import itertools
 import queue
@@ -27,12 +25,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from lakehouse_assets.core.ingest import csv_types
+from lakehouse_assets.core.ingest.csv_errors import (
+    line_of_record,
+    locate_bad_utf8,
+    locate_ragged_row,
+    odd_quote_count,
+    quote_error,
+)
+from lakehouse_assets.core.ingest.exceptions import BadCsv
 from lakehouse_assets.core.ingest.spool import Spool, TooLarge
 from lakehouse_assets.core.lake.arrow_types import arrow_type
 from lakehouse_assets.core.lake.catalog import (
@@ -43,6 +48,7 @@ from lakehouse_assets.core.lake.catalog import (
     refuse_owned,
     validate_dataset_name,
 )
+from lakehouse_assets.core.lake.register import IngestResult, register_parquet
 from lakehouse_assets.core.lake.storage import LakeStorage
 
 # Small read blocks keep peak memory low (the reader prefetches several); batches are gathered into
@@ -59,24 +65,9 @@ CSV_TYPES = {
 }
 
 
-class BadCsv(ValueError):
-    """The upload is not a CSV we can ingest. `line` is the 1-based physical line, when known."""
-
-    def __init__(self, problem: str, line: int | None = None) -> None:
-        self.problem = problem
-        self.line = line
-        super().__init__(f"{problem} (line {line})" if line is not None else problem)
-
-
 @dataclass(frozen=True)
 class IngestLimits:
     max_bytes: int = 1 << 30
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    manifest: Manifest
-    created: bool  # False when identical content was already the live version
 
 
 def spool_stream(source: BinaryIO, scratch_dir: Path, max_bytes: int, chunk: int = 1 << 20) -> Spool:
@@ -154,87 +145,6 @@ def read_header(source: _CsvInput) -> list[str]:
     return header
 
 
-def _locate_ragged_row(path: Path, expected: int) -> tuple[int, int]:
-    """(physical line, field count) of the first record whose field count is wrong. Error path only."""
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        reader = csv.reader(f)
-        line = 1
-        for record in reader:
-            # Blank lines are skipped, as the reader skips them (in a one-column file they are empty values).
-            if (record or expected == 1) and len(record or [""]) != expected:
-                return line, len(record)
-            line = reader.line_num + 1
-    return line, expected
-
-
-def _locate_bad_utf8(path: Path) -> int | None:
-    """Physical line of the first invalid UTF-8 sequence. Error path only."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                decoder.decode(raw)
-            except UnicodeDecodeError:
-                return lineno
-    return None
-
-
-def _odd_quote_count(path: Path) -> bool:
-    """A well-formed CSV has an even number of '"' bytes; an odd count means a quote never closed.
-
-    Reads into one reusable buffer that numpy scans without holding the GIL, so it runs beside the
-    conversion at a fixed memory cost.
-    """
-    buffer = bytearray(8 << 20)
-    view = np.frombuffer(buffer, dtype=np.uint8)
-    count = 0
-    with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buffer):
-            count += int(np.count_nonzero(view[:n] == ord('"')))
-    return count % 2 == 1
-
-
-def _quote_error(path: Path) -> BadCsv:
-    """The strict parser's account of a quoted field left open (pyarrow would take the rest as data)."""
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        reader = csv.reader(f, strict=True)
-        start = 1
-        try:
-            for _ in reader:
-                start = reader.line_num + 1
-        except csv.Error as e:
-            return BadCsv(f"malformed quoting: {e}", line=start)
-    # The strict parser accepted it: a stray '"' inside an unquoted field. Name the line where the
-    # count of quotes last turned odd, where the unmatched one is.
-    odd, opened = False, None
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if raw.count(b'"') % 2:
-                odd = not odd
-                if odd:
-                    opened = lineno
-    return BadCsv("malformed quoting: a '\"' is never closed (quote fields that contain quotes)", line=opened)
-
-
-def _record_lines(path: Path, columns: int) -> Iterator[int]:
-    """Physical line on which each data record starts (record 0 is the first after the header)."""
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        reader = csv.reader(f)
-        next(reader, None)
-        start = reader.line_num + 1
-        for record in reader:
-            if record or columns == 1:  # blank lines are no records (but an empty value in one column is)
-                yield start
-            start = reader.line_num + 1
-
-
-def line_of_record(path: Path, index: int, columns: int) -> int | None:
-    for i, line in enumerate(_record_lines(path, columns)):
-        if i == index:
-            return line
-    return None
-
-
 def _open_reader(data: str | BinaryIO, header: list[str]) -> pacsv.CSVStreamingReader:
     return pacsv.open_csv(
         data,
@@ -259,9 +169,9 @@ def _batches(source: _CsvInput, header: list[str]) -> Iterator[pa.RecordBatch]:
         text = str(e)
         path = source.whole()
         if "UTF8" in text or "UTF-8" in text:
-            raise BadCsv("the file is not valid UTF-8", line=_locate_bad_utf8(path)) from None
+            raise BadCsv("the file is not valid UTF-8", line=locate_bad_utf8(path)) from None
         if "Expected" in text and "columns" in text:
-            line, got = _locate_ragged_row(path, len(header))
+            line, got = locate_ragged_row(path, len(header))
             raise BadCsv(f"ragged row: expected {len(header)} fields, found {got}", line=line) from None
         if "Could not skip initial" in text:
             raise BadCsv("the file has a header but no data rows", line=2) from None
@@ -362,7 +272,7 @@ def csv_to_parquet(source: Path | Spool, dest: Path, *, live: Manifest | None = 
     header = read_header(csv_input)
     with ThreadPoolExecutor(1, thread_name_prefix="quote-scan") as pool:
         spool = csv_input.spool
-        scan = pool.submit(_odd_quote_count, csv_input.path) if spool is None else None
+        scan = pool.submit(odd_quote_count, csv_input.path) if spool is None else None
 
         def unclosed_quote() -> bool:
             return scan.result() if scan is not None else spool.finished().odd_quotes  # type: ignore[union-attr]
@@ -371,10 +281,10 @@ def csv_to_parquet(source: Path | Spool, dest: Path, *, live: Manifest | None = 
             converted = _convert(csv_input, header, dest, live, name)
         except (BadCsv, SchemaConflict):
             if unclosed_quote():  # an open quote explains whatever went wrong after it
-                raise _quote_error(csv_input.whole()) from None
+                raise quote_error(csv_input.whole()) from None
             raise
         if unclosed_quote():
-            raise _quote_error(csv_input.whole())
+            raise quote_error(csv_input.whole())
         return converted
 
 
@@ -413,61 +323,6 @@ def _convert(source: _CsvInput, header: list[str], dest: Path, live: Manifest | 
             reader = batches = _batches(source, header)
     finally:
         reader.close()
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(4 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def object_key_for(name: str, content_hash: str) -> str:
-    return f"datasets/{name}/{content_hash}.parquet"
-
-
-def register_parquet(
-    parquet: Path,
-    name: str,
-    schema: tuple[Column, ...],
-    rows: int,
-    *,
-    lake: LakeStorage,
-    catalog: Catalog,
-    source: str,
-) -> IngestResult:
-    """Store a finished Parquet file under its content-addressed key and make it the live version.
-
-    Shared by CSV ingest and derived tables. The staged file is consumed either way.
-    """
-    try:
-        live = catalog.check(name, schema)
-        content_hash = _sha256_file(parquet)
-        if live is not None and live.current.content_hash == content_hash:
-            return IngestResult(live, created=False)
-        key = object_key_for(name, content_hash)
-        byte_size = parquet.stat().st_size
-        preexisting = lake.exists(key)
-        if not preexisting:
-            lake.put_file(key, parquet)
-        try:
-            result = catalog.register(
-                name,
-                schema,
-                object_key=key,
-                content_hash=content_hash,
-                row_count=rows,
-                byte_size=byte_size,
-                source=source,
-            )
-        except SchemaConflict:
-            if not preexisting:  # a racing writer changed the schema: our object is referenced by nothing
-                lake.delete(key)
-            raise
-        return IngestResult(result.manifest, created=result.created)
-    finally:
-        parquet.unlink(missing_ok=True)
 
 
 def ingest_csv(

@@ -12,10 +12,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lakehouse_assets.core.ingest.csv import IngestResult, register_parquet
 from lakehouse_assets.core.lake.arrow_types import columns_of
 from lakehouse_assets.core.lake.catalog import DERIVED_SOURCE, Catalog
 from lakehouse_assets.core.lake.duck import mount, parquet_source, quote_ident, quote_literal
+from lakehouse_assets.core.lake.register import IngestResult, register_parquet
 from lakehouse_assets.core.lake.storage import LakeStorage
 
 WORKERS_BY_ROLE_SQL = """

@@ -17,10 +17,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from lakehouse_assets.core.ingest.csv import IngestResult
 from lakehouse_assets.core.lake.catalog import Catalog
 from lakehouse_assets.core.lake.derived import replace_day
 from lakehouse_assets.core.lake.duck import mount, parquet_source
+from lakehouse_assets.core.lake.register import IngestResult
 from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.llm.iterate import SCHEMA
 from lakehouse_assets.core.memory.journal import JsonlJournal

@@ -27,8 +27,9 @@ from lakehouse_assets.core.memory.playbook_recent import RecentPlaybooks, playbo
 from lakehouse_assets.core.memory.playbooks import PlaybookLog, PlaybookRecord
 from lakehouse_assets.core.retrieval.corpora import PLAYBOOKS
 from lakehouse_assets.core.vectors.embedder import Embedder
+from lakehouse_assets.core.vectors.exceptions import IndexConflict
 from lakehouse_assets.core.vectors.indexing import IndexSync, sync_index
-from lakehouse_assets.core.vectors.store import IndexConflict, VectorStore
+from lakehouse_assets.core.vectors.store import VectorStore
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from lakehouse_assets.core.memory.journal import JournalCursor
 from lakehouse_assets.core.memory.playbooks import PlaybookLog, PlaybookRecord, playbook_row, playbook_table
 from lakehouse_assets.core.retrieval.corpora import PLAYBOOKS
 from lakehouse_assets.core.vectors.embedder import Embedder, unit_rows
-from lakehouse_assets.core.vectors.store import VectorHit
+from lakehouse_assets.core.vectors.types import VectorHit
 
 # Which of these document ids the index holds (None: cannot tell now, keep them all).
 Held = Callable[[Sequence[str]], Collection[str] | None]

@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from lakehouse_assets.core.ingest.csv import IngestResult
 from lakehouse_assets.core.lake.catalog import Catalog
 from lakehouse_assets.core.lake.derived import build_derived_table
+from lakehouse_assets.core.lake.register import IngestResult
 from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.retrieval.vocabulary import Facet
 

@@ -24,8 +24,9 @@ from lakehouse_assets.core.retrieval.keyword import KeywordIndex
 from lakehouse_assets.core.retrieval.query_parse import Constraint
 from lakehouse_assets.core.retrieval.vocabulary import Facet, Vocabulary, learn_vocabulary
 from lakehouse_assets.core.vectors.embedder import unit_rows
+from lakehouse_assets.core.vectors.exceptions import IndexNotFound
 from lakehouse_assets.core.vectors.indexing import index_metadata_columns
-from lakehouse_assets.core.vectors.store import IndexNotFound, VectorStore
+from lakehouse_assets.core.vectors.store import VectorStore
 
 _KEYWORD_LOCK = threading.Lock()
 OPS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "not_contains")

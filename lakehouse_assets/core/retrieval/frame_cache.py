@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakehouse_assets.core.retrieval.facet_frame import FacetFrame, FrameVectors, build_frame, read_vectors
-from lakehouse_assets.core.vectors.store import IndexVersion, VectorStore
+from lakehouse_assets.core.vectors.store import VectorStore
+from lakehouse_assets.core.vectors.types import IndexVersion
 
 log = logging.getLogger(__name__)
 

@@ -43,8 +43,10 @@ from lakehouse_assets.core.retrieval.facet_frame import FacetFrame, FrameVectors
 from lakehouse_assets.core.retrieval.keyword import KeywordIndex, rrf
 from lakehouse_assets.core.retrieval.query_parse import Constraint
 from lakehouse_assets.core.vectors.embedder import unit_rows
+from lakehouse_assets.core.vectors.exceptions import IndexNotFound, IndexUnavailable
 from lakehouse_assets.core.vectors.indexing import metadata_rows
-from lakehouse_assets.core.vectors.store import IndexNotFound, IndexUnavailable, VectorHit, VectorStore
+from lakehouse_assets.core.vectors.store import VectorStore
+from lakehouse_assets.core.vectors.types import VectorHit
 
 EXACT_MAX = 200_000  # admitted entities ranked exactly over the frame's vectors (about 12 ms at this size)
 EXACT_CHUNK = 20_000

@@ -33,8 +33,9 @@ from lakehouse_assets.core.retrieval.corpora import PLAYBOOKS, WORKERS
 from lakehouse_assets.core.retrieval.filters import chroma_where, translate_filter
 from lakehouse_assets.core.retrieval.ranking import MAX_BOOST
 from lakehouse_assets.core.retrieval.results import Boost, Hit, hit_from
+from lakehouse_assets.core.vectors.exceptions import IndexNotFound, IndexUnavailable
 from lakehouse_assets.core.vectors.mirror import Mirrors
-from lakehouse_assets.core.vectors.store import IndexNotFound, IndexUnavailable, VectorHit
+from lakehouse_assets.core.vectors.types import VectorHit
 
 PLAYBOOK_MIN_SIMILARITY = 0.6  # the floor for matching playbooks when the roster has no calibration (no frame)
 PLAYBOOK_CLEAR = 0.15  # how far above the floor a playbook's query must be to count fully

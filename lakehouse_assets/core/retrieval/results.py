@@ -10,7 +10,7 @@ from lakehouse_assets.core.llm.downgrade import Downgrade
 from lakehouse_assets.core.retrieval.corpora import CorpusSpec
 from lakehouse_assets.core.retrieval.exceptions import SearchError
 from lakehouse_assets.core.retrieval.filters import filter_fields
-from lakehouse_assets.core.vectors.store import VectorHit
+from lakehouse_assets.core.vectors.types import VectorHit
 
 SNIPPET_CHARS = 240
 MAX_K = 200

@@ -55,8 +55,10 @@ from lakehouse_assets.core.retrieval.relevance import (
 )
 from lakehouse_assets.core.retrieval.results import MAX_K, Hit, SearchRequest, SearchResult, hit_from, requested_corpora
 from lakehouse_assets.core.vectors.embedder import Embedder
+from lakehouse_assets.core.vectors.exceptions import IndexNotFound, IndexUnavailable
 from lakehouse_assets.core.vectors.mirror import Mirrors
-from lakehouse_assets.core.vectors.store import IndexNotFound, IndexUnavailable, VectorHit, VectorStore
+from lakehouse_assets.core.vectors.store import VectorStore
+from lakehouse_assets.core.vectors.types import VectorHit
 
 DEFAULT_MIN_SCORE = 0.56  # measured at 10,000 sample workers: absent roles top out near 0.53, role queries near 0.6+
 

@@ -9,7 +9,7 @@ the parser's vocabulary and the relevance calibration must come from this data.
 
 from __future__ import annotations
 
-from lakehouse_assets.core.sample.generate import Role
+from lakehouse_assets.core.sample.roster_data import Role
 
 OTHER_ROLES: tuple[Role, ...] = (
     Role("Lift Truck Driver", 90, 1750, 25,

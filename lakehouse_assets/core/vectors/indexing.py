@@ -26,7 +26,9 @@ import pyarrow as pa
 
 from lakehouse_assets.core.lake.arrow_types import one_chunk
 from lakehouse_assets.core.vectors.embedder import Embedder
-from lakehouse_assets.core.vectors.store import IndexConflict, IndexNotFound, IndexSpec, VectorStore
+from lakehouse_assets.core.vectors.exceptions import IndexConflict, IndexNotFound
+from lakehouse_assets.core.vectors.store import VectorStore
+from lakehouse_assets.core.vectors.types import IndexSpec
 
 EMBED_BATCH = 512
 

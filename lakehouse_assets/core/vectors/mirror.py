@@ -28,14 +28,10 @@ from typing import Any
 import numpy as np
 
 from lakehouse_assets.core.vectors.embedder import unit_rows
-from lakehouse_assets.core.vectors.store import (
-    IndexNotFound,
-    IndexVersion,
-    VectorHit,
-    VectorStore,
-    _read,
-    _user_metadata,
-)
+from lakehouse_assets.core.vectors.exceptions import IndexNotFound
+from lakehouse_assets.core.vectors.retry import read_retrying
+from lakehouse_assets.core.vectors.store import VectorStore
+from lakehouse_assets.core.vectors.types import IndexVersion, VectorHit, user_metadata
 
 MAX_SIZE = 50_000
 
@@ -217,14 +213,14 @@ class IndexMirror:
         documents = [copy.documents[i] for i in keep] if copy else []
         for start in range(0, len(new), 1000):
             page = new[start : start + 1000]
-            got = _read(
+            got = read_retrying(
                 self.name, lambda page=page: collection.get(ids=page, include=["embeddings", "metadatas", "documents"])
             )
             if not len(got["ids"]):
                 continue
             out_ids.extend(got["ids"])
             rows.append(unit_rows(np.asarray(got["embeddings"], dtype=np.float32)))
-            metadatas.extend(_user_metadata(m) for m in got["metadatas"])
+            metadatas.extend(user_metadata(m) for m in got["metadatas"])
             documents.extend(got["documents"])
         dimension = copy.matrix.shape[1] if copy is not None else 0
         matrix = np.concatenate(rows) if rows else np.zeros((0, dimension), dtype=np.float32)

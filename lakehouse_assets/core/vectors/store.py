@@ -12,166 +12,34 @@ frames) can tell an in-place update from no change: Chroma itself keeps no versi
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-INDEX_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
-RESERVED_METADATA = ("model", "dimension", "lakehouse_index", "revision")
+from lakehouse_assets.core.vectors.exceptions import IndexConflict, IndexNotFound, InvalidIndexRequest, VectorStoreError
+from lakehouse_assets.core.vectors.retry import read_retrying
+from lakehouse_assets.core.vectors.types import (
+    DEFAULT_HNSW,
+    EMPTY_METADATA_KEY,
+    IndexInfo,
+    IndexSpec,
+    IndexVersion,
+    VectorHit,
+    user_metadata,
+    validate_index_name,
+    validate_metadata_keys,
+)
+from lakehouse_assets.core.vectors.write_log import WriteEntry, WriteLog
+
 REVISION_KEY = "revision"  # collection metadata: a new random token after every write
 UPSERT_BATCH = 4096  # below Chroma's max batch size; large enough to amortize each call
 HOT_SECONDS = 5.0  # how long a collection handle is reused on the query path
 METADATA_SAMPLE = 1000  # vectors read to learn an index's metadata fields
-EMPTY_METADATA_KEY = "_"  # stands in for an empty metadata mapping, which Chroma refuses
-
-
-class VectorStoreError(RuntimeError):
-    pass
-
-
-class IndexNotFound(VectorStoreError, KeyError):
-    def __str__(self) -> str:
-        return f"no vector index named {self.args[0]!r}"
-
-
-class IndexConflict(VectorStoreError):
-    """An index exists with other settings, or vectors of another model/dimension were offered."""
-
-
-class InvalidIndexRequest(VectorStoreError, ValueError):
-    pass
-
-
-class IndexUnavailable(VectorStoreError):
-    """Chroma failed to read an index after retries (a segment not flushed yet while it is written, a
-    server restarting): the caller answers from what it holds, or says 503 and when to retry."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        super().__init__(name, reason)
-        self.name, self.reason = name, reason
-
-    def __str__(self) -> str:
-        return f"vector index {self.name!r} could not be read just now ({self.reason}); try again shortly"
-
-
-READ_ATTEMPTS = 3
-READ_BACKOFF_SECONDS = 0.05  # doubled per retry: 50 ms, then 100 ms
-
-
-def _read(name: str, action: Callable[[], Any]) -> Any:
-    """Run one Chroma read, retrying its internal errors: while an index is written, a reader can catch a
-    segment before it is on disk ("Error creating hnsw segment reader: Nothing found on disk"); the same
-    read a moment later succeeds. After READ_ATTEMPTS, IndexUnavailable."""
-    from chromadb.errors import InternalError
-
-    delay = READ_BACKOFF_SECONDS
-    for attempt in range(READ_ATTEMPTS):
-        try:
-            return action()
-        except InternalError as e:
-            if attempt == READ_ATTEMPTS - 1:
-                raise IndexUnavailable(name, str(e)) from None
-            time.sleep(delay)
-            delay *= 2
-    raise AssertionError("unreachable")
-
-
-WRITE_LOG = 256  # writes per index this store remembers, for readers that keep a copy in memory
-WRITE_LOG_MAX_IDS = 256  # a larger write (a bulk sync's batch) is logged without its vectors: copies re-read
-
-
-@dataclass(frozen=True)
-class WriteEntry:
-    """One write through a VectorStore: what an in-memory copy of the index applies to follow it."""
-
-    op: str  # "upsert" | "delete" | "unknown" (a failed write: read the index again)
-    ids: list[str]
-    embeddings: np.ndarray | None = None
-    metadatas: list[Mapping[str, Any]] | None = None
-    documents: Sequence[str] | None = None
-
-
-class IndexVersion(NamedTuple):
-    """What a reader holding an index's vectors compares: its size, the revision this store stamps on
-    every write, and the collection's id (a new one when the index was dropped and made again, maybe
-    with another model); and the model its vectors come from."""
-
-    count: int
-    revision: str
-    generation: str
-    model: str
-
-
-@dataclass(frozen=True)
-class IndexSpec:
-    name: str
-    model: str
-    dimension: int
-    hnsw: Mapping[str, int] = field(default_factory=dict)  # ef_construction, ef_search, max_neighbors
-
-
-@dataclass(frozen=True)
-class IndexInfo:
-    name: str
-    model: str
-    dimension: int
-    count: int
-    hnsw: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class VectorHit:
-    id: str
-    distance: float | None  # cosine distance, 1 - cosine similarity; None: a document not embedded yet
-    metadata: dict[str, Any]
-    document: str | None
-
-    @property
-    def similarity(self) -> float | None:
-        return None if self.distance is None else 1.0 - self.distance
-
-
-def validate_index_name(name: str) -> str:
-    """Our rule is Chroma's collection-name rule, narrowed (lowercase, at most 63 characters), so a name that
-    passes here is one Chroma takes: no two periods in a row, and not an IPv4 address."""
-    if not isinstance(name, str) or not INDEX_NAME_RE.fullmatch(name):
-        raise InvalidIndexRequest(
-            f"invalid index name {name!r}: use 3-63 characters of a-z, 0-9, '_', '.', '-', "
-            "starting and ending with a letter or digit"
-        )
-    if ".." in name:
-        raise InvalidIndexRequest(f"invalid index name {name!r}: two periods in a row")
-    try:
-        ipaddress.IPv4Address(name)
-    except ValueError:
-        return name
-    raise InvalidIndexRequest(f"invalid index name {name!r}: an IPv4 address cannot name an index")
-
-
-def validate_metadata_keys(metadatas: Sequence[Mapping[str, Any]]) -> None:
-    """Keys Chroma reserves (`chroma:...`), the one this store uses for an empty mapping (`_`), and keys a
-    filter cannot name (`$...`, its operators) are refused, not sent: Chroma failed on the first with a 500
-    and the second was silently dropped."""
-    for i, metadata in enumerate(metadatas):
-        for key in metadata:
-            if not isinstance(key, str) or not key:
-                raise InvalidIndexRequest(f"metadatas[{i}]: a metadata key must be non-empty text")
-            if key == EMPTY_METADATA_KEY or key.startswith(("chroma:", "$")):
-                raise InvalidIndexRequest(
-                    f"metadatas[{i}]: metadata key {key!r} is reserved (keys may not be '_' or start with "
-                    "'chroma:' or '$')"
-                )
-
-
-DEFAULT_HNSW = {"ef_construction": 200, "ef_search": 100, "max_neighbors": 32}
 
 
 class VectorStore:
@@ -186,8 +54,8 @@ class VectorStore:
         self._hot_lock = threading.Lock()
         self._ensured: dict[str, tuple[float, IndexSpec]] = {}  # index -> when this store last ensured it, as what
         self._write_locks: dict[str, threading.Lock] = {}
-        self.writes: dict[str, int] = {}  # index -> writes through this store (readers of a copy compare it)
-        self._write_log: dict[str, list[tuple[int, WriteEntry, str]]] = {}
+        self._writes = WriteLog()
+        self.writes = self._writes.writes  # index -> writes through this store (readers of a copy compare it)
 
     @classmethod
     def local(cls, path: Path, **kw: Any) -> VectorStore:
@@ -438,32 +306,14 @@ class VectorStore:
             self._forget_fields(name)
             with contextlib.suppress(Exception):
                 self._stamp_revision(collection)
-            self._log_write(name, WriteEntry("unknown", []), "")
+            self._writes.record(name, WriteEntry("unknown", []), "")
             raise
         self._forget_fields(name)
-        self._log_write(name, entry, self._stamp_revision(collection))
-
-    def _log_write(self, name: str, entry: WriteEntry, revision: str) -> None:
-        if len(entry.ids) > WRITE_LOG_MAX_IDS:
-            entry = WriteEntry("unknown", [])  # a bulk writer holds no copy of what it wrote
-        with self._hot_lock:
-            log = self._write_log.setdefault(name, [])
-            self.writes[name] = self.writes.get(name, 0) + 1
-            log.append((self.writes[name], entry, revision))
-            del log[:-WRITE_LOG]
+        self._writes.record(name, entry, self._stamp_revision(collection))
 
     def writes_since(self, name: str, seq: int) -> list[tuple[int, WriteEntry, str]] | None:
-        """(sequence, entry, revision stamped after it) of this store's writes to `name` after `seq`, or None
-        when the log no longer reaches back that far (a reader then reads the index again)."""
-        with self._hot_lock:
-            log = list(self._write_log.get(name, ()))
-            current = self.writes.get(name, 0)
-        if current == seq:
-            return []
-        later = [e for e in log if e[0] > seq]
-        if not later or later[0][0] != seq + 1:
-            return None
-        return later
+        """This store's writes to `name` after `seq` (see WriteLog.since)."""
+        return self._writes.since(name, seq)
 
     @staticmethod
     def _stamp_revision(collection: Any) -> str:
@@ -475,7 +325,7 @@ class VectorStore:
     def version(self, name: str) -> IndexVersion:
         """Size, revision and generation of an index: they change whenever its contents do."""
         collection = self._collection(name)
-        count = _read(name, collection.count)
+        count = read_retrying(name, collection.count)
         meta = collection.metadata or {}
         return IndexVersion(count, str(meta.get(REVISION_KEY, "")), str(collection.id), str(meta.get("model", "")))
 
@@ -543,7 +393,7 @@ class VectorStore:
         out: dict[str, Any] = {}
         for start in range(0, len(ids), UPSERT_BATCH):
             page = list(ids[start : start + UPSERT_BATCH])
-            got = _read(name, lambda page=page: collection.get(ids=page, include=["metadatas"]))
+            got = read_retrying(name, lambda page=page: collection.get(ids=page, include=["metadatas"]))
             for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
                 out[id_] = (meta or {}).get(field_name)
         return out
@@ -562,7 +412,7 @@ class VectorStore:
         collection = self._checked(name, model, int(query.shape[0]))
         if not ids:
             return []
-        got = _read(
+        got = read_retrying(
             name,
             lambda: collection.get(
                 ids=list(ids), where=dict(where) if where else None, include=["embeddings", "metadatas", "documents"]
@@ -573,11 +423,11 @@ class VectorStore:
         for id_, emb, meta, doc in zip(got["ids"], got["embeddings"], got["metadatas"], got["documents"], strict=True):
             v = np.asarray(emb, dtype=np.float32)
             similarity = float(np.dot(qn, v / (np.linalg.norm(v) or 1.0)))
-            out.append(VectorHit(id_, 1.0 - similarity, _user_metadata(meta), doc))
+            out.append(VectorHit(id_, 1.0 - similarity, user_metadata(meta), doc))
         return out
 
     def count(self, name: str) -> int:
-        return _read(name, self._collection(name).count)
+        return read_retrying(name, self._collection(name).count)
 
     def ids(self, name: str, page: int = 10_000) -> list[str]:
         """Every id in the index (unordered)."""
@@ -599,7 +449,7 @@ class VectorStore:
         include = ["embeddings", "metadatas"] if field_name else ["embeddings"]
         for start in range(0, len(ids), batch):
             page = list(ids[start : start + batch])
-            got = _read(name, lambda page=page: collection.get(ids=page, include=include))
+            got = read_retrying(name, lambda page=page: collection.get(ids=page, include=include))
             if len(got["ids"]):
                 metadatas = got["metadatas"] if field_name else [None] * len(got["ids"])
                 values = [(m or {}).get(field_name) if field_name else None for m in metadatas]
@@ -634,10 +484,10 @@ class VectorStore:
             if ids is not None:
                 # Chroma fails the whole query ("Error finding id") when one id is not in the index (not
                 # added yet, or deleted): ask only for the ids it holds.
-                held = _read(name, lambda: collection.get(ids=list(ids), include=[])["ids"])
+                held = read_retrying(name, lambda: collection.get(ids=list(ids), include=[])["ids"])
                 if not held:
                     return None
-            return _read(
+            return read_retrying(
                 name,
                 lambda: collection.query(
                     query_embeddings=vector.reshape(1, -1),
@@ -653,16 +503,11 @@ class VectorStore:
             return []
         ids = result["ids"][0]
         return [
-            VectorHit(id_, float(dist), _user_metadata(meta), doc)
+            VectorHit(id_, float(dist), user_metadata(meta), doc)
             for id_, dist, meta, doc in zip(
                 ids, result["distances"][0], result["metadatas"][0], result["documents"][0], strict=True
             )
         ]
-
-
-def _user_metadata(meta: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A vector's metadata as it was given (without the placeholder that stands for an empty mapping)."""
-    return {k: v for k, v in (meta or {}).items() if k != EMPTY_METADATA_KEY}
 
 
 def open_vector_store(settings: Any) -> VectorStore:

@@ -27,7 +27,7 @@ from lakehouse_assets.core.drift.verdicts import (
     playbook_limits,
     scorer_limits,
 )
-from lakehouse_assets.core.ingest.csv import IngestResult
+from lakehouse_assets.core.lake.register import IngestResult
 from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.memory.playbooks import PlaybookLog
 from lakehouse_assets.core.retrieval.corpora import CORPORA

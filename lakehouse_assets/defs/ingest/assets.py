@@ -1,6 +1,7 @@
 import dagster as dg
 
-from lakehouse_assets.core.ingest.csv import BadCsv, TooLarge, ingest_csv
+from lakehouse_assets.core.ingest.csv import TooLarge, ingest_csv
+from lakehouse_assets.core.ingest.exceptions import BadCsv
 from lakehouse_assets.core.lake.catalog import SchemaConflict
 from lakehouse_assets.core.lake.landing import landing_key
 from lakehouse_assets.core.lake.storage import ObjectNotFound

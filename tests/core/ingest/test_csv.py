@@ -10,9 +10,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse_assets.core.ingest.csv import BadCsv, IngestLimits, IngestResult, TooLarge, ingest_csv
+from lakehouse_assets.core.ingest.csv import IngestLimits, TooLarge, ingest_csv
+from lakehouse_assets.core.ingest.exceptions import BadCsv
 from lakehouse_assets.core.ingest.spool import Spool, UploadAborted
 from lakehouse_assets.core.lake.catalog import Catalog, InvalidDatasetName, SchemaConflict
+from lakehouse_assets.core.lake.register import IngestResult
 from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.settings import LakehouseSettings
 

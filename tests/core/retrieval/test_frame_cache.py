@@ -16,7 +16,8 @@ from lakehouse_assets.core.retrieval import facet_frame
 from lakehouse_assets.core.retrieval.facet_frame import FacetFrame, FrameVectors, read_vectors
 from lakehouse_assets.core.retrieval.frame_cache import FrameCache, FrameSource, IndexSource
 from lakehouse_assets.core.retrieval.vocabulary import Vocabulary
-from lakehouse_assets.core.vectors.store import IndexSpec, VectorStore
+from lakehouse_assets.core.vectors.store import VectorStore
+from lakehouse_assets.core.vectors.types import IndexSpec
 
 
 def make_frame(ids: list[str], version: str = "v1") -> FacetFrame:

@@ -119,7 +119,7 @@ def test_the_frame_keeps_its_documents_in_one_chunk_per_column(tmp_path):
 def test_an_index_chroma_cannot_read_just_now_leaves_the_certain_part_of_the_answer(corpus, monkeypatch):
     """A segment not on disk yet (Chroma's transient error, past its retries) is not a failed search: the
     constraint matches are still served, ranked by the vectors in memory."""
-    from lakehouse_assets.core.vectors.store import IndexUnavailable
+    from lakehouse_assets.core.vectors.exceptions import IndexUnavailable
 
     store, frame = corpus
 

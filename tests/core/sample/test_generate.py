@@ -15,15 +15,14 @@ import pytest
 from lakehouse_assets.core.sample import generate as sample
 from lakehouse_assets.core.sample.generate import (
     AVAILABILITY,
-    CITIES,
     COLUMNS,
     MAX_ROWS,
     MIN_ROWS,
-    ROLES,
     SHIFTS,
     generate_workers,
     write_workers_csv,
 )
+from lakehouse_assets.core.sample.roster_data import CITIES, ROLES
 
 ROWS = 3_000
 ROLE_BY_NAME = {r.name: r for r in ROLES}

@@ -14,8 +14,9 @@ from lakehouse_assets.core.memory.playbook_index import record_playbooks
 from lakehouse_assets.core.memory.playbooks import PlaybookLog, PlaybookRecord
 from lakehouse_assets.core.retrieval.corpora import PLAYBOOKS
 from lakehouse_assets.core.vectors.embedder import Embedder
+from lakehouse_assets.core.vectors.exceptions import IndexConflict
 from lakehouse_assets.core.vectors.indexing import embed_part, finish_index, plan_index, split_plan, sync_index
-from lakehouse_assets.core.vectors.store import IndexConflict, VectorStore
+from lakehouse_assets.core.vectors.store import VectorStore
 
 
 class WordCountEmbedder(Embedder):

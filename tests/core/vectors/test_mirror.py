@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lakehouse_assets.core.vectors.exceptions import IndexNotFound
 from lakehouse_assets.core.vectors.mirror import IndexMirror, matches
-from lakehouse_assets.core.vectors.store import IndexNotFound, IndexSpec, VectorStore
+from lakehouse_assets.core.vectors.store import VectorStore
+from lakehouse_assets.core.vectors.types import IndexSpec
 
 WHERES = [
     None,

@@ -19,15 +19,9 @@ import numpy as np
 import pytest
 
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.core.vectors.store import (
-    IndexConflict,
-    IndexNotFound,
-    IndexSpec,
-    InvalidIndexRequest,
-    VectorStore,
-    VectorStoreError,
-    validate_index_name,
-)
+from lakehouse_assets.core.vectors.exceptions import IndexConflict, IndexNotFound, InvalidIndexRequest, VectorStoreError
+from lakehouse_assets.core.vectors.store import VectorStore
+from lakehouse_assets.core.vectors.types import IndexSpec, validate_index_name
 from tests.chroma_server import free_port
 
 MODEL = "test-model"
@@ -587,7 +581,8 @@ def test_resource_with_a_server(chroma_server_url: str, name: str) -> None:
 def test_a_reused_handle_follows_an_index_dropped_and_recreated_elsewhere(tmp_path):
     """The query path reuses collection handles; another writer replacing the index must not leave
     this store querying (or mis-checking) the old one."""
-    from lakehouse_assets.core.vectors.store import IndexSpec, VectorStore
+    from lakehouse_assets.core.vectors.store import VectorStore
+    from lakehouse_assets.core.vectors.types import IndexSpec
 
     reader, writer = VectorStore.local(tmp_path / "c"), VectorStore.local(tmp_path / "c")
     reader.create_index(IndexSpec("shared", "m", 4))
@@ -604,10 +599,10 @@ def test_chroma_internal_errors_on_reads_are_retried_then_named(tmp_path: Path, 
     moment later succeeds. One that keeps failing is IndexUnavailable (a 503 with Retry-After), not a 500."""
     from chromadb.errors import InternalError
 
-    from lakehouse_assets.core.vectors import store as vectors_module
-    from lakehouse_assets.core.vectors.store import IndexUnavailable
+    from lakehouse_assets.core.vectors import retry as retry_module
+    from lakehouse_assets.core.vectors.exceptions import IndexUnavailable
 
-    monkeypatch.setattr(vectors_module, "READ_BACKOFF_SECONDS", 0.001)
+    monkeypatch.setattr(retry_module, "READ_BACKOFF_SECONDS", 0.001)
     store = VectorStore.local(tmp_path / "chroma")
     store.ensure_index(IndexSpec("flaky", "m", 2))
     store.upsert("flaky", model="m", ids=["a", "b"], embeddings=np.eye(2, dtype=np.float32))
