@@ -12,9 +12,17 @@ from typing import Any
 
 from fastapi import Depends, Request
 
+from lakehouse_assets.core.errors import LakehouseError
 
-class Overloaded(Exception):
+
+class Overloaded(LakehouseError):
     """503: every slot of one kind of work is taken."""
+
+    status = 503
+    code = "overloaded"
+
+    def fields(self) -> dict[str, Any]:
+        return {"limit": self.limit}
 
     def __init__(self, kind: str, limit: int, setting: str) -> None:
         self.kind, self.limit, self.setting = kind, limit, setting

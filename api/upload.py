@@ -9,6 +9,7 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from lakehouse_assets.core.errors import LakehouseError
 from lakehouse_assets.core.ingest.spool import Spool, TooLarge
 
 # A part of an upload needs a Content-Disposition and perhaps a Content-Type: a few short headers.
@@ -17,12 +18,16 @@ RAW_TYPES = {"text/csv", "application/csv", "text/plain", "application/octet-str
 MULTIPART = "multipart/form-data"
 
 
-class BadUpload(ValueError):
+class BadUpload(LakehouseError, ValueError):
     """The request does not carry a CSV the way the endpoint takes it."""
 
+    status = 400
+    code = "bad_upload"
 
-class UnsupportedMediaType(ValueError):
-    pass
+
+class UnsupportedMediaType(LakehouseError, ValueError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 def _media_type(request: Request) -> tuple[str, dict[bytes, bytes]]:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-class BadCsv(ValueError):
+from lakehouse_assets.core.errors import LakehouseError
+
+
+class BadCsv(LakehouseError, ValueError):
     """The upload is not a CSV we can ingest. `line` is the 1-based physical line, when known."""
+
+    status = 400
+    code = "bad_csv"
+
+    def fields(self) -> dict[str, Any]:
+        return {"line": self.line}
 
     def __init__(self, problem: str, line: int | None = None) -> None:
         self.problem = problem

@@ -16,17 +16,28 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
+
+from lakehouse_assets.core.errors import LakehouseError
 
 
-class TooLarge(ValueError):
+class TooLarge(LakehouseError, ValueError):
+    status = 413
+    code = "too_large"
+
+    def fields(self) -> dict[str, Any]:
+        return {"limit_bytes": self.limit}
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         super().__init__(f"upload exceeds the ingest size limit of {limit} bytes")
 
 
-class UploadAborted(Exception):
+class UploadAborted(LakehouseError):
     """The upload stopped before its end: whatever was reading it has nothing to convert."""
+
+    status = 400
+    code = "upload_aborted"
 
 
 class Spool:

@@ -20,7 +20,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
+from lakehouse_assets.core.errors import LakehouseError
 from lakehouse_assets.core.lake.storage import LakeStorage, ObjectNotFound
 
 log = logging.getLogger(__name__)
@@ -33,11 +35,15 @@ _VERSION_SUFFIX_RE = re.compile(r"__v\d+$")
 _VERSION_KEY_RE = re.compile(r"^catalog/([a-z][a-z0-9_]*)/v(\d{8})\.json$")
 
 
-class InvalidDatasetName(ValueError):
-    pass
+class InvalidDatasetName(LakehouseError, ValueError):
+    status = 400
+    code = "invalid_name"
 
 
-class DatasetNotFound(KeyError):
+class DatasetNotFound(LakehouseError, KeyError):
+    status = 404
+    code = "not_found"
+
     def __str__(self) -> str:
         return f"no dataset named {self.args[0]!r}"
 
@@ -69,8 +75,19 @@ def format_schema(schema: Sequence[Column]) -> str:
     return "(" + ", ".join(f"{c.name} {c.type}" for c in schema) + ")"
 
 
-class SchemaConflict(Exception):
+class SchemaConflict(LakehouseError):
     """New data for a dataset whose live schema differs. Nothing live was changed."""
+
+    status = 409
+    code = "schema_conflict"
+
+    def fields(self) -> dict[str, Any]:
+        def columns(cols: Sequence[Column]) -> list[dict[str, str]]:
+            return [{"name": c.name, "type": c.type} for c in cols]
+
+        live, new = columns(self.live), columns(self.new)
+        both = {"live": format_schema(self.live), "new": format_schema(self.new)}
+        return {"details": {"dataset": self.name, "live_schema": live, "new_schema": new, **both}}
 
     def __init__(self, name: str, live: Sequence[Column], new: Sequence[Column], detail: str = "") -> None:
         self.name = name
@@ -92,8 +109,11 @@ def validate_dataset_name(name: str) -> str:
     return name
 
 
-class DatasetOwned(Exception):
+class DatasetOwned(LakehouseError):
     """409: the name is one the lakehouse's assets produce; ingesting it would overwrite (or pre-empt) them."""
+
+    status = 409
+    code = "owned_by_assets"
 
 
 # What the assets write (also recognised by a live manifest's source, "derived"): reserved up front too, so a

@@ -21,17 +21,25 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.fs as pafs
 
+from lakehouse_assets.core.errors import LakehouseError
+
 if TYPE_CHECKING:
     from lakehouse_assets.core.settings import LakehouseSettings
 
 MAX_KEY_BYTES = 1024
 
 
-class InvalidKey(ValueError):
+class InvalidKey(LakehouseError, ValueError):
     """A key that could escape the lake or confuse a backend."""
 
+    status = 400
+    code = "invalid_key"
 
-class ObjectNotFound(KeyError):
+
+class ObjectNotFound(LakehouseError, KeyError):
+    status = 404
+    code = "not_found"
+
     def __str__(self) -> str:
         return f"no object at key {self.args[0]!r}"
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from lakehouse_assets.core.errors import LakehouseError
 from lakehouse_assets.core.llm.chat import ChatRequest, ChatRouter, Message
 from lakehouse_assets.core.llm.json_extract import NoJson, extract_json
 from lakehouse_assets.core.llm.validation import VALIDATORS, Roster, UnknownKind, ValidationFailed, validate
@@ -47,8 +48,9 @@ KIND_INSTRUCTIONS = {
 log = logging.getLogger(__name__)
 
 
-class InvalidIterateRequest(ValueError):
-    pass
+class InvalidIterateRequest(LakehouseError, ValueError):
+    status = 400
+    code = "invalid_request"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from lakehouse_assets.core.errors import LakehouseError
 from lakehouse_assets.core.lake.catalog import Catalog
 from lakehouse_assets.core.lake.duck import mount, parquet_source
 from lakehouse_assets.core.lake.storage import LakeStorage
@@ -33,8 +34,14 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SMS_MAX = 160
 
 
-class ValidationFailed(Exception):
+class ValidationFailed(LakehouseError):
     """One externally tagged error: `{tag: {...}}`."""
+
+    status = 422
+    code = "validation_failed"
+
+    def body(self) -> dict[str, Any]:
+        return self.to_json()  # externally tagged, as the validators' contract says
 
     def __init__(self, tag: str, reason: str, field: str | None = None) -> None:
         self.tag, self.reason, self.field = tag, reason, field
@@ -45,8 +52,9 @@ class ValidationFailed(Exception):
         return {self.tag: body}
 
 
-class UnknownKind(ValueError):
-    pass
+class UnknownKind(LakehouseError, ValueError):
+    status = 400
+    code = "unknown_kind"
 
 
 def _schema(field: str, reason: str) -> ValidationFailed:

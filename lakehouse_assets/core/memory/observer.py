@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from lakehouse_assets.core.errors import LakehouseError
 from lakehouse_assets.core.memory.journal import DailyJournal, JournalCursor, JournalLine, utc_now
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ QUEUE_LIMIT = 10_000
 BATCH_LINGER_SECONDS = 0.05
 
 
-class InvalidOp(ValueError):
-    pass
+class InvalidOp(LakehouseError, ValueError):
+    status = 400
+    code = "invalid_op"
 
 
 # Every op is held in the ring and written to the journal: its text fields are bounded, so 2,000 ops cannot

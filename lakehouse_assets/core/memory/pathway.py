@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from lakehouse_assets.core.errors import LakehouseError
 from lakehouse_assets.core.memory.journal import JournalCursor, JsonlJournal, utc_now
 from lakehouse_assets.core.vectors.embedder import unit_rows
 
@@ -38,17 +39,22 @@ Embed = Callable[[list[str]], np.ndarray]
 MAX_CONTENT_BYTES = 1 << 20
 
 
-class PathwayError(ValueError):
-    pass
+class PathwayError(LakehouseError, ValueError):
+    status = 400
+    code = "invalid_trace"
 
 
-class TraceNotFound(KeyError):
+class TraceNotFound(LakehouseError, KeyError):
+    status = 404
+    code = "not_found"
+
     def __str__(self) -> str:
         return f"trace {self.args[0]!r} not found"
 
 
 class TraceRetired(PathwayError):
-    pass
+    status = 409
+    code = "trace_retired"
 
 
 def content_hash(content: Any) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from lakehouse_assets.core.errors import LakehouseError
 from lakehouse_assets.core.memory.journal import JournalCursor, JournalLine, JsonlJournal, utc_now
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,9 @@ log = logging.getLogger(__name__)
 OUTCOMES = ("success", "partial", "failure")
 
 
-class InvalidPlaybook(ValueError):
-    pass
+class InvalidPlaybook(LakehouseError, ValueError):
+    status = 400
+    code = "invalid_playbook"
 
 
 @dataclass(frozen=True)

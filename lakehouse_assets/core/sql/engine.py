@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from lakehouse_assets.core.errors import LakehouseError
 from lakehouse_assets.core.lake.catalog import Catalog, Manifest
 from lakehouse_assets.core.lake.duck import ParquetSource, mount, parquet_source, quote_ident, quote_literal
 from lakehouse_assets.core.sql.watchdog import Watchdog
@@ -36,15 +37,25 @@ FETCH_CHUNK = 1024
 FIRST_FETCH = 8  # rows fetched first; later fetches grow as the rows prove narrow
 
 
-class SqlError(ValueError):
+class SqlError(LakehouseError, ValueError):
     """The query cannot run: a syntax or binder error, or a statement the sandbox refuses."""
+
+    status = 400
+    code = "sql_error"
 
 
 class SqlRefused(SqlError):
-    pass
+    status = 400
+    code = "sql_refused"
 
 
 class SqlTimeout(SqlError):
+    status = 400
+    code = "sql_timeout"
+
+    def fields(self) -> dict[str, Any]:
+        return {"timeout_ms": self.timeout_ms}
+
     def __init__(self, timeout_ms: int) -> None:
         self.timeout_ms = timeout_ms
         super().__init__(f"query interrupted: it ran past the time limit of {timeout_ms} ms")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from lakehouse_assets.core.errors import LakehouseError
 
-class VectorStoreError(RuntimeError):
-    pass
+
+class VectorStoreError(LakehouseError):
+    status = 503
+    code = "vector_store_unavailable"
 
 
 class IndexNotFound(VectorStoreError, KeyError):
+    status = 404
+    code = "not_found"
+
     def __str__(self) -> str:
         return f"no vector index named {self.args[0]!r}"
 
@@ -15,9 +21,13 @@ class IndexNotFound(VectorStoreError, KeyError):
 class IndexConflict(VectorStoreError):
     """An index exists with other settings, or vectors of another model/dimension were offered."""
 
+    status = 409
+    code = "index_conflict"
+
 
 class InvalidIndexRequest(VectorStoreError, ValueError):
-    pass
+    status = 400
+    code = "invalid_request"
 
 
 class IndexUnavailable(VectorStoreError):

@@ -7,12 +7,15 @@ a bad request 400, a provider that is not configured 404, an upstream that refus
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from lakehouse_assets.core.errors import LakehouseError
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -117,7 +120,7 @@ class ChatResult:
         return self.prompt_tokens + self.completion_tokens
 
 
-class ChatError(Exception):
+class ChatError(LakehouseError):
     status = 502
     code = "upstream_error"
     transient = False
@@ -125,6 +128,14 @@ class ChatError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.failed_attempts: tuple[FailedAttempt, ...] = ()
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "upstream_status": getattr(self, "upstream_status", None),
+            "retry_after": getattr(self, "retry_after", None),
+            # every try, when there was more than the one this message already describes
+            "attempts": [f.to_json() for f in self.failed_attempts] if len(self.failed_attempts) > 1 else None,
+        }
 
 
 class InvalidChatRequest(ChatError):
@@ -169,6 +180,9 @@ class UpstreamRateLimited(ChatError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after))) if self.retry_after is not None else "1"}
 
 
 def retry_after_seconds(value: str | None) -> float | None:

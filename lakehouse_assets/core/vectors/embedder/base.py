@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lakehouse_assets.core.errors import LakehouseError
+
 LOCAL_MODEL = "all-MiniLM-L6-v2"
 LOCAL_DIMENSION = 384
 # The default backend: int8 ONNX matches torch fp32 on the labeled evaluation at about twice its speed
@@ -17,12 +19,16 @@ TOKEN_COUNT_CHUNK = 8192  # texts tokenized at once when counting: bounds the to
 DIRECT_MAX = 4  # up to this many texts (a search query) skip the batching machinery
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(LakehouseError):
     """The embedder cannot produce vectors (model missing, server unreachable, bad input)."""
+
+    status = 502
+    code = "embedder_unavailable"
 
 
 class EmptyText(EmbeddingError, ValueError):
-    pass
+    status = 400
+    code = "empty_text"
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
