@@ -251,3 +251,15 @@ class LakehouseSettings(BaseSettings):
     def scratch_dir(self) -> Path:
         """Where in-flight uploads and Parquet files are staged (same filesystem as a local lake)."""
         return self.home / ".tmp"
+
+
+def env_file() -> str:
+    """The env file settings are read from: the one LAKEHOUSE_ENV_FILE names, else `.env`. Asked when settings
+    are read, not when this module is imported (a process may set the variable after importing it)."""
+    return os.environ.get("LAKEHOUSE_ENV_FILE", ".env")
+
+
+def load_settings(**overrides: object) -> LakehouseSettings:
+    """The settings from the environment and the env file, with `overrides` (e.g. a resource's own
+    configuration) on top."""
+    return LakehouseSettings(_env_file=env_file(), **overrides)  # type: ignore[arg-type]

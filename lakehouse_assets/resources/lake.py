@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from lakehouse_assets.core.ingest.csv import IngestLimits
 from lakehouse_assets.core.lake.catalog import Catalog
 from lakehouse_assets.core.lake.landing import landing_key, stable_copy
 from lakehouse_assets.core.lake.storage import LakeStorage, open_storage
-from lakehouse_assets.core.settings import LakehouseSettings
+from lakehouse_assets.core.settings import LakehouseSettings, load_settings
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -46,8 +46,17 @@ class LakeResource(dg.ConfigurableResource):
             max_ingest_bytes=settings.max_ingest_bytes,
         )
 
+    _settings: LakehouseSettings | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._settings = self._read_settings()  # once per run: every asset of it sees the same settings
+
     def settings(self) -> LakehouseSettings:
-        return LakehouseSettings(_env_file=None, **self.model_dump())
+        """The deployment's settings (environment, env file) with this resource's configuration on top."""
+        return self._settings if self._settings is not None else self._read_settings()
+
+    def _read_settings(self) -> LakehouseSettings:
+        return load_settings(**self.model_dump(exclude_unset=True, exclude_none=True))  # None: not configured
 
     def storage(self) -> LakeStorage:
         return open_storage(self.settings())
