@@ -6,21 +6,17 @@ from lakehouse_assets.core.retrieval.frame_cache import tier_index
 from lakehouse_assets.core.vectors.indexing import sync_index
 from lakehouse_assets.defs.corpora.embedding import embed_embeddings_part, finish_embeddings, plan_embeddings
 from lakehouse_assets.defs.corpora.partitions import corpus_partitions
-from lakehouse_assets.defs.ingest.assets import datasets
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
-from lakehouse_assets.defs.matrix.assets import playbook_memory
 from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorStoreResource
 
 
 @dg.asset(
     partitions_def=corpus_partitions,
     deps=[
-        dg.AssetDep(datasets, partition_mapping=dg.SpecificPartitionsPartitionMapping(["workers"])),
-        playbook_memory,
+        dg.AssetDep("datasets", partition_mapping=dg.SpecificPartitionsPartitionMapping(["workers"])),
+        dg.AssetDep("playbook_memory"),
     ],
-    group_name="corpora",
     kinds={"duckdb", "parquet"},
-    owners=["team:data-platform"],
     pool="catalog_writers",
 )
 def corpus_documents(
@@ -93,9 +89,7 @@ def _sync(
 @dg.asset(
     partitions_def=corpus_partitions,
     deps=[corpus_documents],
-    group_name="corpora",
     kinds={"chroma", "python"},
-    owners=["team:data-platform"],
     pool="vector_store",
 )
 def corpus_instant_embeddings(
@@ -120,9 +114,7 @@ def corpus_instant_embeddings(
         "documents_built": dg.AssetIn("corpus_documents", dagster_type=dg.Nothing),
         "instant_built": dg.AssetIn("corpus_instant_embeddings", dagster_type=dg.Nothing),
     },
-    group_name="corpora",
     kinds={"chroma", "python"},
-    owners=["team:data-platform"],
 )
 def corpus_embeddings(documents_built: None, instant_built: None) -> None:
     """The corpus's vector index, kept in step incrementally: only new or changed documents are embedded,

@@ -3,12 +3,11 @@
 import dagster as dg
 
 from lakehouse_assets.core.retrieval.corpora import corpus_spec
-from lakehouse_assets.defs.corpora.assets import corpus_embeddings
 from lakehouse_assets.defs.corpora.partitions import corpus_partitions
 from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorStoreResource
 
 
-@dg.asset_check(asset=corpus_embeddings, blocking=True, partitions_def=corpus_partitions)
+@dg.asset_check(asset="corpus_embeddings", blocking=True, partitions_def=corpus_partitions)
 def vector_count_matches_documents(
     context: dg.AssetCheckExecutionContext, lake: LakeResource, vector_store: VectorStoreResource
 ) -> dg.AssetCheckResult:
@@ -22,7 +21,7 @@ def vector_count_matches_documents(
     )
 
 
-@dg.asset_check(asset=corpus_embeddings, blocking=True, partitions_def=corpus_partitions)
+@dg.asset_check(asset="corpus_embeddings", blocking=True, partitions_def=corpus_partitions)
 def embedding_dimension_matches(
     context: dg.AssetCheckExecutionContext, embedder: EmbedderResource, vector_store: VectorStoreResource
 ) -> dg.AssetCheckResult:

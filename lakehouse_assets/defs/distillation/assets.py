@@ -14,24 +14,8 @@ from lakehouse_assets.core.distillation.sft import Firewall, candidates, export_
 from lakehouse_assets.core.lake.derived import read_day, replace_day
 from lakehouse_assets.core.lake.duck import mount, parquet_source
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
-from lakehouse_assets.defs.validation.assets import session_journal
 from lakehouse_assets.defs.validation.partitions import session_days
 from lakehouse_assets.resources import EmbedderResource, LakeResource
-
-observer_journal = dg.AssetSpec(
-    "observer_journal",
-    group_name="distillation",
-    kinds={"jsonl"},
-    owners=["team:data-platform"],
-    description="Observer ops (every /v1 call, MCP tool calls, scenario steps), one JSONL file per UTC day.",
-)
-replay_journal = dg.AssetSpec(
-    "replay_journal",
-    group_name="distillation",
-    kinds={"jsonl"},
-    owners=["team:data-platform"],
-    description="Replay runs (replay.run.v1) written by the replay_past_tasks job, one JSONL file per UTC day.",
-)
 
 
 def load_holdout(conn: duckdb.DuckDBPyConnection, lake: LakeResource) -> list[str]:
@@ -49,11 +33,14 @@ def load_holdout(conn: duckdb.DuckDBPyConnection, lake: LakeResource) -> list[st
 
 
 @dg.asset(
-    deps=[observer_journal, session_journal, dg.AssetKey("playbook_log"), replay_journal],
+    deps=[
+        dg.AssetKey("observer_journal"),
+        dg.AssetKey("session_journal"),
+        dg.AssetKey("playbook_log"),
+        dg.AssetKey("replay_journal"),
+    ],
     partitions_def=session_days,
-    group_name="distillation",
     kinds={"parquet", "duckdb"},
-    owners=["team:data-platform"],
     pool="catalog_writers",
 )
 def evidence_records(
@@ -88,9 +75,7 @@ def evidence_records(
 @dg.asset(
     deps=[evidence_records],
     partitions_def=session_days,
-    group_name="distillation",
     kinds={"parquet", "duckdb"},
-    owners=["team:data-platform"],
     pool="catalog_writers",
 )
 def scored_evidence(
@@ -135,9 +120,7 @@ def scored_evidence(
 @dg.asset(
     deps=[scored_evidence],
     partitions_def=session_days,
-    group_name="distillation",
     kinds={"parquet", "jsonl"},
-    owners=["team:data-platform"],
     pool="catalog_writers",
 )
 def sft_export(

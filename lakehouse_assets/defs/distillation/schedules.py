@@ -2,11 +2,10 @@ from datetime import timedelta
 
 import dagster as dg
 
-from lakehouse_assets.defs.distillation.assets import evidence_records, scored_evidence, sft_export
 from lakehouse_assets.defs.validation.partitions import session_days
 
 distillation_job = dg.define_asset_job(
-    "distillation_daily", selection=[evidence_records, scored_evidence, sft_export], partitions_def=session_days
+    "distillation_daily", selection=["evidence_records", "scored_evidence", "sft_export"], partitions_def=session_days
 )
 
 

@@ -35,13 +35,6 @@ from lakehouse_assets.defs.drift.partitions import drift_days
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource, VectorStoreResource
 
-_COMMON: dict[str, Any] = {
-    "partitions_def": drift_days,
-    "group_name": "drift",
-    "owners": ["team:data-platform"],
-    "pool": "catalog_writers",
-}
-
 
 def _score(value: Any) -> dg.MetadataValue | None:
     """A score as plottable float metadata; None for a missing or NaN one (left out of the metadata)."""
@@ -81,7 +74,8 @@ def _single_row(row: Mapping[str, Any], ints: Sequence[str], floats: Sequence[st
 @dg.asset(
     deps=[dg.AssetDep("datasets", partition_mapping=dg.SpecificPartitionsPartitionMapping(["workers"]))],
     kinds={"duckdb", "parquet", "scipy"},
-    **_COMMON,
+    partitions_def=drift_days,
+    pool="catalog_writers",
 )
 def dataset_drift(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
@@ -147,7 +141,8 @@ def dataset_drift(
 @dg.asset(
     deps=[dg.AssetDep("corpus_embeddings", partition_mapping=dg.AllPartitionMapping())],
     kinds={"chroma", "parquet", "scipy"},
-    **_COMMON,
+    partitions_def=drift_days,
+    pool="catalog_writers",
 )
 def embedding_drift(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource, vector_store: VectorStoreResource
@@ -200,7 +195,8 @@ def embedding_drift(
     # the day and the day before it
     deps=[dg.AssetDep(SCORED_EVIDENCE, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))],
     kinds={"duckdb", "parquet", "scipy"},
-    **_COMMON,
+    partitions_def=drift_days,
+    pool="catalog_writers",
 )
 def scorer_drift(context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The day's `scored_evidence` scores against the previous day's: KS, Wasserstein distance and mean
@@ -238,7 +234,12 @@ def scorer_drift(context: dg.AssetExecutionContext, lake: LakeResource, duckdb: 
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(deps=[dg.AssetKey("playbook_log")], kinds={"jsonl", "parquet", "scipy"}, **_COMMON)
+@dg.asset(
+    deps=[dg.AssetKey("playbook_log")],
+    kinds={"jsonl", "parquet", "scipy"},
+    partitions_def=drift_days,
+    pool="catalog_writers",
+)
 def playbook_drift(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:

@@ -2,12 +2,11 @@ from datetime import timedelta
 
 import dagster as dg
 
-from lakehouse_assets.defs.drift.assets import dataset_drift, embedding_drift, playbook_drift, scorer_drift
 from lakehouse_assets.defs.drift.partitions import drift_days
 
 drift_job = dg.define_asset_job(
     "drift_daily",
-    selection=[dataset_drift, embedding_drift, scorer_drift, playbook_drift],
+    selection=["dataset_drift", "embedding_drift", "scorer_drift", "playbook_drift"],
     partitions_def=drift_days,
 )
 

@@ -12,9 +12,7 @@ from lakehouse_assets.resources import LakeResource
 
 @dg.asset(
     partitions_def=dataset_partitions,
-    group_name="ingest",
     kinds={"csv", "parquet"},
-    owners=["team:data-platform"],
     pool="catalog_writers",
 )
 def datasets(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:

@@ -5,12 +5,11 @@ import pyarrow.parquet as pq
 
 from lakehouse_assets.core.lake.arrow_types import columns_of
 from lakehouse_assets.core.lake.catalog import format_schema, schema_fingerprint
-from lakehouse_assets.defs.ingest.assets import datasets
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource
 
 
-@dg.asset_check(asset=datasets, blocking=True, partitions_def=dataset_partitions)
+@dg.asset_check(asset="datasets", blocking=True, partitions_def=dataset_partitions)
 def schema_fingerprint_unchanged(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
     """The live Parquet object's schema hashes to the fingerprint every version was registered with.
 
@@ -37,7 +36,7 @@ def schema_fingerprint_unchanged(context: dg.AssetCheckExecutionContext, lake: L
     )
 
 
-@dg.asset_check(asset=datasets, partitions_def=dataset_partitions)
+@dg.asset_check(asset="datasets", partitions_def=dataset_partitions)
 def dataset_not_empty(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
     """The live version has at least one row."""
     manifest = lake.catalog().get(context.partition_key)

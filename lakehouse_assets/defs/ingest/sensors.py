@@ -5,13 +5,12 @@ import json
 import dagster as dg
 
 from lakehouse_assets.core.lake.landing import scan_landing
-from lakehouse_assets.defs.ingest.assets import datasets
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
 from lakehouse_assets.resources import LakeResource
 
 
 @dg.sensor(
-    target=datasets,
+    target="datasets",
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Materializes a `datasets` partition for each new or changed CSV in the landing zone.",

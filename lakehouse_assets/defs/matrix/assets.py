@@ -6,18 +6,8 @@ from lakehouse_assets.core.memory.playbooks import PlaybookLog, playbook_table
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource
 
-playbook_log = dg.AssetSpec(
-    "playbook_log",
-    group_name="matrix",
-    kinds={"jsonl"},
-    owners=["team:data-platform"],
-    description="Append-only JSONL of playbook records written by POST /v1/matrix/playbooks/record.",
-)
 
-
-@dg.asset(
-    deps=[playbook_log], group_name="matrix", kinds={"parquet"}, owners=["team:data-platform"], pool="catalog_writers"
-)
+@dg.asset(deps=[dg.AssetKey("playbook_log")], kinds={"parquet"}, pool="catalog_writers")
 def playbook_memory(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:

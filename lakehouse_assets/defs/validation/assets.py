@@ -8,15 +8,6 @@ from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.defs.validation.partitions import session_days
 from lakehouse_assets.resources import LakeResource
 
-session_journal = dg.AssetSpec(
-    "session_journal",
-    group_name="validation",
-    kinds={"jsonl"},
-    owners=["team:data-platform"],
-    description="Append-only JSONL of iterate sessions (session.iterate.v1) written by POST /v1/iterate, "
-    "one file per UTC day under <home>/journal/sessions/.",
-)
-
 
 def _per_model_markdown(table) -> str:
     """Sessions, acceptance and first-shot success per model that answered, as a Markdown table."""
@@ -35,11 +26,9 @@ def _per_model_markdown(table) -> str:
 
 
 @dg.asset(
-    deps=[session_journal],
+    deps=[dg.AssetKey("session_journal")],
     partitions_def=session_days,
-    group_name="validation",
     kinds={"parquet", "duckdb"},
-    owners=["team:data-platform"],
     pool="catalog_writers",
 )
 def iterate_sessions(

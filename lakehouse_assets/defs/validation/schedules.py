@@ -2,11 +2,10 @@ from datetime import timedelta
 
 import dagster as dg
 
-from lakehouse_assets.defs.validation.assets import iterate_sessions
 from lakehouse_assets.defs.validation.partitions import session_days
 
 iterate_sessions_job = dg.define_asset_job(
-    "iterate_sessions_daily", selection=[iterate_sessions], partitions_def=session_days
+    "iterate_sessions_daily", selection=["iterate_sessions"], partitions_def=session_days
 )
 
 

@@ -2,16 +2,13 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.lake.derived import WORKERS_BY_ROLE_SQL, build_derived_table
-from lakehouse_assets.defs.ingest.assets import datasets
 from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource
 
 
 @dg.asset(
-    deps=[dg.AssetDep(datasets, partition_mapping=dg.SpecificPartitionsPartitionMapping(["workers"]))],
-    group_name="warehouse",
+    deps=[dg.AssetDep("datasets", partition_mapping=dg.SpecificPartitionsPartitionMapping(["workers"]))],
     kinds={"duckdb", "parquet"},
-    owners=["team:data-platform"],
     automation_condition=dg.AutomationCondition.eager(),
     pool="catalog_writers",
 )
