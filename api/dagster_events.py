@@ -52,7 +52,7 @@ class DagsterReporter:
         try:
             import dagster as dg
 
-            from lakehouse_assets.defs.ingest.metadata import dataset_metadata
+            from lakehouse_assets.metadata import dataset_metadata
 
             instance = self._get_instance()
             if not instance.has_dynamic_partition(DATASETS_PARTITIONS, manifest.name):

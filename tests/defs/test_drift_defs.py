@@ -107,7 +107,9 @@ def test_dataset_drift_scores_each_column_against_the_first_version(settings, in
         "resume_text (identifies rows)" in md["skipped_columns"]
         and "worker_id (identifies rows)" in md["skipped_columns"]
     )
-    assert "| hourly_rate | numeric | 80 | 80 |" in md["scores"]
+    scores = {r.data["column_name"]: r.data for r in md["scores"].records}  # a table the UI shows, sortable
+    assert (scores["hourly_rate"]["kind"], scores["hourly_rate"]["baseline_rows"]) == ("numeric", 80)
+    assert scores["hourly_rate"]["verdict"] == "drift" and scores["state"]["verdict"] == "stable"
     evaluation = check(shifted)
     assert not evaluation.passed
     assert evaluation.metadata["over_threshold"].value == 2

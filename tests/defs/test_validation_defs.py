@@ -82,7 +82,13 @@ def test_a_day_becomes_rows_idempotently_and_other_days_stay(settings, instance)
     [mat] = first.asset_materializations_for_node("iterate_sessions")
     assert mat.metadata["day_sessions"].value == 3 and mat.metadata["skipped_lines"].value == 1
     assert mat.metadata["first_shot_rate"].value == pytest.approx(1 / 3)
-    assert "| qwen3.5:latest | 3 | 2 | 33% |" in mat.metadata["per_model"].value
+    per_model = {r.data["model"]: r.data for r in mat.metadata["per_model"].records}
+    assert per_model["qwen3.5:latest"] == {
+        "model": "qwen3.5:latest",
+        "sessions": 3,
+        "accepted": 2,
+        "first_shot_share": 0.3333,
+    }
 
     again = materialize(settings, instance, "2026-11-20")
     [mat2] = again.asset_materializations_for_node("iterate_sessions")

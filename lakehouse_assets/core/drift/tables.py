@@ -27,23 +27,6 @@ def _nan_to_none(row: dict[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
 
 
-def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, empty: str = "_no rows_") -> str:
-    """Rows as a Markdown table; floats to 4 significant digits, nulls as an em dash."""
-
-    def cell(v: Any) -> str:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return "—"
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        return str(v).replace("|", "\\|")
-
-    if not rows:
-        return empty
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 SCORE_TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
     DATASET_DRIFT: (DATASET_DRIFT_SCHEMA, ("dataset", "column_name")),
     EMBEDDING_DRIFT: (EMBEDDING_DRIFT_SCHEMA, ("corpus",)),

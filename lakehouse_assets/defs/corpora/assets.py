@@ -6,7 +6,7 @@ from lakehouse_assets.core.retrieval.frame_cache import tier_index
 from lakehouse_assets.core.vectors.indexing import sync_index
 from lakehouse_assets.defs.corpora.embedding import embed_embeddings_part, finish_embeddings, plan_embeddings
 from lakehouse_assets.defs.corpora.partitions import corpus_partitions
-from lakehouse_assets.defs.ingest.metadata import dataset_metadata
+from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorStoreResource
 
 

@@ -13,8 +13,8 @@ from lakehouse_assets.core.distillation.scoring import score_table
 from lakehouse_assets.core.distillation.sft import Firewall, candidates, export_jsonl, export_table, sft_export_key
 from lakehouse_assets.core.lake.derived import read_day, replace_day
 from lakehouse_assets.core.lake.duck import mount, parquet_source
-from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.defs.validation.partitions import session_days
+from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import EmbedderResource, LakeResource
 
 

@@ -19,7 +19,7 @@ from lakehouse_assets.core.drift.names import (
     SCORED_EVIDENCE,
     SCORER_DRIFT,
 )
-from lakehouse_assets.core.drift.tables import markdown_table, write_scores
+from lakehouse_assets.core.drift.tables import write_scores
 from lakehouse_assets.core.drift.verdicts import (
     Verdict,
     dataset_limits,
@@ -32,7 +32,7 @@ from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.memory.playbooks import PlaybookLog
 from lakehouse_assets.core.retrieval.corpora import CORPORA
 from lakehouse_assets.defs.drift.partitions import drift_days
-from lakehouse_assets.defs.ingest.metadata import dataset_metadata
+from lakehouse_assets.metadata import dataset_metadata, table_metadata
 from lakehouse_assets.resources import LakeResource, VectorStoreResource
 
 
@@ -132,9 +132,7 @@ def dataset_drift(
     for r in rows:
         metadata.update(_scores((f"{m}.{r['column_name']}", r.get(m)) for m in metrics))
     columns = ("column_name", "kind", "baseline_rows", "current_rows", *metrics, "ks_pvalue", "chi2_pvalue", "verdict")
-    metadata["scores"] = dg.MetadataValue.md(
-        markdown_table(rows, columns, empty=f"_dataset {name} is not in the catalog yet_")
-    )
+    metadata["scores"] = table_metadata(rows, columns)
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -187,7 +185,7 @@ def embedding_drift(
         metadata.update(_scores((f"{m}.{r['corpus']}", r.get(m)) for m in ("centroid_shift", "mmd")))
         metadata[f"vectors.{r['corpus']}"] = dg.MetadataValue.int(r["index_vectors"])
     columns = ("corpus", "index_vectors", "baseline_vectors", "current_vectors", "centroid_shift", "mmd", "verdict")
-    metadata["scores"] = dg.MetadataValue.md(markdown_table(rows, columns))
+    metadata["scores"] = table_metadata(rows, columns)
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -230,7 +228,7 @@ def scorer_drift(context: dg.AssetExecutionContext, lake: LakeResource, duckdb: 
         )
     )
     columns = ("day", "previous_day", "baseline_rows", "current_rows", "mean_shift", "ks_statistic", "wasserstein")
-    metadata["scores"] = dg.MetadataValue.md(markdown_table([row], (*columns, "verdict")))
+    metadata["scores"] = table_metadata([row], (*columns, "verdict"))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -270,5 +268,5 @@ def playbook_drift(
     metadata.update(_single_row(row, counts, ("js_distance", "new_worker_share")))
     metadata["skipped_lines"] = dg.MetadataValue.int(replay.skipped_lines)
     columns = ("day", "baseline_endorsements", "current_endorsements", "new_workers", "new_worker_share")
-    metadata["scores"] = dg.MetadataValue.md(markdown_table([row], (*columns, "js_distance", "verdict")))
+    metadata["scores"] = table_metadata([row], (*columns, "js_distance", "verdict"))
     return dg.MaterializeResult(metadata=metadata)

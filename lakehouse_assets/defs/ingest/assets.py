@@ -5,8 +5,8 @@ from lakehouse_assets.core.ingest.exceptions import BadCsv
 from lakehouse_assets.core.lake.catalog import SchemaConflict
 from lakehouse_assets.core.lake.landing import landing_key
 from lakehouse_assets.core.lake.storage import ObjectNotFound
-from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
+from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource
 
 

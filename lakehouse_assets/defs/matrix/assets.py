@@ -3,7 +3,7 @@ from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.lake.derived import register_table
 from lakehouse_assets.core.memory.playbooks import PlaybookLog, playbook_table
-from lakehouse_assets.defs.ingest.metadata import dataset_metadata
+from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource
 
 

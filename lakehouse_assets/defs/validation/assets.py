@@ -1,16 +1,17 @@
 import dagster as dg
+import pyarrow as pa
 import pyarrow.compute as pc
 from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.llm.iterate_sessions import read_day, write_day
 from lakehouse_assets.core.memory.journal import DailyJournal
-from lakehouse_assets.defs.ingest.metadata import dataset_metadata
 from lakehouse_assets.defs.validation.partitions import session_days
+from lakehouse_assets.metadata import dataset_metadata, table_metadata
 from lakehouse_assets.resources import LakeResource
 
 
-def _per_model_markdown(table) -> str:
-    """Sessions, acceptance and first-shot success per model that answered, as a Markdown table."""
+def _per_model(table: pa.Table) -> dg.MetadataValue:
+    """Sessions, acceptance and first-shot success per model that answered, as a table the UI shows."""
     stats: dict[str, list[int]] = {}
     for model, accepted, first in zip(
         table.column("answered_by").to_pylist(),
@@ -20,9 +21,11 @@ def _per_model_markdown(table) -> str:
     ):
         s = stats.setdefault(model or "(none)", [0, 0, 0])
         s[0], s[1], s[2] = s[0] + 1, s[1] + bool(accepted), s[2] + bool(first)
-    lines = ["| model | sessions | accepted | first-shot |", "|---|---:|---:|---:|"]
-    lines += [f"| {m} | {n} | {a} | {f / n:.0%} |" for m, (n, a, f) in sorted(stats.items())]
-    return "\n".join(lines) if stats else "_no sessions this day_"
+    rows = [
+        {"model": m, "sessions": n, "accepted": a, "first_shot_share": round(f / n, 4)}
+        for m, (n, a, f) in sorted(stats.items())
+    ]
+    return table_metadata(rows, ("model", "sessions", "accepted", "first_shot_share"))
 
 
 @dg.asset(
@@ -61,7 +64,7 @@ def iterate_sessions(
                 int(pc.sum(table.column("total_tokens")).as_py() or 0) if n else 0
             ),
             "skipped_lines": dg.MetadataValue.int(sessions.skipped_lines),
-            "per_model": dg.MetadataValue.md(_per_model_markdown(table)),
+            "per_model": _per_model(table),
         }
     )
     return dg.MaterializeResult(metadata=metadata)

@@ -2,7 +2,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.lake.derived import WORKERS_BY_ROLE_SQL, build_derived_table
-from lakehouse_assets.defs.ingest.metadata import dataset_metadata
+from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource
 
 
