@@ -31,6 +31,13 @@ def _partitions(partitions_def: dg.PartitionsDefinition | None) -> Any:
     return {type(partitions_def).__name__: str(partitions_def)}
 
 
+def _automation(condition: dg.AutomationCondition | None) -> str | None:
+    """Its label (eager, on_inputs, ...) or its kind: what a reviewer reads; the tree itself is Dagster's."""
+    if condition is None:
+        return None
+    return condition.get_label() or type(condition).__name__
+
+
 def _pool(assets_def: dg.AssetsDefinition) -> Any:
     if not assets_def.is_executable or not assets_def.is_materializable:
         return None
@@ -57,7 +64,7 @@ def specs(defs: dg.Definitions) -> dict[str, Any]:
             "partitions": _partitions(node.partitions_def),
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
             "checks": sorted(checks.get(name, [])),
-            "automation": str(node.automation_condition) if node.automation_condition else None,
+            "automation": _automation(node.automation_condition),
             "pool": _pool(assets_def),
             "observable": assets_def.is_observable,
         }

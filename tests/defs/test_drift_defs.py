@@ -282,16 +282,19 @@ def test_playbook_drift_compares_the_days_endorsements_with_earlier_ones(setting
 # -- schedule -----------------------------------------------------------------------------------
 
 
-def test_the_schedule_scores_yesterday_with_all_four_assets():
+def test_the_schedule_scores_yesterday_and_the_scorer_drift_follows_the_scores():
     from lakehouse_assets.defs.drift.schedules import drift_job, drift_schedule
 
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 21, 1, 0, tzinfo=UTC))
-    request = drift_schedule(context)
+    defs = build_definitions(LakehouseSettings(_env_file=None))
+    tick = datetime(2026, 11, 21, 0, 30, tzinfo=UTC)
+    context = dg.build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
+    [request] = drift_schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-11-20" and request.run_key == "2026-11-20"
-    job = build_definitions(LakehouseSettings(_env_file=None)).get_job_def(drift_job.name)
+    job = defs.get_job_def(drift_job.name)
     assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
         "dataset_drift",
         "embedding_drift",
-        "scorer_drift",
         "playbook_drift",
     }
+    scorer = defs.resolve_asset_graph().get(dg.AssetKey("scorer_drift"))
+    assert scorer.automation_condition is not None and scorer.automation_condition.get_label() == "on_inputs"

@@ -138,6 +138,8 @@ def test_the_schedule_settles_yesterday(settings):
 
     from lakehouse_assets.defs.validation.schedules import iterate_sessions_schedule
 
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 21, 0, 30, tzinfo=UTC))
-    request = iterate_sessions_schedule(context)
+    repository = build_definitions(settings).get_repository_def()
+    tick = datetime(2026, 11, 21, 0, 30, tzinfo=UTC)
+    context = dg.build_schedule_context(scheduled_execution_time=tick, repository_def=repository)
+    [request] = iterate_sessions_schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-11-20"

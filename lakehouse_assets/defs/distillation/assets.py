@@ -13,7 +13,7 @@ from lakehouse_assets.core.distillation.scoring import score_table
 from lakehouse_assets.core.distillation.sft import Firewall, candidates, export_jsonl, export_table, sft_export_key
 from lakehouse_assets.core.lake.derived import read_day, replace_day
 from lakehouse_assets.core.lake.duck import mount, parquet_source
-from lakehouse_assets.defs.validation.partitions import session_days
+from lakehouse_assets.defs.days import ON_INPUTS, days
 from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import EmbedderResource, LakeResource
 
@@ -39,7 +39,7 @@ def load_holdout(conn: duckdb.DuckDBPyConnection, lake: LakeResource) -> list[st
         dg.AssetKey("playbook_log"),
         dg.AssetKey("replay_journal"),
     ],
-    partitions_def=session_days,
+    partitions_def=days,
     kinds={"parquet", "duckdb"},
     pool="catalog_writers",
 )
@@ -74,7 +74,8 @@ def evidence_records(
 
 @dg.asset(
     deps=[evidence_records],
-    partitions_def=session_days,
+    partitions_def=days,
+    automation_condition=ON_INPUTS,
     kinds={"parquet", "duckdb"},
     pool="catalog_writers",
 )
@@ -119,7 +120,8 @@ def scored_evidence(
 
 @dg.asset(
     deps=[scored_evidence],
-    partitions_def=session_days,
+    partitions_def=days,
+    automation_condition=ON_INPUTS,
     kinds={"parquet", "jsonl"},
     pool="catalog_writers",
 )

@@ -5,12 +5,12 @@ from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.distillation.sft import Firewall
 from lakehouse_assets.core.lake.derived import read_day
+from lakehouse_assets.defs.days import days
 from lakehouse_assets.defs.distillation.assets import load_holdout
-from lakehouse_assets.defs.validation.partitions import session_days
 from lakehouse_assets.resources import EmbedderResource, LakeResource
 
 
-@dg.asset_check(asset="sft_export", blocking=True, partitions_def=session_days)
+@dg.asset_check(asset="sft_export", blocking=True, partitions_def=days)
 def contamination_firewall(
     context: dg.AssetCheckExecutionContext, lake: LakeResource, duckdb: DuckDBResource, embedder: EmbedderResource
 ) -> dg.AssetCheckResult:

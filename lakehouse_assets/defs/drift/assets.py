@@ -31,7 +31,7 @@ from lakehouse_assets.core.lake.register import IngestResult
 from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.memory.playbooks import PlaybookLog
 from lakehouse_assets.core.retrieval.corpora import CORPORA
-from lakehouse_assets.defs.drift.partitions import drift_days
+from lakehouse_assets.defs.days import ON_INPUTS, days
 from lakehouse_assets.metadata import dataset_metadata, table_metadata
 from lakehouse_assets.resources import LakeResource, VectorStoreResource
 
@@ -74,7 +74,7 @@ def _single_row(row: Mapping[str, Any], ints: Sequence[str], floats: Sequence[st
 @dg.asset(
     deps=[dg.AssetDep("datasets", partition_mapping=dg.SpecificPartitionsPartitionMapping(["workers"]))],
     kinds={"duckdb", "parquet", "scipy"},
-    partitions_def=drift_days,
+    partitions_def=days,
     pool="catalog_writers",
 )
 def dataset_drift(
@@ -139,7 +139,7 @@ def dataset_drift(
 @dg.asset(
     deps=[dg.AssetDep("corpus_embeddings", partition_mapping=dg.AllPartitionMapping())],
     kinds={"chroma", "parquet", "scipy"},
-    partitions_def=drift_days,
+    partitions_def=days,
     pool="catalog_writers",
 )
 def embedding_drift(
@@ -192,8 +192,9 @@ def embedding_drift(
 @dg.asset(
     # the day and the day before it
     deps=[dg.AssetDep(SCORED_EVIDENCE, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1))],
+    automation_condition=ON_INPUTS,
     kinds={"duckdb", "parquet", "scipy"},
-    partitions_def=drift_days,
+    partitions_def=days,
     pool="catalog_writers",
 )
 def scorer_drift(context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
@@ -235,7 +236,7 @@ def scorer_drift(context: dg.AssetExecutionContext, lake: LakeResource, duckdb: 
 @dg.asset(
     deps=[dg.AssetKey("playbook_log")],
     kinds={"jsonl", "parquet", "scipy"},
-    partitions_def=drift_days,
+    partitions_def=days,
     pool="catalog_writers",
 )
 def playbook_drift(

@@ -20,7 +20,7 @@ from lakehouse_assets.core.drift.verdicts import (
     scorer_limits,
 )
 from lakehouse_assets.core.settings import LakehouseSettings
-from lakehouse_assets.defs.drift.partitions import drift_days
+from lakehouse_assets.defs.days import days
 from lakehouse_assets.resources import LakeResource
 
 
@@ -54,7 +54,7 @@ def _judge(
     )
 
 
-@dg.asset_check(asset="dataset_drift", partitions_def=drift_days, blocking=False)
+@dg.asset_check(asset="dataset_drift", partitions_def=days, blocking=False)
 def dataset_columns_within_drift_thresholds(
     context: dg.AssetCheckExecutionContext, lake: LakeResource, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
@@ -62,7 +62,7 @@ def dataset_columns_within_drift_thresholds(
     return _judge(context, lake, duckdb, DATASET_DRIFT, "column_name", dataset_limits)
 
 
-@dg.asset_check(asset="embedding_drift", partitions_def=drift_days, blocking=False)
+@dg.asset_check(asset="embedding_drift", partitions_def=days, blocking=False)
 def embeddings_within_drift_thresholds(
     context: dg.AssetCheckExecutionContext, lake: LakeResource, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
@@ -70,7 +70,7 @@ def embeddings_within_drift_thresholds(
     return _judge(context, lake, duckdb, EMBEDDING_DRIFT, "corpus", embedding_limits)
 
 
-@dg.asset_check(asset="scorer_drift", partitions_def=drift_days, blocking=False)
+@dg.asset_check(asset="scorer_drift", partitions_def=days, blocking=False)
 def scorer_within_drift_threshold(
     context: dg.AssetCheckExecutionContext, lake: LakeResource, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
@@ -78,7 +78,7 @@ def scorer_within_drift_threshold(
     return _judge(context, lake, duckdb, SCORER_DRIFT, "day", scorer_limits)
 
 
-@dg.asset_check(asset="playbook_drift", partitions_def=drift_days, blocking=False)
+@dg.asset_check(asset="playbook_drift", partitions_def=days, blocking=False)
 def playbooks_within_drift_threshold(
     context: dg.AssetCheckExecutionContext, lake: LakeResource, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:

@@ -5,7 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.llm.iterate_sessions import read_day, write_day
 from lakehouse_assets.core.memory.journal import DailyJournal
-from lakehouse_assets.defs.validation.partitions import session_days
+from lakehouse_assets.defs.days import days
 from lakehouse_assets.metadata import dataset_metadata, table_metadata
 from lakehouse_assets.resources import LakeResource
 
@@ -30,7 +30,7 @@ def _per_model(table: pa.Table) -> dg.MetadataValue:
 
 @dg.asset(
     deps=[dg.AssetKey("session_journal")],
-    partitions_def=session_days,
+    partitions_def=days,
     kinds={"parquet", "duckdb"},
     pool="catalog_writers",
 )

@@ -4,11 +4,11 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.llm.iterate_sessions import ungrounded_accepted_fills
-from lakehouse_assets.defs.validation.partitions import session_days
+from lakehouse_assets.defs.days import days
 from lakehouse_assets.resources import LakeResource
 
 
-@dg.asset_check(asset="iterate_sessions", blocking=True, partitions_def=session_days)
+@dg.asset_check(asset="iterate_sessions", blocking=True, partitions_def=days)
 def no_ungrounded_accepted_fill(
     context: dg.AssetCheckExecutionContext, lake: LakeResource, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:

@@ -1,16 +1,10 @@
-from datetime import timedelta
-
 import dagster as dg
 
-from lakehouse_assets.defs.validation.partitions import session_days
+from lakehouse_assets.defs.days import days, settle_yesterday
 
 iterate_sessions_job = dg.define_asset_job(
-    "iterate_sessions_daily", selection=["iterate_sessions"], partitions_def=session_days
+    "iterate_sessions_daily", selection=["iterate_sessions"], partitions_def=days
 )
-
-
-@dg.schedule(cron_schedule="30 0 * * *", job=iterate_sessions_job, execution_timezone="UTC")
-def iterate_sessions_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Just after midnight UTC, settle the day that ended."""
-    day = (context.scheduled_execution_time - timedelta(days=1)).date().isoformat()
-    return dg.RunRequest(run_key=day, partition_key=day)
+iterate_sessions_schedule = settle_yesterday(
+    iterate_sessions_job, "30 0 * * *", "At 00:30 UTC, settle the iterate sessions of the day that ended."
+)
