@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
+from bench.stats import p50_p95
 from bench.uvicorn_process import lakehouse_api
 from lakehouse_assets.services import wait_until_answers
 
@@ -80,11 +81,6 @@ def http_ingest(
     if r.status_code != 201:
         raise RuntimeError(f"ingest of {name} failed: {r.status_code} {r.text[:300]}")
     return elapsed
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    q = statistics.quantiles(samples, n=100, method="inclusive")
-    return statistics.median(samples), q[94]
 
 
 def time_http(client: httpx.Client, url: str, queries: list[str]) -> list[float]:
@@ -162,10 +158,10 @@ def main() -> int:
     http_s = statistics.median(http)
     core_rss = max(r["peak_rss_mib"] for r in core)
     raw_rss = max(r["peak_rss_mib"] for r in raw)
-    hp50, hp95 = percentiles(http_point)
-    rp50, rp95 = percentiles(raw_point)
-    hg50, hg95 = percentiles(http_group)
-    rg50, rg95 = percentiles(raw_group)
+    hp50, hp95 = p50_p95(http_point)
+    rp50, rp95 = p50_p95(raw_point)
+    hg50, hg95 = p50_p95(http_group)
+    rg50, rg95 = p50_p95(raw_group)
 
     rows = [
         ("ingest: raw DuckDB COPY", f"{raw_s:.2f} s", "1.00x", f"peak {raw_rss:.0f} MiB", ""),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import threading
 import time
 from collections import defaultdict
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+from bench import stats
 
 ROLES = ["forklift operator", "welder", "electrician", "CNA", "line cook", "CDL truck driver", "warehouse associate"]
 STATES = ["IL", "OH", "TX", "MI", "IN", "WI", "GA"]
@@ -163,7 +164,7 @@ def main() -> None:
         lat = sorted(samples[name])
         if not lat:
             continue
-        p50, p99 = statistics.median(lat), lat[max(0, int(len(lat) * 0.99) - 1)]
+        p50, p99 = stats.p50(lat), stats.p99(lat)
         rate = failures[name] / len(lat)
         rows.append({"scenario": name, "count": len(lat), "failure_rate": rate, "p50_ms": p50, "p99_ms": p99,
                      "statuses": dict(statuses[name]), "errors": dict(errors[name])})  # fmt: skip

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.stats import p95
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 MODES = ("dense", "keyword", "hybrid")
@@ -146,7 +148,7 @@ def measure(home: Path, passes: int, other: bool = False) -> dict[str, Any]:
                 body = search(q.query, "hybrid")
                 client_ms.append((time.perf_counter() - start) * 1000)
                 server_ms.append(body["elapsed_ms"])
-    q95 = statistics.quantiles(server_ms, n=100)[94]
+    q95 = p95(server_ms)
     out["latency_ms"] = {
         "server_p50": statistics.median(server_ms),
         "server_p95": q95,

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings
+from bench import stats
 
 
 def _latencies(rate: float, home: Path, n: int) -> list[float]:
@@ -47,7 +47,7 @@ def main() -> None:
             on += _latencies(1.0, Path(tmp) / f"on{round_}", args.requests // 3)
         for name, lat in (("recording off (raw)", off), ("recording every call", on)):
             lat.sort()
-            rows.append((name, statistics.median(lat), lat[int(len(lat) * 0.99) - 1]))
+            rows.append((name, stats.p50(lat), stats.p99(lat)))
     print(f"{'GET /v1/datasets':28} {'p50 ms':>8} {'p99 ms':>8}")
     for name, p50, p99 in rows:
         print(f"{name:28} {p50:8.3f} {p99:8.3f}")

@@ -42,6 +42,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from bench.stats import p50_p95
 from bench.uvicorn_process import UvicornProcess, lakehouse_api
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -259,11 +260,6 @@ def stored_vectors(collection: Any, page: int = 5000) -> tuple[list[str], np.nda
     return ids, np.concatenate(parts)
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    q = statistics.quantiles(samples, n=100, method="inclusive")
-    return statistics.median(samples), q[94]
-
-
 def verdict(ok: bool, target: str) -> str:
     return f"{'PASS' if ok else 'MISS'} ({target})"
 
@@ -459,13 +455,13 @@ def main() -> int:
     raw_rate, ours_rate = t / raw_s, t / full.seconds
     ratio = ours_rate / raw_rate
     inc_share = inc.seconds / full_index_seconds
-    qp50, qp95 = percentiles(query_ms)
-    fp50, fp95 = percentiles(filtered_ms)
-    ep50, ep95 = percentiles(raw_enc_ms)
-    rp50, rp95 = percentiles(raw_path_ms)
-    ap50, ap95 = percentiles(api_ms)
-    sp50, sp95 = percentiles(api_server_ms)
-    afp50, afp95 = percentiles(api_filtered_ms)
+    qp50, qp95 = p50_p95(query_ms)
+    fp50, fp95 = p50_p95(filtered_ms)
+    ep50, ep95 = p50_p95(raw_enc_ms)
+    rp50, rp95 = p50_p95(raw_path_ms)
+    ap50, ap95 = p50_p95(api_ms)
+    sp50, sp95 = p50_p95(api_server_ms)
+    afp50, afp95 = p50_p95(api_filtered_ms)
     scale = 100_000 / n
     per100k = (rss_after - rss_before) * scale
     per100k_restart = (rss_restart - rss_restart_empty) * scale

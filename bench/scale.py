@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -50,6 +49,7 @@ import httpx
 
 from bench.profiles import pyinstrument_profile, pyspy, share_of
 from bench.retrieval import cpu_seconds, rss_mib
+from bench.stats import p50, p95
 from bench.uvicorn_process import UvicornProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,14 +91,6 @@ class Timeline:
             yield
         finally:
             self.rows.append({"stage": name, "seconds": round(time.perf_counter() - start, 2)})
-
-
-def p50(samples: list[float]) -> float:
-    return statistics.median(samples)
-
-
-def p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[94] if len(samples) > 1 else samples[0]
 
 
 # -- machine ------------------------------------------------------------------------------------------
