@@ -30,14 +30,13 @@ from api.schemas.vectors import (
     SearchRequest,
     SearchResponse,
 )
+from lakehouse_assets.core.lake.catalog import CORPUS_PREFIX
 from lakehouse_assets.core.retrieval.filters import chroma_where, filter_clauses
 from lakehouse_assets.core.vectors.exceptions import IndexConflict, InvalidIndexRequest
 from lakehouse_assets.core.vectors.types import IndexSpec
 
 embed_router = APIRouter(prefix="/embed", tags=["vectors"], route_class=Route)
 router = APIRouter(prefix="/vectors", tags=["vectors"], route_class=Route)
-
-MANAGED_PREFIX = "corpus_"
 
 IndexName = Annotated[str, Path(description="Index name: 3-63 characters of a-z, 0-9, '_', '.', '-'.")]
 
@@ -48,7 +47,7 @@ _502 = {502: {"model": ErrorBody, "description": "The embedder is unavailable."}
 
 
 def _writable(index: str) -> None:
-    if index.startswith(MANAGED_PREFIX):
+    if index.startswith(CORPUS_PREFIX):
         raise IndexConflict(
             f"index {index!r} is managed by the corpus_embeddings Dagster asset: materialize that asset to "
             "change it (searching it through the API is fine)"

@@ -118,7 +118,8 @@ class DatasetOwned(LakehouseError):
 
 # What the assets write (also recognised by a live manifest's source, "derived"): reserved up front too, so a
 # caller cannot create one before its asset first runs, with a schema or content the asset never made.
-OWNED_PREFIXES = ("corpus_",)
+CORPUS_PREFIX = "corpus_"  # every corpus's dataset and vector index: corpus_<name> (core/retrieval/corpora.py)
+OWNED_PREFIXES = (CORPUS_PREFIX,)
 OWNED_DATASETS = frozenset(
     {
         "workers_by_role",

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.catalog import CORPUS_PREFIX, Catalog
 from lakehouse_assets.core.lake.derived import build_derived_table
 from lakehouse_assets.core.lake.register import IngestResult
 from lakehouse_assets.core.lake.storage import LakeStorage
@@ -37,11 +37,11 @@ class CorpusSpec:
 
     @property
     def dataset(self) -> str:
-        return f"corpus_{self.name}"
+        return f"{CORPUS_PREFIX}{self.name}"
 
     @property
     def index(self) -> str:
-        return f"corpus_{self.name}"
+        return f"{CORPUS_PREFIX}{self.name}"
 
 
 def _hash(*columns: str) -> str:
