@@ -102,17 +102,20 @@ class RecentPlaybooks:
 
     def _follow(self, records: Sequence[PlaybookRecord]) -> None:
         for record in records:
-            pid = record.playbook_id
-            if pid not in self._known:
-                self._known.add(pid)
-                id_, text, meta = pending_document(record)
+            row = playbook_row(record)  # the playbook id is a hash of the record: computed once here
+            if row["playbook_id"] not in self._known:
+                self._known.add(str(row["playbook_id"]))
+                id_, text, meta = _document_of(row)
                 self._pending.setdefault(id_, _Pending(text, meta))
 
 
 def pending_document(record: PlaybookRecord) -> tuple[str, str, dict[str, Any]]:
     """The record's `playbooks` corpus document as search reads it: (id, text, metadata), the same as the
     corpus SQL makes (PLAYBOOKS.sql) less the content hash, which only index writes compare."""
-    row = playbook_row(record)
+    return _document_of(playbook_row(record))
+
+
+def _document_of(row: dict[str, str | None]) -> tuple[str, str, dict[str, Any]]:
     meta = {"entity_id": row["playbook_id"], **{c: row[c] for c in PLAYBOOKS.metadata}}
     return f"playbook-{row['playbook_id']}", str(row["query"]), {k: v for k, v in meta.items() if v is not None}
 

@@ -130,12 +130,8 @@ class ChatError(LakehouseError):
         self.failed_attempts: tuple[FailedAttempt, ...] = ()
 
     def fields(self) -> dict[str, Any]:
-        return {
-            "upstream_status": getattr(self, "upstream_status", None),
-            "retry_after": getattr(self, "retry_after", None),
-            # every try, when there was more than the one this message already describes
-            "attempts": [f.to_json() for f in self.failed_attempts] if len(self.failed_attempts) > 1 else None,
-        }
+        # every try, when there was more than the one this message already describes
+        return {"attempts": [f.to_json() for f in self.failed_attempts] if len(self.failed_attempts) > 1 else None}
 
 
 class InvalidChatRequest(ChatError):
@@ -160,6 +156,9 @@ class UpstreamError(ChatError):
         self.upstream_status = upstream_status
         self.transient = upstream_status is None or upstream_status >= 500
 
+    def fields(self) -> dict[str, Any]:
+        return {**super().fields(), "upstream_status": self.upstream_status}
+
 
 class UpstreamUnreachable(ChatError):
     code = "upstream_unreachable"
@@ -180,6 +179,9 @@ class UpstreamRateLimited(ChatError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    def fields(self) -> dict[str, Any]:
+        return {**super().fields(), "retry_after": self.retry_after}
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(max(1, math.ceil(self.retry_after))) if self.retry_after is not None else "1"}
