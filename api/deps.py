@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from api.dagster_events import DagsterReporter
 from api.settings import ApiSettings
 from lakehouse_assets.core.lake.catalog import Catalog
-from lakehouse_assets.core.lake.storage import LakeStorage
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.llm.chat import ChatRouter
 from lakehouse_assets.core.llm.validation import Roster
 from lakehouse_assets.core.memory.journal import DailyJournal
@@ -34,8 +34,7 @@ class Services:
     """What the lifespan opens and closes."""
 
     settings: ApiSettings
-    lake: LakeStorage
-    catalog: Catalog
+    lake: Lake
     sql: SqlEngine
     dagster: DagsterReporter
     embedder: CachedEmbedder
@@ -57,12 +56,12 @@ async def get_settings(request: Request) -> ApiSettings:
     return _services(request).settings
 
 
-async def get_lake(request: Request) -> LakeStorage:
+async def get_lake(request: Request) -> Lake:
     return _services(request).lake
 
 
 async def get_catalog(request: Request) -> Catalog:
-    return _services(request).catalog
+    return _services(request).lake.catalog
 
 
 async def get_sql(request: Request) -> SqlEngine:
@@ -74,7 +73,7 @@ async def get_dagster(request: Request) -> DagsterReporter:
 
 
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
-LakeDep = Annotated[LakeStorage, Depends(get_lake)]
+LakeDep = Annotated[Lake, Depends(get_lake)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 SqlDep = Annotated[SqlEngine, Depends(get_sql)]
 DagsterDep = Annotated[DagsterReporter, Depends(get_dagster)]

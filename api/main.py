@@ -22,8 +22,7 @@ from api.routers import chat, datasets, health, ingest, iterate, matrix, observe
 from api.security import bearer_scheme
 from api.settings import ApiSettings
 from api.slots import Slots
-from lakehouse_assets.core.lake.catalog import Catalog
-from lakehouse_assets.core.lake.storage import open_storage
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.llm.chat import chat_router_from_settings
 from lakehouse_assets.core.llm.downgrade import DowngradePolicy
 from lakehouse_assets.core.llm.validation import Roster
@@ -44,10 +43,9 @@ log = logging.getLogger(__name__)
 
 
 def open_services(settings: ApiSettings) -> Services:
-    lake = open_storage(settings)
-    catalog = Catalog(lake)
+    lake = Lake.open(settings)
     engine = SqlEngine(
-        catalog,
+        lake.catalog,
         timeout_ms=settings.sql_timeout_ms,
         max_rows=settings.sql_max_rows,
         rows_ceiling=settings.sql_rows_ceiling,
@@ -68,7 +66,6 @@ def open_services(settings: ApiSettings) -> Services:
         min_score=settings.relevance_floor,
         policy=DowngradePolicy(weak_models=tuple(settings.weak_models), weak_model=settings.weak_model),
         frames=catalog_frames(
-            catalog,
             lake,
             CORPORA,
             settings.catalog_refresh_seconds,
@@ -86,7 +83,6 @@ def open_services(settings: ApiSettings) -> Services:
     return Services(
         settings,
         lake,
-        catalog,
         engine,
         DagsterReporter(settings.report_to_dagster),
         embedder,
@@ -94,7 +90,6 @@ def open_services(settings: ApiSettings) -> Services:
         matrix,
         PlaybookWriter(recent, store=vectors, hnsw=settings.hnsw),
         Roster(
-            catalog,
             lake,
             settings.roster_dataset,
             refresh_seconds=settings.catalog_refresh_seconds,

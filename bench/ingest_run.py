@@ -26,18 +26,12 @@ def measure(mode: str, csv_path: Path, work: Path) -> dict[str, object]:
         rows = duckdb.sql(f"SELECT count(*) FROM '{work / 'raw.parquet'}'").fetchall()[0][0]
     else:
         from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
-        from lakehouse_assets.core.lake.catalog import Catalog
-        from lakehouse_assets.core.lake.storage import open_storage
+        from lakehouse_assets.core.lake.handle import Lake
         from lakehouse_assets.core.settings import LakehouseSettings
 
-        settings = LakehouseSettings(home=work, _env_file=None)
-        lake = open_storage(settings)
-        catalog = Catalog(lake)
+        lake = Lake.open(LakehouseSettings(home=work, _env_file=None))
         start = time.perf_counter()
-        result = ingest_csv(
-            csv_path, "workers", lake=lake, catalog=catalog, limits=IngestLimits(max_bytes=1 << 40),
-            scratch_dir=settings.scratch_dir,
-        )  # fmt: skip
+        result = ingest_csv(csv_path, "workers", lake=lake, limits=IngestLimits(max_bytes=1 << 40))
         rows = result.manifest.row_count
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

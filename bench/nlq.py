@@ -48,8 +48,7 @@ def build_lake(home: Path, rows: int, other: bool = False) -> None:
     from tqdm import tqdm
 
     from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
-    from lakehouse_assets.core.lake.catalog import Catalog
-    from lakehouse_assets.core.lake.storage import open_storage
+    from lakehouse_assets.core.lake.handle import Lake
     from lakehouse_assets.core.retrieval.corpora import WORKERS, build_corpus, documents_table
     from lakehouse_assets.core.sample.generate import write_workers_csv
     from lakehouse_assets.core.settings import LakehouseSettings
@@ -58,19 +57,17 @@ def build_lake(home: Path, rows: int, other: bool = False) -> None:
     from lakehouse_assets.core.vectors.store import open_vector_store
 
     settings = LakehouseSettings(home=home, _env_file=None)
-    lake = open_storage(settings)
-    catalog = Catalog(lake)
+    lake = Lake.open(settings)
     csv = home / "workers.csv"
     home.mkdir(parents=True, exist_ok=True)
     from lakehouse_assets.core.sample.other_roster import OTHER_ROLES
     from lakehouse_assets.core.sample.roster_data import ROLES
 
     write_workers_csv(csv, rows, seed=7 if other else 42, roles=OTHER_ROLES if other else ROLES)
-    ingest_csv(csv, "workers", lake=lake, catalog=catalog, limits=IngestLimits(max_bytes=1 << 40),
-               scratch_dir=settings.scratch_dir)  # fmt: skip
+    ingest_csv(csv, "workers", lake=lake, limits=IngestLimits(max_bytes=1 << 40))
     conn = duckdb.connect()
-    build_corpus(WORKERS, conn, lake=lake, catalog=catalog, scratch_dir=settings.scratch_dir)
-    docs = documents_table(WORKERS, conn, lake=lake, catalog=catalog)
+    build_corpus(WORKERS, conn, lake=lake)
+    docs = documents_table(WORKERS, conn, lake=lake)
     store = open_vector_store(settings)
     with tqdm(total=docs.num_rows, desc=f"index {rows:,}", unit="doc", file=sys.stderr, mininterval=1) as bar:
         seen = {"n": 0}

@@ -19,7 +19,7 @@ from lakehouse_assets.resources import LakeResource
 def materialize_landing(defs: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.ExecuteInJobResult]:
     """Materialize every landing CSV's `datasets` partition, then the unpartitioned derived assets."""
     lake: LakeResource = defs.resources["lake"]
-    names = sorted(scan_landing(lake.storage()).files)
+    names = sorted(scan_landing(lake.open().storage).files)
     missing = [n for n in names if not instance.has_dynamic_partition(dataset_partitions.name, n)]
     if missing:
         instance.add_dynamic_partitions(dataset_partitions.name, missing)

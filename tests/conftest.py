@@ -20,7 +20,8 @@ from moto.server import ThreadedMotoServer
 
 from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
 from lakehouse_assets.core.lake.catalog import Catalog
-from lakehouse_assets.core.lake.storage import LakeStorage, LocalStorage, S3Storage, open_storage
+from lakehouse_assets.core.lake.handle import Lake
+from lakehouse_assets.core.lake.storage import LakeStorage, LocalStorage, S3Storage
 from lakehouse_assets.core.llm.validation import Roster
 from lakehouse_assets.core.settings import LakehouseSettings
 from tests.fakes.llm_servers import FakeLLMServer
@@ -123,13 +124,14 @@ def settings(tmp_path: Path) -> LakehouseSettings:
 
 
 @pytest.fixture
-def lake(settings: LakehouseSettings) -> LakeStorage:
-    return open_storage(settings)
+def lake(settings: LakehouseSettings) -> Lake:
+    """The local lake of `settings`: storage, catalog and scratch."""
+    return Lake.open(settings)
 
 
 @pytest.fixture
-def catalog(lake: LakeStorage) -> Catalog:
-    return Catalog(lake)
+def catalog(lake: Lake) -> Catalog:
+    return lake.catalog
 
 
 @pytest.fixture(scope="session")
@@ -142,19 +144,12 @@ def chroma_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 
 @pytest.fixture
-def make_roster(settings: LakehouseSettings, lake: LakeStorage, catalog: Catalog) -> Callable[[bytes], Roster]:
+def make_roster(lake: Lake) -> Callable[[bytes], Roster]:
     """Ingest a roster CSV as the `workers` dataset and return the Roster that validates fills against it."""
 
     def make(csv: bytes) -> Roster:
-        ingest_csv(
-            io.BytesIO(csv),
-            "workers",
-            lake=lake,
-            catalog=catalog,
-            limits=IngestLimits(),
-            scratch_dir=settings.scratch_dir,
-        )
-        return Roster(catalog, lake)
+        ingest_csv(io.BytesIO(csv), "workers", lake=lake, limits=IngestLimits())
+        return Roster(lake)
 
     return make
 

@@ -6,7 +6,7 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request
 
-from api.deps import CatalogDep, LakeDep, MatrixDep
+from api.deps import LakeDep, MatrixDep
 from api.routing import Route
 
 router = APIRouter(tags=["health"], route_class=Route)
@@ -15,7 +15,7 @@ _DETAILS = anyio.CapacityLimiter(2)
 
 
 @router.get("/health")
-async def health(request: Request, lake: LakeDep, catalog: CatalogDep, matrix: MatrixDep) -> dict[str, Any]:
+async def health(request: Request, lake: LakeDep, matrix: MatrixDep) -> dict[str, Any]:
     """Whether the service is up: open to anyone, and answered on the event loop, so a thread pool busy with
     slow requests never makes it look down. An authorized caller (the token, or any local caller of an API
     without one) also learns what it serves: the lake, how many datasets, and per corpus searched so far how
@@ -26,6 +26,6 @@ async def health(request: Request, lake: LakeDep, catalog: CatalogDep, matrix: M
 
     def details() -> dict[str, Any]:
         frames = matrix.frames.status() if matrix.frames is not None else {}
-        return {"lake": lake.describe(), "datasets": len(catalog.list()), "search_frames": frames}
+        return {"lake": lake.storage.describe(), "datasets": len(lake.catalog.list()), "search_frames": frames}
 
     return {"status": "ok", **(await anyio.to_thread.run_sync(details, limiter=_DETAILS)), "process": os.getpid()}

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CatalogDep, DagsterDep, LakeDep, SettingsDep, SqlDep
+from api.deps import DagsterDep, LakeDep, SettingsDep, SqlDep
 from api.links import DATASET_LINKS
 from api.routing import Route
 from api.schemas.datasets import ManifestOut
@@ -62,7 +62,6 @@ async def ingest(
     name: Annotated[str, Query(description="Dataset name (lowercase identifier).")],
     settings: SettingsDep,
     lake: LakeDep,
-    catalog: CatalogDep,
     sql: SqlDep,
     dagster: DagsterDep,
 ) -> ManifestOut:
@@ -71,8 +70,8 @@ async def ingest(
     201 with the manifest for a new version, 200 when the content is already live.
     """
     validate_dataset_name(name)
-    refuse_owned(name, catalog.find(name))  # before the upload is read (the conversion checks storage again)
-    spool = open_spool(request, settings.scratch_dir, settings.max_ingest_bytes)
+    refuse_owned(name, lake.catalog.find(name))  # before the upload is read (the conversion checks storage again)
+    spool = open_spool(request, lake.scratch(), settings.max_ingest_bytes)
     # The conversion starts now and reads the spool as the body arrives: parsing overlaps the upload.
     conversion = asyncio.ensure_future(
         run_in_threadpool(
@@ -80,9 +79,7 @@ async def ingest(
             spool,
             name,
             lake=lake,
-            catalog=catalog,
             limits=IngestLimits(max_bytes=settings.max_ingest_bytes),
-            scratch_dir=settings.scratch_dir,
             source_label="api",
         )
     )
@@ -99,7 +96,7 @@ async def ingest(
         response.status_code = 200
     else:
         await run_in_threadpool(sql.refresh, True)
-        background.add_task(dagster.report_ingest, lake, result.manifest, result.created)
+        background.add_task(dagster.report_ingest, lake.storage, result.manifest, result.created)
     return ManifestOut.of(result.manifest)
 
 

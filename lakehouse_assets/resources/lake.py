@@ -10,9 +10,8 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from lakehouse_assets.core.ingest.csv import IngestLimits
-from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.lake.landing import landing_key, stable_copy
-from lakehouse_assets.core.lake.storage import LakeStorage, open_storage
 from lakehouse_assets.core.settings import LakehouseSettings, load_settings
 
 
@@ -47,9 +46,12 @@ class LakeResource(dg.ConfigurableResource):
         )
 
     _settings: LakehouseSettings | None = PrivateAttr(default=None)
+    _lake: Lake | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._settings = self._read_settings()  # once per run: every asset of it sees the same settings
+        # Once per run (per step process): every asset of it sees the same settings and the same catalog.
+        self._settings = self._read_settings()
+        self._lake = Lake.open(self._settings)
 
     def settings(self) -> LakehouseSettings:
         """The deployment's settings (environment, env file) with this resource's configuration on top."""
@@ -58,27 +60,20 @@ class LakeResource(dg.ConfigurableResource):
     def _read_settings(self) -> LakehouseSettings:
         return load_settings(**self.model_dump(exclude_unset=True, exclude_none=True))  # None: not configured
 
-    def storage(self) -> LakeStorage:
-        return open_storage(self.settings())
-
-    def catalog(self) -> Catalog:
-        return Catalog(self.storage())
+    def open(self) -> Lake:
+        """The run's lake handle (storage, catalog, scratch); outside a run, a new one."""
+        return self._lake if self._lake is not None else Lake.open(self.settings())
 
     def limits(self) -> IngestLimits:
         return IngestLimits(max_bytes=self.max_ingest_bytes)
-
-    def scratch_dir(self) -> Path:
-        return self.settings().scratch_dir
 
     @contextlib.contextmanager
     def landing_file(self, name: str) -> Iterator[Path]:
         """A private snapshot of the landing-zone CSV for dataset `name`: a copy of one consistent version of the
         local file (a user replacing or rewriting it mid-run cannot mix two versions), or a download from S3."""
-        storage = self.storage()
-        key = landing_key(name)
-        scratch = self.scratch_dir()
-        scratch.mkdir(parents=True, exist_ok=True)
-        snapshot = scratch / f"landing-{uuid.uuid4().hex}.csv"
+        lake = self.open()
+        storage, key = lake.storage, landing_key(name)
+        snapshot = lake.scratch() / f"landing-{uuid.uuid4().hex}.csv"
         try:
             local = storage.local_path(key)
             if local is None:

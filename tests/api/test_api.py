@@ -13,8 +13,7 @@ from api.main import create_app
 from api.observe import endpoint_of
 from api.settings import ApiSettings
 from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
-from lakehouse_assets.core.lake.catalog import Catalog
-from lakehouse_assets.core.lake.storage import open_storage
+from lakehouse_assets.core.lake.handle import Lake
 
 CSV = b"id,name,zip\n1,ann,00123\n2,bob,60601\n"
 
@@ -234,11 +233,7 @@ def test_sql_picks_up_datasets_registered_by_another_process(tmp_path: Path):
     with TestClient(create_app(settings)) as client:
         assert client.post("/v1/sql", json={"sql": "SELECT 1"}).status_code == 200
         # A writer with its own catalog over the same lake (what a Dagster run is).
-        other = Catalog(open_storage(settings))
-        ingest_csv(
-            io.BytesIO(b"zip,town\n60601,Chicago\n"), "towns", lake=other.storage, catalog=other,
-            limits=IngestLimits(), scratch_dir=settings.scratch_dir,
-        )  # fmt: skip
+        ingest_csv(io.BytesIO(b"zip,town\n60601,Chicago\n"), "towns", lake=Lake.open(settings), limits=IngestLimits())
         r = client.post("/v1/sql", json={"sql": "SELECT town FROM towns"})
         assert r.status_code == 200 and r.json()["rows"] == [["Chicago"]]
         assert [d["name"] for d in client.get("/v1/datasets").json()["datasets"]] == ["towns"]

@@ -15,8 +15,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import ApiSettings
 from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
-from lakehouse_assets.core.lake.catalog import Catalog
-from lakehouse_assets.core.lake.storage import open_storage
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.memory.journal import DailyJournal
 from tests.fakes.llm_servers import Reply
 
@@ -234,15 +233,7 @@ def fill(*ids: str) -> str:
 
 
 def test_iterate_retries_with_feedback_and_journals_the_session(client, api_settings, ollama):
-    lake = open_storage(api_settings)
-    ingest_csv(
-        io.BytesIO(ROSTER),
-        "workers",
-        lake=lake,
-        catalog=Catalog(lake),
-        limits=IngestLimits(),
-        scratch_dir=api_settings.scratch_dir,
-    )
+    ingest_csv(io.BytesIO(ROSTER), "workers", lake=Lake.open(api_settings), limits=IngestLimits())
     ollama.then(Reply(content="I cannot decide."), Reply(content=fill("1", "77")), Reply(content=fill("1", "3")))
     r = client.post(
         "/v1/iterate",

@@ -205,7 +205,7 @@ def test_a_dataset_an_asset_derived_is_not_overwritten_by_an_upload(client, home
     with duckdb.connect() as conn:
         build_derived_table(
             conn, "people_count", "SELECT count(*) AS n FROM people", ["people"],
-            lake=services.lake, catalog=services.catalog, scratch_dir=services.settings.scratch_dir,
+            lake=services.lake,
         )  # fmt: skip
     before = snapshot(home)
     r = client.post("/v1/ingest?name=people_count", content=b"n\n99\n", headers={"content-type": "text/csv"})

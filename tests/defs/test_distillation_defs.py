@@ -14,6 +14,7 @@ import pytest
 from lakehouse_assets.core.distillation.sft import Firewall
 from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
 from lakehouse_assets.core.lake.catalog import Catalog
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.lake.storage import open_storage
 from lakehouse_assets.core.memory.journal import DailyJournal
 from lakehouse_assets.core.settings import LakehouseSettings
@@ -51,16 +52,8 @@ def meta(result, name: str) -> dict:
 
 
 def holdout(settings, *inputs: str) -> None:
-    lake = open_storage(settings)
     body = "input\n" + "".join(json.dumps(i) + "\n" for i in inputs)
-    ingest_csv(
-        io.BytesIO(body.encode()),
-        "eval_holdout",
-        lake=lake,
-        catalog=Catalog(lake),
-        limits=IngestLimits(),
-        scratch_dir=settings.scratch_dir,
-    )
+    ingest_csv(io.BytesIO(body.encode()), "eval_holdout", lake=Lake.open(settings), limits=IngestLimits())
 
 
 def test_one_day_through_the_chain_byte_identical_on_rerun(settings, instance):
@@ -114,16 +107,8 @@ def test_a_contaminated_export_fails_the_blocking_check(settings, instance, monk
 
 
 def test_replay_job_closes_the_loop(settings, instance, ollama):
-    lake = open_storage(settings)
     roster = b"worker_id,name,availability,shift\n1,Ann,available,night\n"
-    ingest_csv(
-        io.BytesIO(roster),
-        "workers",
-        lake=lake,
-        catalog=Catalog(lake),
-        limits=IngestLimits(),
-        scratch_dir=settings.scratch_dir,
-    )
+    ingest_csv(io.BytesIO(roster), "workers", lake=Lake.open(settings), limits=IngestLimits())
     value = {"contract_id": "C-1", "target_count": 1, "candidates": [{"worker_id": "1", "reason": "night welder"}]}
     ollama.then(Reply(content=json.dumps(value)), Reply(content="no idea"), Reply(content=json.dumps(value)))
     defs = build_definitions(LakehouseSettings(home=settings.home, ollama_host=ollama.url, _env_file=None))

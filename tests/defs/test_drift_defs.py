@@ -16,7 +16,7 @@ import pytest
 from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
 from lakehouse_assets.core.lake.catalog import Catalog
 from lakehouse_assets.core.lake.derived import register_table
-from lakehouse_assets.core.lake.duck import mount, parquet_source
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.lake.storage import open_storage
 from lakehouse_assets.core.memory.playbooks import PlaybookLog, PlaybookRecord
 from lakehouse_assets.core.settings import LakehouseSettings
@@ -51,9 +51,8 @@ def check(result: dg.ExecuteInJobResult) -> dg.AssetCheckEvaluation:
 
 
 def stored(settings: LakehouseSettings, name: str, sql: str) -> list[tuple]:
-    lake = open_storage(settings)
     conn = duckdb.connect()
-    mount(conn, name, parquet_source(lake, Catalog(lake).get(name).object_key))
+    Lake.open(settings).mount_live(conn, name)
     return conn.execute(sql).fetchall()
 
 
@@ -79,11 +78,7 @@ def workers_csv(*, shifted: bool, rows: int = 80) -> bytes:
 
 
 def ingest_workers(settings: LakehouseSettings, csv: bytes) -> None:
-    lake = open_storage(settings)
-    limits = IngestLimits()
-    ingest_csv(
-        io.BytesIO(csv), "workers", lake=lake, catalog=Catalog(lake), limits=limits, scratch_dir=settings.scratch_dir
-    )
+    ingest_csv(io.BytesIO(csv), "workers", lake=Lake.open(settings), limits=IngestLimits())
 
 
 def test_dataset_drift_scores_each_column_against_the_first_version(settings, instance):
@@ -208,13 +203,10 @@ def register_scores(settings: LakehouseSettings, days: dict[str, np.ndarray]) ->
         for day, scores in days.items()
         for s in scores
     ]
-    lake = open_storage(settings)
     table = pa.Table.from_pylist(
         rows, schema=pa.schema([("day", pa.string()), ("score", pa.float64()), ("label", pa.string())])
     )
-    register_table(
-        duckdb.connect(), "scored_evidence", table, lake=lake, catalog=Catalog(lake), scratch_dir=settings.scratch_dir
-    )
+    register_table(duckdb.connect(), "scored_evidence", table, lake=Lake.open(settings))
 
 
 def test_scorer_drift_compares_each_day_with_the_day_before(settings, instance):

@@ -58,8 +58,7 @@ def test_two_processes_embed_a_corpus_into_the_index_one_process_builds(tmp_path
 
         # the same documents, embedded by one process into another index
         spec = corpus_spec("workers")
-        lake = defs.resources["lake"]
-        documents = documents_table(spec, duckdb.connect(), lake=lake.storage(), catalog=lake.catalog())
+        documents = documents_table(spec, duckdb.connect(), lake=defs.resources["lake"].open())
         store = defs.resources["vector_store"].get()
         one = sync_index("workers-one-process", documents, spec.metadata,
                          embedder=EmbedderResource.from_settings(settings).get().inner, store=store)  # fmt: skip

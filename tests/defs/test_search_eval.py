@@ -262,7 +262,7 @@ def test_a_keyword_index_built_in_the_background_lets_hybrid_searches_go_on_with
 
     client = served["client"]
     services = client.app.state.services
-    cache = catalog_frames(services.catalog, services.lake, CORPORA, store=services.vectors, sync_keywords=0)
+    cache = catalog_frames(services.lake, CORPORA, store=services.vectors, sync_keywords=0)
     matrix = MatrixSearch(
         services.vectors, services.embedder, min_score=services.settings.relevance_floor, frames=cache
     )  # fmt: skip
@@ -359,7 +359,7 @@ def test_a_constrained_search_of_an_index_that_holds_nothing_yet_does_not_wait_f
     client = served["client"]
     services = client.app.state.services
     empty = VectorStore.local(tmp_path / "empty-chroma")
-    cache = catalog_frames(services.catalog, services.lake, CORPORA, store=empty)
+    cache = catalog_frames(services.lake, CORPORA, store=empty)
     matrix = MatrixSearch(empty, Loading(services.embedder.model), min_score=services.settings.relevance_floor,
                           frames=cache)  # type: ignore[arg-type]  # fmt: skip
     client.app.dependency_overrides[get_matrix] = lambda: matrix
@@ -381,9 +381,7 @@ def test_vectors_read_in_the_background_match_the_ones_read_in_the_search_thread
     """The path a large index takes (FrameCache reads it on a thread, page by page), over the real lake and
     Chroma index: the same matrix as the synchronous read the API did for this 6,000-document index."""
     services = served["client"].app.state.services
-    cache = catalog_frames(
-        services.catalog, services.lake, CORPORA, store=services.vectors, sync_vectors=0, follow_seconds=0.0
-    )
+    cache = catalog_frames(services.lake, CORPORA, store=services.vectors, sync_vectors=0, follow_seconds=0.0)
     frame = cache.get("workers")
     assert frame is not None and frame.dense is None  # the search that asked did not wait
     deadline = time.monotonic() + 120

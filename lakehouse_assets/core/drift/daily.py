@@ -19,9 +19,7 @@ from lakehouse_assets.core.drift.names import SCORED_EVIDENCE
 from lakehouse_assets.core.drift.sampling import sample_rows
 from lakehouse_assets.core.drift.statistics import categorical_scores, numeric_scores
 from lakehouse_assets.core.drift.verdicts import Verdict, verdict
-from lakehouse_assets.core.lake.catalog import Catalog
-from lakehouse_assets.core.lake.duck import mount, parquet_source
-from lakehouse_assets.core.lake.storage import LakeStorage
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.memory.playbooks import PlaybookRecord
 
 SCORER_DRIFT_SCHEMA = pa.schema(
@@ -49,8 +47,7 @@ def score_scorer(
     conn: duckdb.DuckDBPyConnection,
     day: str,
     *,
-    lake: LakeStorage,
-    catalog: Catalog,
+    lake: Lake,
     max_sample: int,
     min_rows: int,
     limits: Mapping[str, float],
@@ -59,11 +56,8 @@ def score_scorer(
     `max_sample` each); verdict `no_data` while the dataset does not exist."""
     before = previous_day(day)
     row: dict[str, Any] = {"day": day, "previous_day": before}
-    catalog.refresh()
-    manifest = catalog.find(SCORED_EVIDENCE)
-    if manifest is None:
+    if lake.mount_if_exists(conn, SCORED_EVIDENCE) is None:
         return {**row, "baseline_rows": 0, "current_rows": 0, "verdict": Verdict.NO_DATA}
-    mount(conn, SCORED_EVIDENCE, parquet_source(lake, manifest.object_key))
 
     def scores(d: str) -> np.ndarray:
         where = "CAST(day AS VARCHAR) = ? AND score IS NOT NULL AND NOT isnan(score)"

@@ -20,9 +20,8 @@ from lakehouse_assets.core.drift.exceptions import DriftError
 from lakehouse_assets.core.drift.sampling import sample_rows
 from lakehouse_assets.core.drift.statistics import categorical_scores, finite, numeric_scores
 from lakehouse_assets.core.drift.verdicts import verdict
-from lakehouse_assets.core.lake.catalog import Catalog, DatasetVersion, Manifest
-from lakehouse_assets.core.lake.duck import mount, parquet_source
-from lakehouse_assets.core.lake.storage import LakeStorage
+from lakehouse_assets.core.lake.catalog import DatasetVersion, Manifest
+from lakehouse_assets.core.lake.handle import Lake
 
 MAX_CATEGORIES = 200  # text columns with more distinct values are free text, not categories
 ID_LIKE_SHARE = 0.9  # distinct values / rows above which a text or integer column identifies rows
@@ -109,8 +108,7 @@ def score_dataset(
     day: str,
     dataset: str,
     *,
-    lake: LakeStorage,
-    catalog: Catalog,
+    lake: Lake,
     baseline_version: int,
     max_sample: int,
     min_rows: int,
@@ -122,14 +120,14 @@ def score_dataset(
     columns with at most `max_categories` values get Jensen-Shannon and chi-squared. Columns that
     identify rows (nearly one distinct value per row), free text and other types are skipped."""
     date.fromisoformat(day)
-    catalog.refresh()
-    manifest = catalog.get(dataset)
+    lake.catalog.refresh()
+    manifest = lake.catalog.get(dataset)
     baseline, current = _version(manifest, baseline_version), manifest.current
     kinds = {c.name: column_kind(c.type) for c in manifest.schema}
     skipped = {c.name: f"type {c.type}" for c in manifest.schema if kinds[c.name] is None}
     columns = [c.name for c in manifest.schema if kinds[c.name] is not None]
-    mount(conn, "__drift_baseline", parquet_source(lake, baseline.object_key))
-    mount(conn, "__drift_current", parquet_source(lake, current.object_key))
+    lake.mount(conn, "__drift_baseline", baseline.object_key)
+    lake.mount(conn, "__drift_current", current.object_key)
     b_sample = sample_rows(conn, "__drift_baseline", columns, max_sample)
     c_sample = sample_rows(conn, "__drift_current", columns, max_sample)
     rows = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -18,10 +17,8 @@ from lakehouse_assets.core.drift.names import EMBEDDING_BASELINE
 from lakehouse_assets.core.drift.sampling import SEED
 from lakehouse_assets.core.drift.statistics import centroid_shift, mmd_rbf
 from lakehouse_assets.core.drift.verdicts import Verdict, verdict
-from lakehouse_assets.core.lake.catalog import Catalog
 from lakehouse_assets.core.lake.derived import register_table
-from lakehouse_assets.core.lake.duck import mount, parquet_source
-from lakehouse_assets.core.lake.storage import LakeStorage
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.retrieval.corpora import CorpusSpec
 from lakehouse_assets.core.vectors.exceptions import IndexNotFound
 from lakehouse_assets.core.vectors.store import VectorStore
@@ -72,15 +69,10 @@ def sample_index(store: VectorStore, index: str, size: int, *, seed: int = SEED)
     return VectorSample(kept, vectors, len(ids))
 
 
-def read_baseline(
-    conn: duckdb.DuckDBPyConnection, *, lake: LakeStorage, catalog: Catalog
-) -> dict[str, tuple[list[str], np.ndarray]]:
+def read_baseline(conn: duckdb.DuckDBPyConnection, *, lake: Lake) -> dict[str, tuple[list[str], np.ndarray]]:
     """corpus -> (ids, vectors) of the stored `embedding_baseline` dataset (empty if there is none)."""
-    catalog.refresh()
-    manifest = catalog.find(EMBEDDING_BASELINE)
-    if manifest is None:
+    if lake.mount_if_exists(conn, EMBEDDING_BASELINE) is None:
         return {}
-    mount(conn, EMBEDDING_BASELINE, parquet_source(lake, manifest.object_key))
     table = conn.sql(f"SELECT * FROM {EMBEDDING_BASELINE} ORDER BY corpus, id").to_arrow_table()
     out: dict[str, tuple[list[str], np.ndarray]] = {}
     for corpus in sorted(set(table.column("corpus").to_pylist())):
@@ -118,9 +110,7 @@ def score_embeddings(
     corpora: Iterable[CorpusSpec],
     store: VectorStore,
     *,
-    lake: LakeStorage,
-    catalog: Catalog,
-    scratch_dir: Path,
+    lake: Lake,
     sample_size: int,
     min_rows: int,
     limits: Mapping[str, float],
@@ -129,7 +119,7 @@ def score_embeddings(
     baseline gets one now (this sample, once it has `min_rows` vectors), stored in the `embedding_baseline`
     dataset with every other corpus's baseline kept; it then scores 0 against itself."""
     date.fromisoformat(day)
-    baselines = read_baseline(conn, lake=lake, catalog=catalog)
+    baselines = read_baseline(conn, lake=lake)
     new_baselines: dict[str, tuple[list[str], np.ndarray]] = {}
     rows = []
     for spec in sorted(corpora, key=lambda s: s.name):
@@ -160,5 +150,5 @@ def score_embeddings(
         rows.append(row)
     if new_baselines:
         table = baseline_table({**baselines, **new_baselines})
-        register_table(conn, EMBEDDING_BASELINE, table, lake=lake, catalog=catalog, scratch_dir=scratch_dir)
+        register_table(conn, EMBEDDING_BASELINE, table, lake=lake)
     return EmbeddingDrift(rows, sorted(new_baselines))

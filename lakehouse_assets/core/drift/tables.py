@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -16,11 +15,10 @@ from lakehouse_assets.core.drift.daily import PLAYBOOK_DRIFT_SCHEMA, SCORER_DRIF
 from lakehouse_assets.core.drift.datasets import DATASET_DRIFT_SCHEMA
 from lakehouse_assets.core.drift.embeddings import EMBEDDING_DRIFT_SCHEMA
 from lakehouse_assets.core.drift.names import DATASET_DRIFT, EMBEDDING_DRIFT, PLAYBOOK_DRIFT, SCORER_DRIFT
-from lakehouse_assets.core.lake.catalog import Catalog
 from lakehouse_assets.core.lake.derived import replace_day
-from lakehouse_assets.core.lake.duck import mount, parquet_source, quote_ident
+from lakehouse_assets.core.lake.duck import quote_ident
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.lake.register import IngestResult
-from lakehouse_assets.core.lake.storage import LakeStorage
 
 
 def _nan_to_none(row: dict[str, Any]) -> dict[str, Any]:
@@ -41,25 +39,18 @@ def write_scores(
     day: str,
     rows: Sequence[Mapping[str, Any]],
     *,
-    lake: LakeStorage,
-    catalog: Catalog,
-    scratch_dir: Path,
+    lake: Lake,
 ) -> IngestResult:
     """Make `rows` the rows of `day` in score dataset `name` (one of SCORE_TABLES), NaN stored as null;
     the same rows give the same Parquet bytes, so re-scoring a day registers no new version."""
     schema, order_by = SCORE_TABLES[name]
     table = pa.Table.from_pylist([_nan_to_none(dict(r)) for r in rows], schema=schema)
-    return replace_day(conn, name, day, table, order_by=order_by, lake=lake, catalog=catalog, scratch_dir=scratch_dir)
+    return replace_day(conn, name, day, table, order_by=order_by, lake=lake)
 
 
-def stored_day(
-    conn: duckdb.DuckDBPyConnection, name: str, day: str, *, lake: LakeStorage, catalog: Catalog
-) -> list[dict[str, Any]]:
+def stored_day(conn: duckdb.DuckDBPyConnection, name: str, day: str, *, lake: Lake) -> list[dict[str, Any]]:
     """The rows of `day` in the stored score dataset `name` (none if it does not exist yet)."""
     date.fromisoformat(day)
-    catalog.refresh()
-    manifest = catalog.find(name)
-    if manifest is None:
+    if lake.mount_if_exists(conn, name) is None:
         return []
-    mount(conn, name, parquet_source(lake, manifest.object_key))
     return conn.sql(f"SELECT * FROM {quote_ident(name)} WHERE day = ?", params=[day]).to_arrow_table().to_pylist()

@@ -41,15 +41,14 @@ from lakehouse_assets.core.ingest.exceptions import BadCsv
 from lakehouse_assets.core.ingest.spool import Spool, TooLarge
 from lakehouse_assets.core.lake.arrow_types import arrow_type
 from lakehouse_assets.core.lake.catalog import (
-    Catalog,
     Column,
     Manifest,
     SchemaConflict,
     refuse_owned,
     validate_dataset_name,
 )
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.lake.register import IngestResult, register_parquet
-from lakehouse_assets.core.lake.storage import LakeStorage
 
 # Small read blocks keep peak memory low (the reader prefetches several); batches are gathered into
 # row groups of about ROW_GROUP_BYTES of Arrow data, a size bound that holds whatever the row width.
@@ -329,10 +328,8 @@ def ingest_csv(
     source: BinaryIO | Path | Spool,
     name: str,
     *,
-    lake: LakeStorage,
-    catalog: Catalog,
+    lake: Lake,
     limits: IngestLimits,
-    scratch_dir: Path,
     source_label: str = "api",
 ) -> IngestResult:
     """Stream a CSV into a content-addressed Parquet object and register it as dataset `name`.
@@ -343,9 +340,9 @@ def ingest_csv(
     anything live changes.
     """
     validate_dataset_name(name)
-    live = catalog.live(name)
+    live = lake.catalog.live(name)
     refuse_owned(name, live)
-    scratch_dir.mkdir(parents=True, exist_ok=True)
+    scratch_dir = lake.scratch()
     owned = not isinstance(source, Path | Spool)  # a stream is spooled here, and deleted here
     csv_source: Path | Spool
     if isinstance(source, Path):
@@ -363,7 +360,6 @@ def ingest_csv(
             converted.schema,
             converted.rows,
             lake=lake,
-            catalog=catalog,
             source=source_label,
         )
     finally:

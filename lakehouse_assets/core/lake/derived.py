@@ -6,17 +6,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse_assets.core.lake.arrow_types import columns_of
-from lakehouse_assets.core.lake.catalog import DERIVED_SOURCE, Catalog
-from lakehouse_assets.core.lake.duck import mount, parquet_source, quote_ident, quote_literal
+from lakehouse_assets.core.lake.catalog import DERIVED_SOURCE
+from lakehouse_assets.core.lake.duck import quote_ident, quote_literal
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.lake.register import IngestResult, register_parquet
-from lakehouse_assets.core.lake.storage import LakeStorage
 
 WORKERS_BY_ROLE_SQL = """
 SELECT role, state,
@@ -35,21 +34,17 @@ def build_derived_table(
     sql: str,
     inputs: Sequence[str],
     *,
-    lake: LakeStorage,
-    catalog: Catalog,
-    scratch_dir: Path,
+    lake: Lake,
 ) -> IngestResult:
     """Run `sql` (which reads the datasets named in `inputs`) and register its result as `name`."""
-    catalog.refresh()
     for dataset in inputs:
-        mount(conn, dataset, parquet_source(lake, catalog.get(dataset).object_key))
-    scratch_dir.mkdir(parents=True, exist_ok=True)
-    staged = scratch_dir / f"derived-{uuid.uuid4().hex}.parquet"
+        lake.mount_live(conn, dataset)
+    staged = lake.scratch() / f"derived-{uuid.uuid4().hex}.parquet"
     try:
         conn.execute(f"COPY ({sql}) TO {quote_literal(str(staged))} (FORMAT parquet, COMPRESSION snappy)")
         schema = columns_of(pq.read_schema(staged))
         rows = pq.read_metadata(staged).num_rows
-        return register_parquet(staged, name, schema, rows, lake=lake, catalog=catalog, source=DERIVED_SOURCE)
+        return register_parquet(staged, name, schema, rows, lake=lake, source=DERIVED_SOURCE)
     finally:
         staged.unlink(missing_ok=True)
 
@@ -59,16 +54,12 @@ def register_table(
     name: str,
     table: object,
     *,
-    lake: LakeStorage,
-    catalog: Catalog,
-    scratch_dir: Path,
+    lake: Lake,
 ) -> IngestResult:
     """Register an in-memory Arrow table as dataset `name` (through the same Parquet path as SQL tables)."""
     conn.register("__input", table)
     try:
-        return build_derived_table(
-            conn, name, "SELECT * FROM __input", [], lake=lake, catalog=catalog, scratch_dir=scratch_dir
-        )
+        return build_derived_table(conn, name, "SELECT * FROM __input", [], lake=lake)
     finally:
         conn.unregister("__input")
 
@@ -80,9 +71,7 @@ def replace_day(
     table: object,
     *,
     order_by: Sequence[str],
-    lake: LakeStorage,
-    catalog: Catalog,
-    scratch_dir: Path,
+    lake: Lake,
     day_column: str = "day",
 ) -> IngestResult:
     """Make `table` the rows of `day` in dataset `name` (which has a `day` column), keeping every other
@@ -92,8 +81,8 @@ def replace_day(
     order = ", ".join(quote_ident(c) for c in (day_column, *order_by))
     conn.register("__day", table)
     try:
-        catalog.refresh()
-        if catalog.find(name) is None:
+        lake.catalog.refresh()
+        if lake.catalog.find(name) is None:
             sql, inputs = f"SELECT * FROM __day ORDER BY {order}", []
         else:
             sql = (
@@ -101,7 +90,7 @@ def replace_day(
                 f"{quote_literal(day)} UNION ALL BY NAME SELECT * FROM __day) ORDER BY {order}"
             )
             inputs = [name]
-        return build_derived_table(conn, name, sql, inputs, lake=lake, catalog=catalog, scratch_dir=scratch_dir)
+        return build_derived_table(conn, name, sql, inputs, lake=lake)
     finally:
         conn.unregister("__day")
 
@@ -112,17 +101,13 @@ def read_day(
     day: str,
     *,
     order_by: Sequence[str],
-    lake: LakeStorage,
-    catalog: Catalog,
+    lake: Lake,
     day_column: str = "day",
 ) -> pa.Table | None:
     """`day`'s rows of dataset `name`, in `order_by` order; None if the dataset does not exist."""
     date.fromisoformat(day)
-    catalog.refresh()
-    manifest = catalog.find(name)
-    if manifest is None:
+    if lake.mount_if_exists(conn, name) is None:
         return None
-    mount(conn, name, parquet_source(lake, manifest.object_key))
     order = ", ".join(quote_ident(c) for c in order_by)
     sql = f"SELECT * FROM {quote_ident(name)} WHERE {quote_ident(day_column)} = ? ORDER BY {order}"
     return conn.sql(sql, params=[day]).to_arrow_table()

@@ -7,13 +7,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse_assets.core.lake.catalog import (
-    Catalog,
-    Column,
-    Manifest,
-    SchemaConflict,
-)
-from lakehouse_assets.core.lake.storage import LakeStorage
+from lakehouse_assets.core.lake.catalog import Column, Manifest, SchemaConflict
+from lakehouse_assets.core.lake.handle import Lake
 
 
 @dataclass(frozen=True)
@@ -40,14 +35,14 @@ def register_parquet(
     schema: tuple[Column, ...],
     rows: int,
     *,
-    lake: LakeStorage,
-    catalog: Catalog,
+    lake: Lake,
     source: str,
 ) -> IngestResult:
     """Store a finished Parquet file under its content-addressed key and make it the live version.
 
     Shared by CSV ingest and derived tables. The staged file is consumed either way.
     """
+    storage, catalog = lake.storage, lake.catalog
     try:
         live = catalog.check(name, schema)
         content_hash = _sha256_file(parquet)
@@ -55,9 +50,9 @@ def register_parquet(
             return IngestResult(live, created=False)
         key = object_key_for(name, content_hash)
         byte_size = parquet.stat().st_size
-        preexisting = lake.exists(key)
+        preexisting = storage.exists(key)
         if not preexisting:
-            lake.put_file(key, parquet)
+            storage.put_file(key, parquet)
         try:
             result = catalog.register(
                 name,
@@ -70,7 +65,7 @@ def register_parquet(
             )
         except SchemaConflict:
             if not preexisting:  # a racing writer changed the schema: our object is referenced by nothing
-                lake.delete(key)
+                storage.delete(key)
             raise
         return IngestResult(result.manifest, created=result.created)
     finally:

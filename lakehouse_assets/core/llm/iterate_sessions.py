@@ -12,16 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from lakehouse_assets.core.lake.catalog import Catalog
 from lakehouse_assets.core.lake.derived import replace_day
-from lakehouse_assets.core.lake.duck import mount, parquet_source
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.lake.register import IngestResult
-from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.llm.iterate import SCHEMA
 from lakehouse_assets.core.memory.journal import JsonlJournal
 
@@ -106,9 +103,7 @@ def write_day(
     day: str,
     table: pa.Table,
     *,
-    lake: LakeStorage,
-    catalog: Catalog,
-    scratch_dir: Path,
+    lake: Lake,
 ) -> IngestResult:
     """Replace `day`'s rows of the dataset with `table` (creating the dataset on first use)."""
     return replace_day(
@@ -118,19 +113,14 @@ def write_day(
         table,
         order_by=("started_at", "session_id", "journal_line"),
         lake=lake,
-        catalog=catalog,
-        scratch_dir=scratch_dir,
     )
 
 
-def ungrounded_accepted_fills(
-    conn: duckdb.DuckDBPyConnection, day: str, *, lake: LakeStorage, catalog: Catalog
-) -> list[str]:
+def ungrounded_accepted_fills(conn: duckdb.DuckDBPyConnection, day: str, *, lake: Lake) -> list[str]:
     """Session ids of `day`'s accepted fills that are not grounded in the roster, read from the stored
     dataset. Must always be empty: an accepted fill passed the roster check."""
     date.fromisoformat(day)
-    catalog.refresh()
-    mount(conn, DATASET, parquet_source(lake, catalog.get(DATASET).object_key))
+    lake.mount_live(conn, DATASET)
     rows = conn.execute(
         f"SELECT session_id FROM {DATASET} WHERE day = ? AND kind = 'fill' AND accepted "
         "AND grounded_in_roster IS NOT TRUE ORDER BY session_id",

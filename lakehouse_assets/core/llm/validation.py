@@ -18,9 +18,7 @@ from typing import Any
 import duckdb
 
 from lakehouse_assets.core.errors import LakehouseError
-from lakehouse_assets.core.lake.catalog import Catalog
-from lakehouse_assets.core.lake.duck import mount, parquet_source
-from lakehouse_assets.core.lake.storage import LakeStorage
+from lakehouse_assets.core.lake.handle import Lake
 
 # SSN-like: 3-2-4 digits with dashes or spaces, not part of a longer number. Phone numbers are
 # 3-3-4 (and E.164 is one run of digits), so they never match.
@@ -151,8 +149,7 @@ class Roster:
 
     def __init__(
         self,
-        catalog: Catalog,
-        lake: LakeStorage,
+        lake: Lake,
         dataset: str = "workers",
         *,
         refresh_seconds: float = 0.0,
@@ -160,7 +157,7 @@ class Roster:
     ) -> None:
         """`refresh_seconds`: how long a listing of the catalog answers for a new roster version;
         `max_candidates`: the most candidates a fill checked against it may propose."""
-        self.catalog, self.lake, self.dataset = catalog, lake, dataset
+        self.lake, self.catalog, self.dataset = lake, lake.catalog, dataset
         self.refresh_seconds, self.max_candidates = refresh_seconds, max_candidates
         self._lock = threading.Lock()
         self._key: str | None = None
@@ -176,7 +173,7 @@ class Roster:
                 return self._entries
         conn = duckdb.connect()
         try:
-            mount(conn, "roster", parquet_source(self.lake, manifest.object_key))
+            self.lake.mount(conn, "roster", manifest.object_key)
             rows = conn.execute(
                 "SELECT CAST(worker_id AS VARCHAR), CAST(availability AS VARCHAR), CAST(shift AS VARCHAR) FROM roster"
             ).fetchall()

@@ -11,15 +11,14 @@ embeddings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from lakehouse_assets.core.lake.catalog import CORPUS_PREFIX, Catalog
+from lakehouse_assets.core.lake.catalog import CORPUS_PREFIX
 from lakehouse_assets.core.lake.derived import build_derived_table
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.lake.register import IngestResult
-from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.retrieval.vocabulary import Facet
 
 
@@ -147,22 +146,13 @@ def build_corpus(
     spec: CorpusSpec,
     conn: duckdb.DuckDBPyConnection,
     *,
-    lake: LakeStorage,
-    catalog: Catalog,
-    scratch_dir: Path,
+    lake: Lake,
 ) -> IngestResult:
     """Build the corpus's documents from its source dataset and register them as `corpus_<name>`."""
-    return build_derived_table(
-        conn, spec.dataset, spec.sql, [spec.source], lake=lake, catalog=catalog, scratch_dir=scratch_dir
-    )
+    return build_derived_table(conn, spec.dataset, spec.sql, [spec.source], lake=lake)
 
 
-def documents_table(
-    spec: CorpusSpec, conn: duckdb.DuckDBPyConnection, *, lake: LakeStorage, catalog: Catalog
-) -> pa.Table:
+def documents_table(spec: CorpusSpec, conn: duckdb.DuckDBPyConnection, *, lake: Lake) -> pa.Table:
     """The corpus's current documents (its catalog dataset) as an Arrow table."""
-    from lakehouse_assets.core.lake.duck import mount, parquet_source
-
-    catalog.refresh()
-    mount(conn, spec.dataset, parquet_source(lake, catalog.get(spec.dataset).object_key))
+    lake.mount_live(conn, spec.dataset)
     return conn.sql(f'SELECT * FROM "{spec.dataset}"').to_arrow_table()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.retrieval.facet_frame import FacetFrame, FrameVectors, build_frame, read_vectors
 from lakehouse_assets.core.vectors.store import VectorStore
 from lakehouse_assets.core.vectors.types import IndexVersion
@@ -275,8 +276,7 @@ def tier_index(index: str, tier: str) -> str:
 
 
 def catalog_frames(
-    catalog: Any,
-    lake: Any,
+    lake: Lake,
     corpora: Mapping[str, Any],
     refresh_seconds: float = 1.0,
     store: VectorStore | None = None,
@@ -291,8 +291,6 @@ def catalog_frames(
     source rebuilds the frame on the next search (the old one keeps answering until then).
     """
     import duckdb
-
-    from lakehouse_assets.core.lake.duck import mount, parquet_source
 
     checked: dict[str, float] = {}  # corpus -> when the catalog and its indexes were last read for it
     states: dict[tuple[str, str], IndexVersion] = {}
@@ -315,17 +313,17 @@ def catalog_frames(
             if stale:
                 checked[corpus] = now
         if stale:
-            catalog.refresh(max_age=refresh_seconds)
+            lake.catalog.refresh(max_age=refresh_seconds)
             for tier in tiers:
                 states[(corpus, tier)] = index_version(tier_index(spec.index, tier))
-        manifest = catalog.find(spec.source)
+        manifest = lake.catalog.find(spec.source)
         if manifest is None:
             return None
 
         def build() -> FacetFrame:
             conn = duckdb.connect()
             try:
-                mount(conn, spec.source, parquet_source(lake, manifest.object_key))
+                lake.mount(conn, spec.source, manifest.object_key)
                 metadata = spec.metadata if store is not None else None
                 return build_frame(conn, spec.sql, spec.facet_sql, spec.facets, manifest.object_key, metadata)
             finally:

@@ -25,10 +25,10 @@ def corpus_documents(
     """One document per entity of the corpus (text to embed, content hash, filterable metadata),
     registered as the `corpus_<name>` dataset so it is SQL-queryable."""
     spec = corpus_spec(context.partition_key)
-    storage = lake.storage()
+    handle = lake.open()
     with duckdb.get_connection() as conn:
-        result = build_corpus(spec, conn, lake=storage, catalog=lake.catalog(), scratch_dir=lake.scratch_dir())
-    metadata = dataset_metadata(storage, result.manifest, created=result.created)
+        result = build_corpus(spec, conn, lake=handle)
+    metadata = dataset_metadata(handle.storage, result.manifest, created=result.created)
     metadata["source_dataset"] = dg.MetadataValue.text(spec.source)
     return dg.MaterializeResult(metadata=metadata)
 
@@ -46,7 +46,7 @@ def _sync(
     """Keep `index` in step with the partition's corpus documents, with `embedder`'s model."""
     spec = corpus_spec(context.partition_key)
     with duckdb.get_connection() as conn:
-        documents = documents_table(spec, conn, lake=lake.storage(), catalog=lake.catalog())
+        documents = documents_table(spec, conn, lake=lake.open())
     model = embedder.get()
 
     def progress(done: int, total: int) -> None:

@@ -13,7 +13,7 @@ def vector_count_matches_documents(
 ) -> dg.AssetCheckResult:
     """The index has one vector per document of the corpus dataset: none missing, none stale."""
     spec = corpus_spec(context.partition_key)
-    documents = lake.catalog().get(spec.dataset).row_count
+    documents = lake.open().catalog.get(spec.dataset).row_count
     vectors = vector_store.get().count(spec.index)
     return dg.AssetCheckResult(
         passed=vectors == documents,

@@ -37,7 +37,7 @@ class PartDone:
 def _documents(partition: str, lake: LakeResource, duckdb: DuckDBResource) -> pa.Table:
     spec = corpus_spec(partition)
     with duckdb.get_connection() as conn:
-        return documents_table(spec, conn, lake=lake.storage(), catalog=lake.catalog())
+        return documents_table(spec, conn, lake=lake.open())
 
 
 @dg.op(

@@ -12,7 +12,7 @@ from lakehouse_assets.core.distillation.evidence import ORDER, build_evidence
 from lakehouse_assets.core.distillation.scoring import score_table
 from lakehouse_assets.core.distillation.sft import Firewall, candidates, export_jsonl, export_table, sft_export_key
 from lakehouse_assets.core.lake.derived import read_day, replace_day
-from lakehouse_assets.core.lake.duck import mount, parquet_source
+from lakehouse_assets.core.lake.duck import quote_ident
 from lakehouse_assets.defs.days import ON_INPUTS, days
 from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import EmbedderResource, LakeResource
@@ -20,16 +20,11 @@ from lakehouse_assets.resources import EmbedderResource, LakeResource
 
 def load_holdout(conn: duckdb.DuckDBPyConnection, lake: LakeResource) -> list[str]:
     """The held-out evaluation inputs (dataset `eval_holdout`, column `input`); none if absent."""
-    settings = lake.settings()
-    catalog = lake.catalog()
-    catalog.refresh()
-    manifest = catalog.find(settings.eval_holdout_dataset)
-    if manifest is None:
+    name = lake.settings().eval_holdout_dataset
+    if lake.open().mount_if_exists(conn, name) is None:
         return []
-    mount(conn, "__holdout", parquet_source(lake.storage(), manifest.object_key))
-    return [
-        r[0] for r in conn.execute("SELECT CAST(input AS VARCHAR) FROM __holdout WHERE input IS NOT NULL").fetchall()
-    ]
+    sql = f"SELECT CAST(input AS VARCHAR) FROM {quote_ident(name)} WHERE input IS NOT NULL"
+    return [r[0] for r in conn.execute(sql).fetchall()]
 
 
 @dg.asset(
@@ -51,19 +46,10 @@ def evidence_records(
     journals give the same rows and the same bytes."""
     day = context.partition_key
     table, receipt = build_evidence(lake.settings(), day)
-    storage = lake.storage()
+    handle = lake.open()
     with duckdb.get_connection() as conn:
-        result = replace_day(
-            conn,
-            "evidence_records",
-            day,
-            table,
-            order_by=ORDER,
-            lake=storage,
-            catalog=lake.catalog(),
-            scratch_dir=lake.scratch_dir(),
-        )
-    metadata = dataset_metadata(storage, result.manifest, created=result.created)
+        result = replace_day(conn, "evidence_records", day, table, order_by=ORDER, lake=handle)
+    metadata = dataset_metadata(handle.storage, result.manifest, created=result.created)
     metadata["day_rows"] = dg.MetadataValue.int(table.num_rows)
     for source in ("observer", "iterate", "playbook", "replay"):
         metadata[f"{source}_records"] = dg.MetadataValue.int(receipt.counts[source])
@@ -85,25 +71,16 @@ def scored_evidence(
     """Each evidence record with a deterministic score and label (rubric in core/distillation/scoring.py: verdict,
     retries, grounding, latency, token cost)."""
     day = context.partition_key
-    storage, catalog = lake.storage(), lake.catalog()
+    handle = lake.open()
     with duckdb.get_connection() as conn:
-        evidence = read_day(conn, "evidence_records", day, order_by=ORDER, lake=storage, catalog=catalog)
+        evidence = read_day(conn, "evidence_records", day, order_by=ORDER, lake=handle)
         if evidence is None:
             raise dg.Failure("the evidence_records dataset does not exist yet: materialize it first")
         scored = score_table(evidence)
-        result = replace_day(
-            conn,
-            "scored_evidence",
-            day,
-            scored,
-            order_by=ORDER,
-            lake=storage,
-            catalog=catalog,
-            scratch_dir=lake.scratch_dir(),
-        )
+        result = replace_day(conn, "scored_evidence", day, scored, order_by=ORDER, lake=handle)
     labels = Counter(scored.column("label").to_pylist())
     n = scored.num_rows
-    metadata = dataset_metadata(storage, result.manifest, created=result.created)
+    metadata = dataset_metadata(handle.storage, result.manifest, created=result.created)
     metadata.update(
         {
             "day_rows": dg.MetadataValue.int(n),
@@ -133,9 +110,9 @@ def sft_export(
     held-out evaluation set (exactly or as near-duplicates) are kept out: the contamination firewall."""
     day = context.partition_key
     settings = lake.settings()
-    storage, catalog = lake.storage(), lake.catalog()
+    handle = lake.open()
     with duckdb.get_connection() as conn:
-        scored = read_day(conn, "scored_evidence", day, order_by=ORDER, lake=storage, catalog=catalog)
+        scored = read_day(conn, "scored_evidence", day, order_by=ORDER, lake=handle)
         if scored is None:
             raise dg.Failure("the scored_evidence dataset does not exist yet: materialize it first")
         examples = candidates(scored, day, settings.sft_min_score)
@@ -149,18 +126,9 @@ def sft_export(
                 context.log.warning(
                     "firewall: %s kept out (%s of held-out item %d)", e.row["evidence_id"], v.reason, v.holdout_index
                 )
-        storage.put_bytes(sft_export_key(day), export_jsonl(kept))
-        result = replace_day(
-            conn,
-            "sft_export",
-            day,
-            export_table(kept),
-            order_by=("evidence_id",),
-            lake=storage,
-            catalog=catalog,
-            scratch_dir=lake.scratch_dir(),
-        )
-    metadata = dataset_metadata(storage, result.manifest, created=result.created)
+        handle.storage.put_bytes(sft_export_key(day), export_jsonl(kept))
+        result = replace_day(conn, "sft_export", day, export_table(kept), order_by=("evidence_id",), lake=handle)
+    metadata = dataset_metadata(handle.storage, result.manifest, created=result.created)
     metadata.update(
         {
             "candidates": dg.MetadataValue.int(len(examples)),

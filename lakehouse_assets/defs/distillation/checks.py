@@ -17,14 +17,7 @@ def contamination_firewall(
     """No exported prompt matches a held-out evaluation item, exactly or as a near-duplicate."""
     settings = lake.settings()
     with duckdb.get_connection() as conn:
-        rows = read_day(
-            conn,
-            "sft_export",
-            context.partition_key,
-            order_by=("evidence_id",),
-            lake=lake.storage(),
-            catalog=lake.catalog(),
-        )
+        rows = read_day(conn, "sft_export", context.partition_key, order_by=("evidence_id",), lake=lake.open())
         holdout = load_holdout(conn, lake)
     prompts = rows.column("prompt").to_pylist() if rows is not None else []
     ids = rows.column("evidence_id").to_pylist() if rows is not None else []

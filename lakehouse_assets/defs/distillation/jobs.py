@@ -43,8 +43,7 @@ def replay_tasks(
 ) -> dict:
     """Retrieve, ask, validate, journal: one replay.run.v1 record per task."""
     settings = lake.settings()
-    storage, catalog = lake.storage(), lake.catalog()
-    roster = Roster(catalog, storage, settings.roster_dataset, max_candidates=settings.fill_max_candidates)
+    roster = Roster(lake.open(), settings.roster_dataset, max_candidates=settings.fill_max_candidates)
     matrix = MatrixSearch(vector_store.get(), embedder.get(), min_score=settings.relevance_floor) if config.k else None
     journal = DailyJournal(settings.replay_log_dir)
     verdicts: dict[str, int] = {}

@@ -86,11 +86,11 @@ def dataset_drift(
     `dataset_drift` dataset; id-like and free-text columns are skipped."""
     day = context.partition_key
     settings = lake.settings()
-    storage, catalog = lake.storage(), lake.catalog()
+    handle = lake.open()
     name = settings.drift_dataset
     scored = None
     with duckdb.get_connection() as conn:
-        if catalog.find(name) is None:
+        if handle.catalog.find(name) is None:
             context.log.warning("dataset %r is not in the catalog yet: nothing to score", name)
         else:
             try:
@@ -98,8 +98,7 @@ def dataset_drift(
                     conn,
                     day,
                     name,
-                    lake=storage,
-                    catalog=catalog,
+                    lake=handle,
                     baseline_version=settings.drift_baseline_version,
                     max_sample=settings.drift_max_sample,
                     min_rows=settings.drift_min_rows,
@@ -109,11 +108,9 @@ def dataset_drift(
             except DriftError as e:
                 raise dg.Failure(description=str(e)) from None
         rows = scored.rows if scored else []
-        result = write_scores(
-            conn, DATASET_DRIFT, day, rows, lake=storage, catalog=catalog, scratch_dir=settings.scratch_dir
-        )
+        result = write_scores(conn, DATASET_DRIFT, day, rows, lake=handle)
     metrics = ("psi", "ks_statistic", "wasserstein", "js_distance")
-    metadata = _summary(storage, result, rows)
+    metadata = _summary(handle.storage, result, rows)
     metadata["dataset"] = dg.MetadataValue.text(name)
     metadata["columns_scored"] = dg.MetadataValue.int(len(rows))
     if scored is not None:
@@ -151,16 +148,14 @@ def embedding_drift(
     `embedding_drift` dataset (`no_index` while a corpus has no index)."""
     day = context.partition_key
     settings = lake.settings()
-    storage, catalog = lake.storage(), lake.catalog()
+    handle = lake.open()
     with duckdb.get_connection() as conn:
         scored = score_embeddings(
             conn,
             day,
             CORPORA.values(),
             vector_store.get(),
-            lake=storage,
-            catalog=catalog,
-            scratch_dir=settings.scratch_dir,
+            lake=handle,
             sample_size=settings.drift_embedding_sample,
             min_rows=settings.drift_min_rows,
             limits=embedding_limits(settings),
@@ -170,14 +165,12 @@ def embedding_drift(
             EMBEDDING_DRIFT,
             day,
             scored.rows,
-            lake=storage,
-            catalog=catalog,
-            scratch_dir=settings.scratch_dir,
+            lake=handle,
         )
     if scored.baselines_created:
         context.log.info("stored the embedding baseline of %s", ", ".join(scored.baselines_created))
     rows = scored.rows
-    metadata = _summary(storage, result, rows)
+    metadata = _summary(handle.storage, result, rows)
     metadata["baselines_created"] = dg.MetadataValue.text(", ".join(scored.baselines_created) or "none")
     metadata["no_index"] = dg.MetadataValue.int(sum(r["verdict"] == Verdict.NO_INDEX for r in rows))
     metadata.update(_scores((f"max_{m}", _max(rows, m)) for m in ("centroid_shift", "mmd")))
@@ -203,23 +196,20 @@ def scorer_drift(context: dg.AssetExecutionContext, lake: LakeResource, duckdb: 
     `scored_evidence` does not exist)."""
     day = context.partition_key
     settings = lake.settings()
-    storage, catalog = lake.storage(), lake.catalog()
+    handle = lake.open()
     with duckdb.get_connection() as conn:
         row = score_scorer(
             conn,
             day,
-            lake=storage,
-            catalog=catalog,
+            lake=handle,
             max_sample=settings.drift_max_sample,
             min_rows=settings.drift_min_rows,
             limits=scorer_limits(settings),
         )
-        result = write_scores(
-            conn, SCORER_DRIFT, day, [row], lake=storage, catalog=catalog, scratch_dir=settings.scratch_dir
-        )
+        result = write_scores(conn, SCORER_DRIFT, day, [row], lake=handle)
     if row["verdict"] == Verdict.NO_DATA:
         context.log.warning("dataset %r is not in the catalog yet: nothing to score", SCORED_EVIDENCE)
-    metadata = _summary(storage, result, [row])
+    metadata = _summary(handle.storage, result, [row])
     metadata["previous_day"] = dg.MetadataValue.text(row["previous_day"])
     metadata.update(
         _single_row(
@@ -251,12 +241,10 @@ def playbook_drift(
     if replay.skipped_lines:
         context.log.warning("%d unreadable lines in the playbook log were skipped", replay.skipped_lines)
     row = score_playbooks(replay.records, day, min_rows=settings.drift_min_rows, limits=playbook_limits(settings))
-    storage, catalog = lake.storage(), lake.catalog()
+    handle = lake.open()
     with duckdb.get_connection() as conn:
-        result = write_scores(
-            conn, PLAYBOOK_DRIFT, day, [row], lake=storage, catalog=catalog, scratch_dir=settings.scratch_dir
-        )
-    metadata = _summary(storage, result, [row])
+        result = write_scores(conn, PLAYBOOK_DRIFT, day, [row], lake=handle)
+    metadata = _summary(handle.storage, result, [row])
     counts = (
         "baseline_records",
         "current_records",

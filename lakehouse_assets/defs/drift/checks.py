@@ -39,7 +39,7 @@ def _judge(
 ) -> dg.AssetCheckResult:
     limits = limits_of(lake.settings())
     with duckdb.get_connection() as conn:
-        rows = stored_day(conn, name, context.partition_key, lake=lake.storage(), catalog=lake.catalog())
+        rows = stored_day(conn, name, context.partition_key, lake=lake.open())
     offending = offending_rows(rows, limits)
     return dg.AssetCheckResult(
         passed=not offending,

@@ -22,16 +22,15 @@ def datasets(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Materi
     schema fails the run and leaves the live version untouched.
     """
     name = context.partition_key
-    storage, catalog = lake.storage(), lake.catalog()
+    handle = lake.open()
+    storage = handle.storage
     try:
         with lake.landing_file(name) as path:
             result = ingest_csv(
                 path,
                 name,
-                lake=storage,
-                catalog=catalog,
+                lake=handle,
                 limits=lake.limits(),
-                scratch_dir=lake.scratch_dir(),
                 source_label=f"dagster run {context.run_id[:8]}",
             )
     except (FileNotFoundError, ObjectNotFound) as e:

@@ -15,8 +15,8 @@ def schema_fingerprint_unchanged(context: dg.AssetCheckExecutionContext, lake: L
 
     Blocking: a dataset whose stored object disagrees with its manifest feeds nothing downstream.
     """
-    storage, catalog = lake.storage(), lake.catalog()
-    manifest = catalog.get(context.partition_key)
+    handle = lake.open()
+    storage, manifest = handle.storage, handle.catalog.get(context.partition_key)
     fs, path = storage.arrow_location(manifest.object_key)
     with fs.open_input_file(path) as f:
         stored = columns_of(pq.read_schema(f))
@@ -39,7 +39,7 @@ def schema_fingerprint_unchanged(context: dg.AssetCheckExecutionContext, lake: L
 @dg.asset_check(asset="datasets", partitions_def=dataset_partitions)
 def dataset_not_empty(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
     """The live version has at least one row."""
-    manifest = lake.catalog().get(context.partition_key)
+    manifest = lake.open().catalog.get(context.partition_key)
     return dg.AssetCheckResult(
         passed=manifest.row_count > 0,
         metadata={"rows": dg.MetadataValue.int(manifest.row_count), "version": manifest.version},

@@ -17,7 +17,7 @@ from lakehouse_assets.resources import LakeResource
 )
 def landing_zone_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    scan = scan_landing(lake.storage())
+    scan = scan_landing(lake.open().storage)
     for problem in scan.problems:
         context.log.warning("ignoring landing file %s", problem)
     current = {name: obj.version_tag for name, obj in scan.files.items()}

@@ -16,12 +16,10 @@ def playbook_memory(
     if replay.skipped_lines:
         context.log.warning("%d unreadable lines in the playbook log were skipped", replay.skipped_lines)
     table = playbook_table(replay.records)
-    storage = lake.storage()
+    handle = lake.open()
     with duckdb.get_connection() as conn:
-        result = register_table(
-            conn, "playbook_memory", table, lake=storage, catalog=lake.catalog(), scratch_dir=lake.scratch_dir()
-        )
-    metadata = dataset_metadata(storage, result.manifest, created=result.created)
+        result = register_table(conn, "playbook_memory", table, lake=handle)
+    metadata = dataset_metadata(handle.storage, result.manifest, created=result.created)
     metadata["log_records"] = dg.MetadataValue.int(len(replay.records))
     metadata["skipped_lines"] = dg.MetadataValue.int(replay.skipped_lines)
     return dg.MaterializeResult(metadata=metadata)

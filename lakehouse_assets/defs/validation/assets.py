@@ -44,16 +44,14 @@ def iterate_sessions(
     sessions = read_day(DailyJournal(settings.session_log_dir).day(day), day)
     if sessions.skipped_lines:
         context.log.warning("%d unreadable lines in the %s session journal were skipped", sessions.skipped_lines, day)
-    storage = lake.storage()
+    handle = lake.open()
     with duckdb.get_connection() as conn:
-        result = write_day(
-            conn, day, sessions.table, lake=storage, catalog=lake.catalog(), scratch_dir=settings.scratch_dir
-        )
+        result = write_day(conn, day, sessions.table, lake=handle)
     table = sessions.table
     n = table.num_rows
     accepted = int(pc.sum(table.column("accepted")).as_py() or 0) if n else 0
     first_shot = int(pc.sum(table.column("first_shot_accepted")).as_py() or 0) if n else 0
-    metadata = dataset_metadata(storage, result.manifest, created=result.created)
+    metadata = dataset_metadata(handle.storage, result.manifest, created=result.created)
     metadata.update(
         {
             "day_sessions": dg.MetadataValue.int(n),

@@ -15,7 +15,7 @@ def no_ungrounded_accepted_fill(
     """Every accepted fill of the day has grounded_in_roster = true. A failure means something accepted
     a proposal without the roster check."""
     with duckdb.get_connection() as conn:
-        bad = ungrounded_accepted_fills(conn, context.partition_key, lake=lake.storage(), catalog=lake.catalog())
+        bad = ungrounded_accepted_fills(conn, context.partition_key, lake=lake.open())
     return dg.AssetCheckResult(
         passed=not bad,
         metadata={

@@ -17,15 +17,7 @@ def workers_by_role(lake: LakeResource, duckdb: DuckDBResource) -> dg.Materializ
 
     Registered in the catalog as dataset `workers_by_role`, so `/v1/sql` can query it.
     """
-    storage = lake.storage()
+    handle = lake.open()
     with duckdb.get_connection() as conn:
-        result = build_derived_table(
-            conn,
-            "workers_by_role",
-            WORKERS_BY_ROLE_SQL,
-            ["workers"],
-            lake=storage,
-            catalog=lake.catalog(),
-            scratch_dir=lake.scratch_dir(),
-        )
-    return dg.MaterializeResult(metadata=dataset_metadata(storage, result.manifest, created=result.created))
+        result = build_derived_table(conn, "workers_by_role", WORKERS_BY_ROLE_SQL, ["workers"], lake=handle)
+    return dg.MaterializeResult(metadata=dataset_metadata(handle.storage, result.manifest, created=result.created))

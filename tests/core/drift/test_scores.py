@@ -225,9 +225,7 @@ def test_seeded_sample_of_a_large_dataset_is_repeatable(settings, lake, catalog)
         io.BytesIO("\n".join(lines).encode()),
         "workers",
         lake=lake,
-        catalog=catalog,
         limits=IngestLimits(),
-        scratch_dir=settings.scratch_dir,
     )
     conn = duckdb.connect()
 
@@ -237,7 +235,6 @@ def test_seeded_sample_of_a_large_dataset_is_repeatable(settings, lake, catalog)
             "2026-03-03",
             "workers",
             lake=lake,
-            catalog=catalog,
             baseline_version=1,
             max_sample=500,
             min_rows=30,
@@ -256,7 +253,6 @@ def test_seeded_sample_of_a_large_dataset_is_repeatable(settings, lake, catalog)
             "2026-03-03",
             "workers",
             lake=lake,
-            catalog=catalog,
             baseline_version=2,
             max_sample=500,
             min_rows=30,

@@ -14,29 +14,27 @@ from lakehouse_assets.core.ingest.csv import IngestLimits, TooLarge, ingest_csv
 from lakehouse_assets.core.ingest.exceptions import BadCsv
 from lakehouse_assets.core.ingest.spool import Spool, UploadAborted
 from lakehouse_assets.core.lake.catalog import Catalog, InvalidDatasetName, SchemaConflict
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.lake.register import IngestResult
-from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.settings import LakehouseSettings
 
 
 @pytest.fixture
-def ingest(settings: LakehouseSettings, lake: LakeStorage, catalog: Catalog):
+def ingest(lake: Lake):
     def run(data: bytes | Path, name: str = "people", max_bytes: int = 1 << 30) -> IngestResult:
         source = data if isinstance(data, Path) else io.BytesIO(data)
         return ingest_csv(
             source,
             name,
             lake=lake,
-            catalog=catalog,
             limits=IngestLimits(max_bytes=max_bytes),
-            scratch_dir=settings.scratch_dir,
         )
 
     return run
 
 
-def read_rows(lake: LakeStorage, result: IngestResult) -> list[dict]:
-    return pq.read_table(lake.local_path(result.manifest.object_key)).to_pylist()
+def read_rows(lake: Lake, result: IngestResult) -> list[dict]:
+    return pq.read_table(lake.storage.local_path(result.manifest.object_key)).to_pylist()
 
 
 def schema_of(result: IngestResult) -> dict[str, str]:
@@ -98,7 +96,7 @@ def test_identical_content_is_a_noop_and_new_content_is_a_new_version(ingest, la
     assert second.created and second.manifest.version == 2
     old, new = second.manifest.versions
     assert old.object_key != new.object_key  # content-addressed: nothing live is overwritten
-    assert lake.exists(old.object_key) and lake.exists(new.object_key)
+    assert lake.storage.exists(old.object_key) and lake.storage.exists(new.object_key)
     assert new.object_key == f"datasets/people/{new.content_hash}.parquet"
 
 
@@ -267,10 +265,8 @@ def _write_later(spool: Spool, pieces: list[bytes], pause: float = 0.01) -> thre
     return thread
 
 
-def _ingest_spool(settings, lake, catalog, spool: Spool, name: str) -> IngestResult:
-    return ingest_csv(
-        spool, name, lake=lake, catalog=catalog, limits=IngestLimits(), scratch_dir=settings.scratch_dir
-    )  # fmt: skip
+def _ingest_spool(lake: Lake, spool: Spool, name: str) -> IngestResult:
+    return ingest_csv(spool, name, lake=lake, limits=IngestLimits())
 
 
 def _big_csv(rows: int) -> bytes:
@@ -285,7 +281,7 @@ def test_an_upload_is_converted_while_it_arrives_into_the_same_object_as_the_fil
     half = len(data) - (1 << 18)  # all but the last 256 KiB (the reader runs a few blocks ahead of the rows)
     spool.write(data[:half])
     result: list = []
-    thread = threading.Thread(target=lambda: result.append(_ingest_spool(settings, lake, catalog, spool, "live")))
+    thread = threading.Thread(target=lambda: result.append(_ingest_spool(lake, spool, "live")))
     thread.start()
     deadline = time.monotonic() + 30
     while not list(settings.scratch_dir.glob("stage-*.parquet")) and time.monotonic() < deadline:
@@ -306,7 +302,7 @@ def test_a_column_widened_late_in_an_arriving_upload_restarts_from_the_spool(ing
     data = _big_csv(150_000) + b"150000,last,n/a\n"  # `rate` turns VARCHAR on the very last line
     spool = Spool(settings.scratch_dir, 1 << 30)
     writer = _write_later(spool, [data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)])
-    result = _ingest_spool(settings, lake, catalog, spool, "late")
+    result = _ingest_spool(lake, spool, "late")
     writer.join()
     assert schema_of(result)["rate"] == "VARCHAR" and result.manifest.row_count == 150_001
     assert read_rows(lake, result)[-1] == {"id": 150000, "name": "last", "rate": "n/a"}
@@ -320,7 +316,7 @@ def test_an_abandoned_upload_ends_its_conversion_and_registers_nothing(settings,
 
     def convert() -> None:
         try:
-            _ingest_spool(settings, lake, catalog, spool, "gone")
+            _ingest_spool(lake, spool, "gone")
         except UploadAborted as e:
             errors.append(e)
 
@@ -345,6 +341,6 @@ def test_bad_rows_in_an_arriving_upload_name_the_same_line_as_in_a_file(
     spool = Spool(settings.scratch_dir, 1 << 30)
     writer = _write_later(spool, [data[i : i + (1 << 19)] for i in range(0, len(data), 1 << 19)])
     with pytest.raises(BadCsv, match=problem) as e:
-        _ingest_spool(settings, lake, catalog, spool, "bad")
+        _ingest_spool(lake, spool, "bad")
     writer.join()
     assert e.value.line == 80_001 + line_after  # the header, 80,000 rows, then the bad one

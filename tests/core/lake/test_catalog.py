@@ -32,6 +32,7 @@ from lakehouse_assets.core.lake.catalog import (
     schema_fingerprint,
     validate_dataset_name,
 )
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.lake.storage import LakeStorage, LocalStorage, ObjectInfo
 
 SCHEMA = (Column("id", "int64"), Column("name", "string"))
@@ -261,14 +262,14 @@ BAD_NAMES = [
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
-def test_invalid_dataset_names_raise_and_write_nothing(lake: LakeStorage, catalog: Catalog, name: str) -> None:
+def test_invalid_dataset_names_raise_and_write_nothing(lake: Lake, catalog: Catalog, name: str) -> None:
     with pytest.raises(InvalidDatasetName, match="invalid dataset name"):
         validate_dataset_name(name)
     with pytest.raises(InvalidDatasetName):
         register(catalog, name, "h1")
     with pytest.raises(InvalidDatasetName):
         catalog.live(name)
-    assert list(lake.list()) == []
+    assert list(lake.storage.list()) == []
 
 
 def test_version_suffix_message_explains_the_reservation() -> None:

@@ -131,8 +131,8 @@ def test_fill_failures(roster, payload, context, tag, words):
 def test_fill_sees_a_new_roster_version(roster, settings, lake, catalog):
     assert list(fails("fill", fill(4), roster=roster)) == ["Consistency"]
     ingest_csv(
-        io.BytesIO(ROSTER + b"4,Di,available,day\n"), "workers", lake=lake, catalog=catalog,
-        limits=IngestLimits(), scratch_dir=settings.scratch_dir,
+        io.BytesIO(ROSTER + b"4,Di,available,day\n"), "workers", lake=lake,
+        limits=IngestLimits(),
     )  # fmt: skip
     assert validate("fill", fill(4), roster=roster)["ok"] is True
 

@@ -9,17 +9,15 @@ import pytest
 
 from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
 from lakehouse_assets.core.lake.catalog import Catalog
-from lakehouse_assets.core.lake.storage import LakeStorage
+from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.settings import LakehouseSettings
 from lakehouse_assets.core.sql.engine import SqlEngine, SqlError, SqlRefused, SqlTimeout
 
 
 @pytest.fixture
-def put(settings: LakehouseSettings, lake: LakeStorage, catalog: Catalog):
+def put(lake: Lake):
     def run(name: str, data: bytes):
-        return ingest_csv(
-            io.BytesIO(data), name, lake=lake, catalog=catalog, limits=IngestLimits(), scratch_dir=settings.scratch_dir
-        ).manifest
+        return ingest_csv(io.BytesIO(data), name, lake=lake, limits=IngestLimits()).manifest
 
     return run
 
@@ -184,7 +182,7 @@ def test_errors_name_the_problem(engine):
 def test_a_damaged_object_does_not_hide_the_other_datasets(catalog, put, lake):
     bad = put("broken", b"a\n1\n")
     put("fine", b"b\n2\n")
-    path: Path = lake.local_path(bad.object_key)
+    path: Path = lake.storage.local_path(bad.object_key)
     path.write_bytes(b"not parquet")
     e = SqlEngine(catalog)
     try:
@@ -196,7 +194,7 @@ def test_a_damaged_object_does_not_hide_the_other_datasets(catalog, put, lake):
 
 
 def test_explain_analyze_cannot_overwrite_a_live_object(engine, catalog, lake):
-    path = lake.local_path(catalog.get("people").object_key)
+    path = lake.storage.local_path(catalog.get("people").object_key)
     before = path.read_bytes()
     with pytest.raises(SqlRefused):
         engine.query(f"EXPLAIN ANALYZE COPY (SELECT 666 AS evil) TO '{path}' (FORMAT parquet)")
