@@ -6,6 +6,7 @@ from lakehouse_assets.core.retrieval.frame_cache import tier_index
 from lakehouse_assets.core.vectors.indexing import sync_index
 from lakehouse_assets.defs.corpora.embedding import embed_embeddings_part, finish_embeddings, plan_embeddings
 from lakehouse_assets.defs.corpora.partitions import corpus_partitions
+from lakehouse_assets.defs.pools import CATALOG_WRITERS, VECTOR_STORE
 from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorStoreResource
 
@@ -17,7 +18,7 @@ from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorSto
         dg.AssetDep("playbook_memory"),
     ],
     kinds={"duckdb", "parquet"},
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def corpus_documents(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
@@ -90,7 +91,7 @@ def _sync(
     partitions_def=corpus_partitions,
     deps=[corpus_documents],
     kinds={"chroma", "python"},
-    pool="vector_store",
+    pool=VECTOR_STORE,
 )
 def corpus_instant_embeddings(
     context: dg.AssetExecutionContext,

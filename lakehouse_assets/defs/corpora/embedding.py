@@ -15,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.retrieval.corpora import corpus_spec, documents_table
 from lakehouse_assets.core.vectors.indexing import IndexPlan, PartSync, embed_part, finish_index, plan_index, split_plan
+from lakehouse_assets.defs.pools import VECTOR_STORE
 from lakehouse_assets.resources import EmbedderResource, LakeResource, VectorStoreResource
 
 
@@ -43,7 +44,7 @@ def _documents(partition: str, lake: LakeResource, duckdb: DuckDBResource) -> pa
 @dg.op(
     ins={"documents_built": dg.In(dg.Nothing), "instant_built": dg.In(dg.Nothing)},
     out={"plan": dg.Out(IndexPlan), "parts": dg.DynamicOut(EmbedPart)},
-    pool="vector_store",
+    pool=VECTOR_STORE,
 )
 def plan_embeddings(
     context: dg.OpExecutionContext,
@@ -106,7 +107,7 @@ def embed_embeddings_part(
     return PartDone(part.number, sync, os.getpid())
 
 
-@dg.op(out=dg.Out(dg.Nothing), pool="vector_store")
+@dg.op(out=dg.Out(dg.Nothing), pool=VECTOR_STORE)
 def finish_embeddings(
     context: dg.OpExecutionContext, plan: IndexPlan, parts: list[PartDone], vector_store: VectorStoreResource
 ) -> None:

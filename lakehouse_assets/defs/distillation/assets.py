@@ -14,6 +14,7 @@ from lakehouse_assets.core.distillation.sft import Firewall, candidates, export_
 from lakehouse_assets.core.lake.derived import read_day, replace_day
 from lakehouse_assets.core.lake.duck import quote_ident
 from lakehouse_assets.defs.days import ON_INPUTS, days
+from lakehouse_assets.defs.pools import CATALOG_WRITERS
 from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import EmbedderResource, LakeResource
 
@@ -36,7 +37,7 @@ def load_holdout(conn: duckdb.DuckDBPyConnection, lake: LakeResource) -> list[st
     ],
     partitions_def=days,
     kinds={"parquet", "duckdb"},
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def evidence_records(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
@@ -63,7 +64,7 @@ def evidence_records(
     partitions_def=days,
     automation_condition=ON_INPUTS,
     kinds={"parquet", "duckdb"},
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def scored_evidence(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
@@ -100,7 +101,7 @@ def scored_evidence(
     partitions_def=days,
     automation_condition=ON_INPUTS,
     kinds={"parquet", "jsonl"},
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def sft_export(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource, embedder: EmbedderResource

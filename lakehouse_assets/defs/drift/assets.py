@@ -32,6 +32,7 @@ from lakehouse_assets.core.lake.storage import LakeStorage
 from lakehouse_assets.core.memory.playbooks import PlaybookLog
 from lakehouse_assets.core.retrieval.corpora import CORPORA
 from lakehouse_assets.defs.days import ON_INPUTS, days
+from lakehouse_assets.defs.pools import CATALOG_WRITERS
 from lakehouse_assets.metadata import dataset_metadata, table_metadata
 from lakehouse_assets.resources import LakeResource, VectorStoreResource
 
@@ -75,7 +76,7 @@ def _single_row(row: Mapping[str, Any], ints: Sequence[str], floats: Sequence[st
     deps=[dg.AssetDep("datasets", partition_mapping=dg.SpecificPartitionsPartitionMapping(["workers"]))],
     kinds={"duckdb", "parquet", "scipy"},
     partitions_def=days,
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def dataset_drift(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
@@ -137,7 +138,7 @@ def dataset_drift(
     deps=[dg.AssetDep("corpus_embeddings", partition_mapping=dg.AllPartitionMapping())],
     kinds={"chroma", "parquet", "scipy"},
     partitions_def=days,
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def embedding_drift(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource, vector_store: VectorStoreResource
@@ -188,7 +189,7 @@ def embedding_drift(
     automation_condition=ON_INPUTS,
     kinds={"duckdb", "parquet", "scipy"},
     partitions_def=days,
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def scorer_drift(context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The day's `scored_evidence` scores against the previous day's: KS, Wasserstein distance and mean
@@ -227,7 +228,7 @@ def scorer_drift(context: dg.AssetExecutionContext, lake: LakeResource, duckdb: 
     deps=[dg.AssetKey("playbook_log")],
     kinds={"jsonl", "parquet", "scipy"},
     partitions_def=days,
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def playbook_drift(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource

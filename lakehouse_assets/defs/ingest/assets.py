@@ -6,6 +6,7 @@ from lakehouse_assets.core.lake.catalog import SchemaConflict
 from lakehouse_assets.core.lake.landing import landing_key
 from lakehouse_assets.core.lake.storage import ObjectNotFound
 from lakehouse_assets.defs.ingest.partitions import dataset_partitions
+from lakehouse_assets.defs.pools import CATALOG_WRITERS
 from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource
 
@@ -13,7 +14,7 @@ from lakehouse_assets.resources import LakeResource
 @dg.asset(
     partitions_def=dataset_partitions,
     kinds={"csv", "parquet"},
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def datasets(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """One Parquet dataset per landing-zone CSV (`landing/<name>.csv`), registered in the catalog.

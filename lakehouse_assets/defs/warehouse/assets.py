@@ -2,6 +2,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.lake.derived import WORKERS_BY_ROLE_SQL, build_derived_table
+from lakehouse_assets.defs.pools import CATALOG_WRITERS
 from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource
 
@@ -10,7 +11,7 @@ from lakehouse_assets.resources import LakeResource
     deps=[dg.AssetDep("datasets", partition_mapping=dg.SpecificPartitionsPartitionMapping(["workers"]))],
     kinds={"duckdb", "parquet"},
     automation_condition=dg.AutomationCondition.eager(),
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def workers_by_role(lake: LakeResource, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Head count, average hourly rate and experience per role and state, from the `workers` dataset.

@@ -3,11 +3,12 @@ from dagster_duckdb import DuckDBResource
 
 from lakehouse_assets.core.lake.derived import register_table
 from lakehouse_assets.core.memory.playbooks import PlaybookLog, playbook_table
+from lakehouse_assets.defs.pools import CATALOG_WRITERS
 from lakehouse_assets.metadata import dataset_metadata
 from lakehouse_assets.resources import LakeResource
 
 
-@dg.asset(deps=[dg.AssetKey("playbook_log")], kinds={"parquet"}, pool="catalog_writers")
+@dg.asset(deps=[dg.AssetKey("playbook_log")], kinds={"parquet"}, pool=CATALOG_WRITERS)
 def playbook_memory(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:

@@ -136,7 +136,7 @@ def test_an_empty_day_is_an_empty_partition(settings, instance):
 def test_the_schedule_settles_yesterday(settings):
     from datetime import UTC, datetime
 
-    from lakehouse_assets.defs.validation.schedules import iterate_sessions_schedule
+    from lakehouse_assets.defs.sessions.schedules import iterate_sessions_schedule
 
     repository = build_definitions(settings).get_repository_def()
     tick = datetime(2026, 11, 21, 0, 30, tzinfo=UTC)

@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 from lakehouse_assets.core.llm.iterate_sessions import read_day, write_day
 from lakehouse_assets.core.memory.journal import DailyJournal
 from lakehouse_assets.defs.days import days
+from lakehouse_assets.defs.pools import CATALOG_WRITERS
 from lakehouse_assets.metadata import dataset_metadata, table_metadata
 from lakehouse_assets.resources import LakeResource
 
@@ -32,7 +33,7 @@ def _per_model(table: pa.Table) -> dg.MetadataValue:
     deps=[dg.AssetKey("session_journal")],
     partitions_def=days,
     kinds={"parquet", "duckdb"},
-    pool="catalog_writers",
+    pool=CATALOG_WRITERS,
 )
 def iterate_sessions(
     context: dg.AssetExecutionContext, lake: LakeResource, duckdb: DuckDBResource
