@@ -85,7 +85,7 @@ def flip_availability(workers: Any, every: int = CHANGE_EVERY) -> tuple[Any, int
     """The workers with availability changed on every `every`-th row; (table, rows changed)."""
     import pyarrow as pa
 
-    from lakehouse_assets.core.sample.generate import AVAILABILITY
+    from lakehouse_assets.core.sample.roster_data import AVAILABILITY
 
     values = workers.column("availability").to_pylist()
     changed = 0
@@ -98,8 +98,7 @@ def flip_availability(workers: Any, every: int = CHANGE_EVERY) -> tuple[Any, int
 
 def staffing_queries(n: int, offset: int = 0) -> list[str]:
     """`n` distinct staffing queries from the sample vocabulary (role + certification + city)."""
-    from lakehouse_assets.core.sample.generate import SHIFTS
-    from lakehouse_assets.core.sample.roster_data import CITIES, ROLES
+    from lakehouse_assets.core.sample.roster_data import CITIES, ROLES, SHIFTS
 
     out: list[str] = []
     seen: set[str] = set()

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, model_validator
 
 from lakehouse_assets.core.retrieval.results import MAX_K
-from lakehouse_assets.core.vectors.store import UPSERT_BATCH
+from lakehouse_assets.core.vectors.chroma import UPSERT_BATCH
 from lakehouse_assets.core.vectors.types import IndexInfo, VectorHit
 
 MAX_EMBED_TEXTS = 256

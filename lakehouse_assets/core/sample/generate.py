@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,21 +30,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from lakehouse_assets.core.sample.draws import BLOCK, draw, tables
 from lakehouse_assets.core.sample.roster_data import (
     ADJECTIVES,
+    AVAILABILITY,
+    CERT_PREFIXES,
     CITIES,
     EMAIL_DOMAINS,
     FIRST_NAMES,
     LAST_NAMES,
+    MAX_YEARS,
     NICKNAMES,
     ROLES,
+    SECOND_LANGUAGE,
+    SHIFTS,
+    SKILL_PREFIXES,
     Role,
 )
 
 MIN_ROWS = 1_000
 MAX_ROWS = 500_000
-_BLOCK = 1_000  # rows per random stream; keeps tables prefix-stable across sizes
-_BATCH = 50 * _BLOCK  # rows assembled at a time; bounds memory while writing the CSV
+_BATCH = 50 * BLOCK  # rows assembled at a time; bounds memory while writing the CSV
 
 COLUMNS: tuple[str, ...] = (
     "worker_id",
@@ -64,182 +69,6 @@ COLUMNS: tuple[str, ...] = (
     "email",
     "resume_text",
 )
-
-AVAILABILITY: tuple[str, ...] = ("available", "on_assignment", "unavailable")
-SHIFTS: tuple[str, ...] = ("day", "night", "swing", "weekend")
-MAX_SKILLS = 5
-MAX_CERTS = 3
-MAX_YEARS = 40
-
-
-# Second language of a worker who also speaks English (None: English only), weighted.
-_SECOND_LANGUAGE: tuple[tuple[str | None, int], ...] = (
-    (None, 690),
-    ("Spanish", 190),
-    ("Polish", 18),
-    ("Vietnamese", 16),
-    ("Tagalog", 14),
-    ("Mandarin", 12),
-    ("Arabic", 12),
-    ("Russian", 9),
-    ("Hindi", 9),
-    ("Haitian Creole", 7),
-    ("French", 7),
-    ("Somali", 5),
-    ("Korean", 5),
-    ("Portuguese", 6),
-)
-_ENGLISH_PERCENT = 94  # the rest speak only non-English languages
-_THIRD_LANGUAGE_PERCENT = 3
-_AVAILABILITY_WEIGHTS = (45, 40, 15)
-_SHIFT_WEIGHTS = (50, 20, 20, 10)
-_NEWLINE_PER_MILLE = 100  # resumes with a line break
-_RATE_NOISE_CENTS = 150
-_RAISE_YEARS_CAP = 25
-
-_S1_VARIANTS = 3
-_SKILL_PREFIXES = ("Skilled in ", "Core skills include ", "Hands-on experience with ", "Strong background in ")
-_CERT_PREFIXES = (" Holds ", " Certifications include ", " Currently holds ")
-# Closing sentence: 0 none, 1 shift + languages, 2 nickname (in double quotes), 3 temp-to-hire,
-# 4 languages + references, 5 transportation.
-_CLOSING_WEIGHTS = (40, 20, 7, 12, 11, 10)
-
-
-# -- random draws ------------------------------------------------------------------------------------
-
-
-def _weighted(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
-    """`n` indices drawn with integer `weights`, using integer draws only (exact on every platform)."""
-    bounds = np.cumsum(weights)
-    return np.searchsorted(bounds, rng.integers(0, bounds[-1], size=n), side="right")
-
-
-@dataclass(frozen=True)
-class _Tables:
-    """The vocabularies as arrays, flattened so that a row's choices are integer positions."""
-
-    role_weights: np.ndarray
-    skill_count: np.ndarray  # per role
-    skill_offset: np.ndarray
-    cert_count: np.ndarray
-    cert_offset: np.ndarray
-    licensed: np.ndarray
-    base_cents: np.ndarray
-    cents_per_year: np.ndarray
-    city_weights: np.ndarray
-    code_count: np.ndarray  # area codes per city
-    code_offset: np.ndarray
-    language_weights: np.ndarray  # _SECOND_LANGUAGE, including "English only"
-    only_language_weights: np.ndarray  # _SECOND_LANGUAGE without the None entry
-    skill_width: int
-    cert_width: int
-
-
-def _offsets(counts: list[int]) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-
-
-def _tables(roles: Sequence[Role]) -> _Tables:
-    skill_count = [len(r.skills) for r in roles]
-    cert_count = [len(r.certs) for r in roles]
-    code_count = [len(c.area_codes) for c in CITIES]
-    return _Tables(
-        role_weights=np.array([r.weight for r in roles], dtype=np.int64),
-        skill_count=np.array(skill_count, dtype=np.int64),
-        skill_offset=_offsets(skill_count),
-        cert_count=np.array(cert_count, dtype=np.int64),
-        cert_offset=_offsets(cert_count),
-        licensed=np.array([r.licensed for r in roles], dtype=bool),
-        base_cents=np.array([r.base_cents for r in roles], dtype=np.int64),
-        cents_per_year=np.array([r.cents_per_year for r in roles], dtype=np.int64),
-        city_weights=np.array([c.weight for c in CITIES], dtype=np.int64),
-        code_count=np.array(code_count, dtype=np.int64),
-        code_offset=_offsets(code_count),
-        language_weights=np.array([w for _, w in _SECOND_LANGUAGE], dtype=np.int64),
-        only_language_weights=np.array([w for lang, w in _SECOND_LANGUAGE if lang], dtype=np.int64),
-        skill_width=max(skill_count),
-        cert_width=max(cert_count),
-    )
-
-
-def _choose_subset(
-    rng: np.random.Generator, pool: np.ndarray, keep: np.ndarray, first_fixed: np.ndarray, width: int
-) -> np.ndarray:
-    """Per row, `keep` distinct positions out of `pool` (first position first when `first_fixed`).
-
-    Returns an (n, width) int matrix of positions in 0..pool-1, ordered, with the chosen ones in the
-    leading `keep` columns. Random sort keys: positions past the pool sort last, a fixed position first.
-    """
-    n = len(pool)
-    keys = rng.integers(0, 1 << 62, size=(n, width), dtype=np.int64)
-    col = np.arange(width)
-    keys[col[None, :] >= pool[:, None]] = np.iinfo(np.int64).max
-    keys[:, 0] = np.where(first_fixed, -1, keys[:, 0])
-    order = np.argsort(keys, axis=1, kind="stable")
-    return np.where(col[None, :] < keep[:, None], order, -1)
-
-
-def _draw_block(rng: np.random.Generator, n: int, t: _Tables) -> dict[str, np.ndarray]:
-    """Every random choice for `n` rows, as integer arrays. The draw order here is the data format."""
-    d: dict[str, np.ndarray] = {}
-    role = _weighted(rng, t.role_weights, n)
-    d["role"] = role
-    d["first"] = rng.integers(0, len(FIRST_NAMES), size=n)
-    d["last"] = rng.integers(0, len(LAST_NAMES), size=n)
-    city = _weighted(rng, t.city_weights, n)
-    d["city"] = city
-    d["area_code"] = t.code_offset[city] + rng.integers(0, t.code_count[city])
-    d["phone_line"] = rng.integers(0, 100, size=n)  # 555-0100..555-0199: reserved for fiction
-    # Skewed towards fewer years: the smaller of two uniform draws.
-    years = np.minimum(rng.integers(0, MAX_YEARS + 1, size=n), rng.integers(0, MAX_YEARS + 1, size=n))
-    d["years"] = years
-    noise = rng.integers(-_RATE_NOISE_CENTS, _RATE_NOISE_CENTS + 1, size=n)
-    d["rate_cents"] = t.base_cents[role] + t.cents_per_year[role] * np.minimum(years, _RAISE_YEARS_CAP) + noise
-    d["availability"] = _weighted(rng, np.array(_AVAILABILITY_WEIGHTS), n)
-    d["shift"] = _weighted(rng, np.array(_SHIFT_WEIGHTS), n)
-
-    skill_pool = t.skill_count[role]
-    n_skills = np.minimum(rng.integers(2, MAX_SKILLS + 1, size=n), skill_pool)
-    skills = _choose_subset(rng, skill_pool, n_skills, np.zeros(n, dtype=bool), t.skill_width)
-    d["skills"] = np.where(skills >= 0, t.skill_offset[role][:, None] + skills, -1)
-
-    cert_pool = t.cert_count[role]
-    licensed = t.licensed[role]
-    most = np.minimum(cert_pool, MAX_CERTS)
-    least = licensed.astype(np.int64)
-    n_certs = rng.integers(least, most + 1)
-    certs = _choose_subset(rng, cert_pool, n_certs, licensed, t.cert_width)
-    d["certs"] = np.where(certs >= 0, t.cert_offset[role][:, None] + certs, -1)
-
-    english = rng.integers(0, 100, size=n) < _ENGLISH_PERCENT
-    second = _weighted(rng, t.language_weights, n)  # index into _SECOND_LANGUAGE; 0 is None
-    only = _weighted(rng, t.only_language_weights, n) + 1  # same indexing, never None
-    second = np.where(english, second, only)
-    third = _weighted(rng, t.only_language_weights, n) + 1
-    has_third = (rng.integers(0, 100, size=n) < _THIRD_LANGUAGE_PERCENT) & (second > 0) & (third != second)
-    d["english"] = english
-    d["second_language"] = second
-    d["third_language"] = np.where(has_third, third, 0)
-
-    d["email_domain"] = rng.integers(0, len(EMAIL_DOMAINS), size=n)
-    d["s1_variant"] = rng.integers(0, _S1_VARIANTS, size=n)
-    d["adjective"] = rng.integers(0, len(ADJECTIVES), size=n)
-    d["skill_prefix"] = rng.integers(0, len(_SKILL_PREFIXES), size=n)
-    d["cert_prefix"] = rng.integers(0, len(_CERT_PREFIXES), size=n)
-    d["closing"] = _weighted(rng, np.array(_CLOSING_WEIGHTS), n)
-    d["nickname"] = rng.integers(0, len(NICKNAMES), size=n)
-    d["newline"] = rng.integers(0, 1000, size=n) < _NEWLINE_PER_MILLE
-    return d
-
-
-def _draw(t: _Tables, seed: int, first_block: int, rows: int) -> dict[str, np.ndarray]:
-    """The draws for `rows` rows starting at block `first_block`; each block has its own stream."""
-    blocks = []
-    for block in range(first_block, first_block - (-rows // _BLOCK)):
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block,))))
-        blocks.append(_draw_block(rng, _BLOCK, t))
-    return {key: np.concatenate([b[key] for b in blocks])[:rows] for key in blocks[0]}
-
 
 # -- assembling strings ------------------------------------------------------------------------------
 
@@ -311,8 +140,8 @@ def _assemble(d: dict[str, np.ndarray], first_id: int, roles: Sequence[Role]) ->
         ],
         axis=1,
     )
-    language_vocab = _vocab(["English"] + [lang or "" for lang, _ in _SECOND_LANGUAGE[1:]])
-    # Matrix entries index _SECOND_LANGUAGE, whose entry 0 (None) is replaced by English above.
+    language_vocab = _vocab(["English"] + [lang or "" for lang, _ in SECOND_LANGUAGE[1:]])
+    # Matrix entries index SECOND_LANGUAGE, whose entry 0 (None) is replaced by English above.
     language_lists = _lists(language_vocab, languages_matrix, empty_is_null=False)
 
     first_slug = ["".join(ch for ch in f.lower() if ch.isalpha()) for f in FIRST_NAMES]
@@ -340,8 +169,8 @@ def _assemble(d: dict[str, np.ndarray], first_id: int, roles: Sequence[Role]) ->
         _concat(first, " has ", years_text, " as ", role_a, " in the ", place, " area."),
         _concat(role_cap, " with ", years_text, ", currently living in ", place, "."),
     )
-    skills_sentence = _concat(_take(_SKILL_PREFIXES, d["skill_prefix"]), skills_text, ".")
-    certs_sentence = pc.fill_null(_concat(_take(_CERT_PREFIXES, d["cert_prefix"]), certs_text, "."), "")
+    skills_sentence = _concat(_take(SKILL_PREFIXES, d["skill_prefix"]), skills_text, ".")
+    certs_sentence = pc.fill_null(_concat(_take(CERT_PREFIXES, d["cert_prefix"]), certs_text, "."), "")
     closing = pc.choose(
         pa.array(d["closing"].astype(np.int8)),
         pa.scalar(""),
@@ -388,10 +217,10 @@ def _check_rows(rows: int) -> None:
 
 def _batches(rows: int, seed: int, roles: Sequence[Role]) -> Iterator[pa.Table]:
     """The sample in consecutive tables of up to _BATCH rows."""
-    t = _tables(roles)
+    t = tables(roles)
     for start in range(0, rows, _BATCH):
         n = min(_BATCH, rows - start)
-        yield _assemble(_draw(t, seed, start // _BLOCK, n), first_id=start + 1, roles=roles)
+        yield _assemble(draw(t, seed, start // BLOCK, n), first_id=start + 1, roles=roles)
 
 
 def _for_csv(batch: pa.Table) -> pa.Table:

@@ -1,5 +1,6 @@
 """The sample roster's vocabulary: roles (with their skills, certifications and pay), cities (with their
-states and area codes), names and the words of resumes. Data only; core/sample/generate.py draws from it."""
+states and area codes), names and the words of resumes. Data only; core/sample/generate.py draws from it,
+with the weights and phrasings below."""
 
 from __future__ import annotations
 
@@ -15,6 +16,47 @@ class Role:
     skills: tuple[str, ...]  # at least MAX_SKILLS entries
     certs: tuple[str, ...]  # what a worker in this role may hold
     licensed: bool = False  # every worker in the role holds certs[0] (a license the job requires)
+
+
+# How workers are drawn: the values of the categorical columns, caps, and the weights of each choice.
+AVAILABILITY: tuple[str, ...] = ("available", "on_assignment", "unavailable")
+SHIFTS: tuple[str, ...] = ("day", "night", "swing", "weekend")
+MAX_SKILLS = 5
+MAX_CERTS = 3
+MAX_YEARS = 40
+
+
+# Second language of a worker who also speaks English (None: English only), weighted.
+SECOND_LANGUAGE: tuple[tuple[str | None, int], ...] = (
+    (None, 690),
+    ("Spanish", 190),
+    ("Polish", 18),
+    ("Vietnamese", 16),
+    ("Tagalog", 14),
+    ("Mandarin", 12),
+    ("Arabic", 12),
+    ("Russian", 9),
+    ("Hindi", 9),
+    ("Haitian Creole", 7),
+    ("French", 7),
+    ("Somali", 5),
+    ("Korean", 5),
+    ("Portuguese", 6),
+)
+ENGLISH_PERCENT = 94  # the rest speak only non-English languages
+THIRD_LANGUAGE_PERCENT = 3
+AVAILABILITY_WEIGHTS = (45, 40, 15)
+SHIFT_WEIGHTS = (50, 20, 20, 10)
+NEWLINE_PER_MILLE = 100  # resumes with a line break
+RATE_NOISE_CENTS = 150
+RAISE_YEARS_CAP = 25
+
+S1_VARIANTS = 3
+SKILL_PREFIXES = ("Skilled in ", "Core skills include ", "Hands-on experience with ", "Strong background in ")
+CERT_PREFIXES = (" Holds ", " Certifications include ", " Currently holds ")
+# Closing sentence: 0 none, 1 shift + languages, 2 nickname (in double quotes), 3 temp-to-hire,
+# 4 languages + references, 5 transportation.
+CLOSING_WEIGHTS = (40, 20, 7, 12, 11, 10)
 
 
 ROLES: tuple[Role, ...] = (

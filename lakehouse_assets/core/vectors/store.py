@@ -14,14 +14,24 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lakehouse_assets.core.vectors.exceptions import IndexConflict, IndexNotFound, InvalidIndexRequest, VectorStoreError
+from lakehouse_assets.core.vectors.chroma import (
+    REVISION_KEY,
+    UPSERT_BATCH,
+    index_info,
+    local_client,
+    metadata_of,
+    pages,
+    server_client,
+    stamp_revision,
+    upsert_batches,
+)
+from lakehouse_assets.core.vectors.exceptions import IndexConflict, IndexNotFound, InvalidIndexRequest
 from lakehouse_assets.core.vectors.retry import read_retrying
 from lakehouse_assets.core.vectors.types import (
     DEFAULT_HNSW,
@@ -30,14 +40,14 @@ from lakehouse_assets.core.vectors.types import (
     IndexSpec,
     IndexVersion,
     VectorHit,
+    spec_differences,
     user_metadata,
     validate_index_name,
-    validate_metadata_keys,
+    validate_spec,
+    validate_upsert,
 )
 from lakehouse_assets.core.vectors.write_log import WriteEntry, WriteLog
 
-REVISION_KEY = "revision"  # collection metadata: a new random token after every write
-UPSERT_BATCH = 4096  # below Chroma's max batch size; large enough to amortize each call
 HOT_SECONDS = 5.0  # how long a collection handle is reused on the query path
 METADATA_SAMPLE = 1000  # vectors read to learn an index's metadata fields
 
@@ -59,33 +69,12 @@ class VectorStore:
 
     @classmethod
     def local(cls, path: Path, **kw: Any) -> VectorStore:
-        import chromadb
-
-        path.mkdir(parents=True, exist_ok=True)
-        settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
-        return cls(chromadb.PersistentClient(path=str(path), settings=settings), **kw)
+        return cls(local_client(path), **kw)
 
     @classmethod
     def server(cls, url: str, **kw: Any) -> VectorStore:
         """A Chroma server at `url` (http://host:port), e.g. one started with `chroma run`."""
-        from urllib.parse import urlparse
-
-        import chromadb
-
-        parsed = urlparse(url)
-        if not parsed.hostname:
-            raise VectorStoreError(f"Chroma URL {url!r} has no host: use http://host:port")
-        settings = chromadb.Settings(anonymized_telemetry=False)
-        try:
-            client = chromadb.HttpClient(
-                host=parsed.hostname,
-                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                ssl=parsed.scheme == "https",
-                settings=settings,
-            )
-        except Exception as e:  # chromadb checks the server on construction
-            raise VectorStoreError(f"Chroma server at {url} is unreachable: {e}") from None
-        return cls(client, **kw)
+        return cls(server_client(url), **kw)
 
     # -- indexes ---------------------------------------------------------------------------
 
@@ -102,30 +91,9 @@ class VectorStore:
                 raise IndexNotFound(name) from None
             raise
 
-    @staticmethod
-    def _info(collection: Any) -> IndexInfo:
-        meta = collection.metadata or {}
-        config = collection.configuration or {}
-        hnsw = dict(config.get("hnsw") or {})
-        return IndexInfo(
-            name=collection.name,
-            model=str(meta.get("model", "")),
-            dimension=int(meta.get("dimension", 0)),
-            count=collection.count(),
-            hnsw={k: hnsw[k] for k in ("space", "ef_construction", "ef_search", "max_neighbors") if k in hnsw},
-        )
-
     def create_index(self, spec: IndexSpec) -> tuple[IndexInfo, bool]:
         """(info, created). Same settings again: the existing index; other settings: IndexConflict."""
-        validate_index_name(spec.name)
-        if not spec.model:
-            raise InvalidIndexRequest("an index needs the name of the model its vectors come from")
-        if not isinstance(spec.dimension, int) or not 1 <= spec.dimension <= 65_536:
-            raise InvalidIndexRequest(f"dimension must be an integer from 1 to 65536, not {spec.dimension!r}")
-        hnsw = {**self.default_hnsw, **spec.hnsw}
-        unknown = set(hnsw) - set(DEFAULT_HNSW)
-        if unknown:
-            raise InvalidIndexRequest(f"unknown HNSW settings {sorted(unknown)}; known: {sorted(DEFAULT_HNSW)}")
+        hnsw = validate_spec(spec, self.default_hnsw)
         try:
             existing = self._collection(spec.name)
         except IndexNotFound:
@@ -138,22 +106,13 @@ class VectorStore:
                     configuration={"hnsw": {"space": "cosine", **hnsw}},
                     embedding_function=None,
                 )
-                return self._info(collection), True
+                return index_info(collection), True
             except Exception as e:
                 if "already exists" not in str(e):  # another process created it just now
                     raise
                 existing = self._collection(spec.name)
-        info = self._info(existing)
-        wanted = {"space": "cosine", **hnsw}
-        differences = [
-            f"{key} {have!r} != {want!r}"
-            for key, have, want in (
-                ("model", info.model, spec.model),
-                ("dimension", info.dimension, spec.dimension),
-                *((k, info.hnsw.get(k), v) for k, v in wanted.items()),
-            )
-            if have != want
-        ]
+        info = index_info(existing)
+        differences = spec_differences(info, spec, hnsw)
         if differences:
             raise IndexConflict(f"index {spec.name!r} exists with other settings: {', '.join(differences)}")
         return info, False
@@ -178,13 +137,13 @@ class VectorStore:
             self._ensured.pop(name, None)
 
     def get_index(self, name: str) -> IndexInfo:
-        return self._info(self._collection(name))
+        return index_info(self._collection(name))
 
     def list_indexes(self) -> list[IndexInfo]:
         out = []
         for c in self.client.list_collections():
             collection = c if hasattr(c, "metadata") else self.client.get_collection(c, embedding_function=None)
-            out.append(self._info(collection))
+            out.append(index_info(collection))
         return sorted(out, key=lambda i: i.name)
 
     def delete_index(self, name: str) -> None:
@@ -266,25 +225,14 @@ class VectorStore:
         """Add or replace the vectors of `ids` (a replaced vector's metadata is replaced whole, not merged).
         `new_ids`: the caller has just seen that the index holds none of `ids`, so there is no old metadata
         to read and replace (one round trip less per batch)."""
-        embeddings = np.asarray(embeddings, dtype=np.float32)
-        if embeddings.ndim != 2:
-            raise InvalidIndexRequest("embeddings must be a 2-d array: one row per id")
-        if len(ids) != len(embeddings):
-            raise InvalidIndexRequest(f"{len(ids)} ids but {len(embeddings)} vectors")
-        if len(set(ids)) != len(ids):
-            raise InvalidIndexRequest("ids must be unique within one request")
-        for seq, what in ((documents, "documents"), (metadatas, "metadatas")):
-            if seq is not None and len(seq) != len(ids):
-                raise InvalidIndexRequest(f"{len(ids)} ids but {len(seq)} {what}")
-        if metadatas is not None:
-            validate_metadata_keys(metadatas)
+        embeddings = validate_upsert(ids, embeddings, documents, metadatas)
         if not len(ids):
             return 0
         entry = WriteEntry("upsert", list(ids), embeddings, list(metadatas or [{}] * len(ids)), documents)
 
         def write(collection: Any) -> None:
             with self._writing(name, collection, entry):
-                self._upsert_batches(collection, ids, embeddings, documents, metadatas, batch_size, new_ids)
+                upsert_batches(collection, ids, embeddings, documents, metadatas, batch_size, new_ids)
 
         with self._write_lock(name):
             self._on_collection(name, model, int(embeddings.shape[1]), write)
@@ -305,22 +253,15 @@ class VectorStore:
         except BaseException:
             self._forget_fields(name)
             with contextlib.suppress(Exception):
-                self._stamp_revision(collection)
+                stamp_revision(collection)
             self._writes.record(name, WriteEntry("unknown", []), "")
             raise
         self._forget_fields(name)
-        self._writes.record(name, entry, self._stamp_revision(collection))
+        self._writes.record(name, entry, stamp_revision(collection))
 
     def writes_since(self, name: str, seq: int) -> list[tuple[int, WriteEntry, str]] | None:
         """This store's writes to `name` after `seq` (see WriteLog.since)."""
         return self._writes.since(name, seq)
-
-    @staticmethod
-    def _stamp_revision(collection: Any) -> str:
-        # Chroma's modify replaces the whole metadata: keep model, dimension and the marker.
-        token = uuid.uuid4().hex
-        collection.modify(metadata={**(collection.metadata or {}), REVISION_KEY: token})
-        return token
 
     def version(self, name: str) -> IndexVersion:
         """Size, revision and generation of an index: they change whenever its contents do."""
@@ -328,36 +269,6 @@ class VectorStore:
         count = read_retrying(name, collection.count)
         meta = collection.metadata or {}
         return IndexVersion(count, str(meta.get(REVISION_KEY, "")), str(collection.id), str(meta.get("model", "")))
-
-    @staticmethod
-    def _upsert_batches(
-        collection: Any,
-        ids: Sequence[str],
-        embeddings: np.ndarray,
-        documents: Sequence[str] | None,
-        metadatas: Sequence[Mapping[str, Any]] | None,
-        batch_size: int,
-        new_ids: bool = False,
-    ) -> None:
-        for start in range(0, len(ids), batch_size):
-            end = start + batch_size
-            batch_ids = list(ids[start:end])
-            batch_metadatas = None
-            if metadatas is not None:
-                batch_metadatas = [dict(m) or {EMPTY_METADATA_KEY: 0} for m in metadatas[start:end]]
-            if metadatas is not None and not new_ids:
-                # Chroma's upsert merges into an existing record's metadata; replace it instead, so a
-                # key the new metadata lacks (a null) does not keep its old value (None deletes a key).
-                old = collection.get(ids=batch_ids, include=["metadatas"])
-                old_keys = {id_: set(meta or ()) for id_, meta in zip(old["ids"], old["metadatas"], strict=True)}
-                for id_, meta in zip(batch_ids, batch_metadatas, strict=True):
-                    meta.update(dict.fromkeys(old_keys.get(id_, set()) - meta.keys()))
-            collection.upsert(
-                ids=batch_ids,
-                embeddings=embeddings[start:end],
-                documents=list(documents[start:end]) if documents is not None else None,
-                metadatas=batch_metadatas,
-            )
 
     def delete(self, name: str, ids: Sequence[str]) -> None:
         if ids:
@@ -373,27 +284,12 @@ class VectorStore:
 
         if ids is not None:
             try:
-                return self._metadata_of(name, self._hot_collection(name), field_name, ids)
+                return metadata_of(name, self._hot_collection(name), field_name, ids)
             except NotFoundError:  # the handle outlived its collection
                 self._forget(name)
-                return self._metadata_of(name, self._hot_collection(name, fresh=True), field_name, ids)
-        collection = self._collection(name)
+                return metadata_of(name, self._hot_collection(name, fresh=True), field_name, ids)
         out: dict[str, Any] = {}
-        offset, page_size = 0, 10_000
-        while True:
-            got = collection.get(include=["metadatas"], limit=page_size, offset=offset)
-            for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
-                out[id_] = (meta or {}).get(field_name)
-            if len(got["ids"]) < page_size:
-                return out
-            offset += page_size
-
-    @staticmethod
-    def _metadata_of(name: str, collection: Any, field_name: str, ids: Sequence[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for start in range(0, len(ids), UPSERT_BATCH):
-            page = list(ids[start : start + UPSERT_BATCH])
-            got = read_retrying(name, lambda page=page: collection.get(ids=page, include=["metadatas"]))
+        for got in pages(self._collection(name), ["metadatas"]):
             for id_, meta in zip(got["ids"], got["metadatas"], strict=True):
                 out[id_] = (meta or {}).get(field_name)
         return out
@@ -431,13 +327,7 @@ class VectorStore:
 
     def ids(self, name: str, page: int = 10_000) -> list[str]:
         """Every id in the index (unordered)."""
-        collection = self._collection(name)
-        out: list[str] = []
-        while True:
-            got = collection.get(include=[], limit=page, offset=len(out))["ids"]
-            out.extend(got)
-            if len(got) < page:
-                return out
+        return [id_ for got in pages(self._collection(name), [], page) for id_ in got["ids"]]
 
     def vector_pages(
         self, name: str, ids: Sequence[str], batch: int = 1_000, *, field_name: str | None = None

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from lakehouse_assets.core.vectors.exceptions import InvalidIndexRequest
 
 INDEX_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$")
@@ -93,3 +95,54 @@ DEFAULT_HNSW = {"ef_construction": 200, "ef_search": 100, "max_neighbors": 32}
 def user_metadata(meta: Mapping[str, Any] | None) -> dict[str, Any]:
     """A vector's metadata as it was given (without the placeholder that stands for an empty mapping)."""
     return {k: v for k, v in (meta or {}).items() if k != EMPTY_METADATA_KEY}
+
+
+def validate_spec(spec: IndexSpec, default_hnsw: Mapping[str, int]) -> dict[str, int]:
+    """The HNSW settings an index of `spec` gets (its own over the defaults); InvalidIndexRequest if the
+    spec cannot describe an index."""
+    validate_index_name(spec.name)
+    if not spec.model:
+        raise InvalidIndexRequest("an index needs the name of the model its vectors come from")
+    if not isinstance(spec.dimension, int) or not 1 <= spec.dimension <= 65_536:
+        raise InvalidIndexRequest(f"dimension must be an integer from 1 to 65536, not {spec.dimension!r}")
+    hnsw = {**default_hnsw, **spec.hnsw}
+    unknown = set(hnsw) - set(DEFAULT_HNSW)
+    if unknown:
+        raise InvalidIndexRequest(f"unknown HNSW settings {sorted(unknown)}; known: {sorted(DEFAULT_HNSW)}")
+    return hnsw
+
+
+def spec_differences(info: IndexInfo, spec: IndexSpec, hnsw: Mapping[str, int]) -> list[str]:
+    """How an existing index differs from what `spec` (with `hnsw`) asks for, one phrase per setting."""
+    wanted = {"space": "cosine", **hnsw}
+    return [
+        f"{key} {have!r} != {want!r}"
+        for key, have, want in (
+            ("model", info.model, spec.model),
+            ("dimension", info.dimension, spec.dimension),
+            *((k, info.hnsw.get(k), v) for k, v in wanted.items()),
+        )
+        if have != want
+    ]
+
+
+def validate_upsert(
+    ids: Sequence[str],
+    embeddings: Any,
+    documents: Sequence[str] | None,
+    metadatas: Sequence[Mapping[str, Any]] | None,
+) -> np.ndarray:
+    """The embeddings as a float32 matrix, once ids, vectors, documents and metadata agree."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if embeddings.ndim != 2:
+        raise InvalidIndexRequest("embeddings must be a 2-d array: one row per id")
+    if len(ids) != len(embeddings):
+        raise InvalidIndexRequest(f"{len(ids)} ids but {len(embeddings)} vectors")
+    if len(set(ids)) != len(ids):
+        raise InvalidIndexRequest("ids must be unique within one request")
+    for seq, what in ((documents, "documents"), (metadatas, "metadatas")):
+        if seq is not None and len(seq) != len(ids):
+            raise InvalidIndexRequest(f"{len(ids)} ids but {len(seq)} {what}")
+    if metadatas is not None:
+        validate_metadata_keys(metadatas)
+    return embeddings
