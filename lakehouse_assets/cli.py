@@ -9,7 +9,6 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse_assets.core.settings import LakehouseSettings
+from lakehouse_assets.dagster_launch import launch_backfill, launch_run
 from lakehouse_assets.services import PROJECT_ROOT, Service, Stack, StackConfig, StackError, down, status
 
 
@@ -150,76 +150,6 @@ DAILY_DEMO_ASSETS = (
 # process per step (about 8 s of CPU each to start) costs more than the steps themselves.
 IN_ONE_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
 FIRST_IN_LINE: dict[str, Any] = {"tags": {"dagster/priority": "10"}, "run_config": IN_ONE_PROCESS}
-
-
-def _launch_backfill(
-    ui_url: str,
-    partitions: list[str],
-    assets: list[str],
-    what: str,
-    *,
-    tags: dict[str, str] | None = None,
-    run_config: dict[str, Any] | None = None,
-) -> str:
-    """Ask the Dagster daemon to materialize `assets` for `partitions` (a backfill), through the
-    webserver's GraphQL API, its runs tagged with `tags` and run with `run_config`. Returns the
-    backfill id or why it failed."""
-    query = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
-        __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
-    params: dict[str, Any] = {
-        "partitionNames": partitions,
-        "assetSelection": [{"path": [a]} for a in assets],
-        "fromFailure": False,
-    }
-    if tags:
-        params["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
-    if run_config:
-        params["runConfigData"] = run_config
-    try:
-        result = _graphql(ui_url, query, {"params": params})["launchPartitionBackfill"]
-    except (OSError, KeyError, TypeError, ValueError) as e:
-        return f"could not launch the backfill: {e}; materialize {what} from the UI"
-    if "backfillId" in result:
-        return f"backfill {result['backfillId']}"
-    return f"could not launch the backfill: {result.get('message', result)}"
-
-
-def _graphql(ui_url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    body = json.dumps({"query": query, "variables": variables}).encode()
-    request = urllib.request.Request(f"{ui_url}/graphql", data=body, headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as r:
-        return json.load(r)["data"]
-
-
-def _launch_run(
-    ui_url: str, partition: str, assets: list[str], what: str, *, tags: dict[str, str], run_config: dict[str, Any]
-) -> str:
-    """Queue one run materializing `assets` for `partition`, through the webserver's GraphQL API: it starts
-    as soon as the run queue has room (a backfill waits for the daemon's next backfill tick first, about
-    half a minute). Returns the run id or why it failed."""
-    query = """mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
-        __typename ... on LaunchRunSuccess { run { runId } } ... on Error { message } } }"""
-    params: dict[str, Any] = {
-        "selector": {
-            "repositoryLocationName": "lakehouse",
-            "repositoryName": "__repository__",
-            "jobName": "__ASSET_JOB",
-            "assetSelection": [{"path": [a]} for a in assets],
-        },
-        "runConfigData": run_config,
-        "executionMetadata": {
-            "tags": [{"key": k, "value": v} for k, v in {**tags, "dagster/partition": partition}.items()]
-        },
-    }
-    try:
-        result = _graphql(ui_url, query, {"params": params})["launchRun"]
-    except (OSError, KeyError, TypeError, ValueError) as e:
-        return f"could not launch the run: {e}; materialize {what} from the UI"
-    if "run" in result:
-        return f"run {result['run']['runId'][:8]}"
-    return f"could not launch the run: {result.get('message', result)}; materialize {what} from the UI"
 
 
 def _stack_config(args: argparse.Namespace, settings: LakehouseSettings) -> StackConfig:
@@ -367,17 +297,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         corpus_assets = ["corpus_documents", "corpus_instant_embeddings", "corpus_embeddings"]
         embeddings = corpus_assets[1:]
         launched = [
-            _launch_run(urls["dagster"], roster, embeddings, f"corpus_embeddings[{roster}]", **FIRST_IN_LINE)
+            launch_run(urls["dagster"], roster, embeddings, f"corpus_embeddings[{roster}]", **FIRST_IN_LINE)
             for roster in rosters
         ]
         tokens = ApiSettings().tokens()
         calls = generate_activity(urls["api"], token=tokens[0] if tokens else None)
         _materialize_names(["playbook_memory"])  # the playbooks the activity recorded, before their corpus is built
-        _launch_backfill(
+        launch_backfill(
             urls["dagster"], ["playbooks"], corpus_assets, "corpus_embeddings[playbooks]", run_config=IN_ONE_PROCESS
         )
         today = datetime.now(UTC).date().isoformat()
-        daily = _launch_backfill(
+        daily = launch_backfill(
             urls["dagster"], [today], list(DAILY_DEMO_ASSETS), f"the {today} partitions", run_config=IN_ONE_PROCESS
         )
     except KeyboardInterrupt:

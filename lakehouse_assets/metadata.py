@@ -10,7 +10,7 @@ from typing import Any
 import dagster as dg
 
 from lakehouse_assets.core.lake.catalog import Manifest
-from lakehouse_assets.core.lake.preview import preview_markdown
+from lakehouse_assets.core.lake.preview import preview_rows
 from lakehouse_assets.core.lake.storage import LakeStorage
 
 
@@ -26,7 +26,7 @@ def dataset_metadata(lake: LakeStorage, manifest: Manifest, *, created: bool) ->
         "bytes": dg.MetadataValue.int(manifest.byte_size),
         "fingerprint": dg.MetadataValue.text(manifest.fingerprint),
         "dataset_id": dg.MetadataValue.text(manifest.dataset_id),
-        "preview": dg.MetadataValue.md(preview_markdown(lake, manifest)),
+        "preview": table_metadata(preview_rows(lake, manifest), [c.name for c in manifest.schema]),
     }
 
 

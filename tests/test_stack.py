@@ -64,12 +64,13 @@ def test_up_status_down(tmp_path):
         assert status.stdout.count(" up ") == 3
 
         # What `make demo` does to queue the rosters' embeddings at once: one run through GraphQL.
-        from lakehouse_assets.cli import IN_ONE_PROCESS, _launch_run
+        from lakehouse_assets.cli import IN_ONE_PROCESS
+        from lakehouse_assets.dagster_launch import launch_run
 
         ui = f"http://127.0.0.1:{dagster}"
-        queued = _launch_run(ui, "workers", ["corpus_documents"], "it", tags={}, run_config=IN_ONE_PROCESS)
+        queued = launch_run(ui, "workers", ["corpus_documents"], "it", tags={}, run_config=IN_ONE_PROCESS)
         assert re.fullmatch(r"run [0-9a-f]{8}", queued), queued
-        refused = _launch_run(ui, "workers", ["no_such_asset"], "no_such_asset", tags={}, run_config=IN_ONE_PROCESS)
+        refused = launch_run(ui, "workers", ["no_such_asset"], "no_such_asset", tags={}, run_config=IN_ONE_PROCESS)
         assert refused.startswith("could not launch the run: ") and "no_such_asset" in refused, refused
 
         try:

@@ -79,7 +79,10 @@ def test_datasets_partition_materializes_with_metadata_and_passing_checks(defs, 
     assert md["dagster/row_count"].value == 3
     assert md["version"].value == 1
     assert md["storage_key"].value.startswith("datasets/workers/")
-    assert "| worker_id | name |" in md["preview"].value
+    preview = md["preview"].value  # a table in the UI: first rows, numbers as numbers
+    assert [c.name for c in preview.schema.columns][:2] == ["worker_id", "name"]
+    assert [r.data["name"] for r in preview.records] == ["Ann", "Bob", "Cy"]
+    assert preview.records[0].data["hourly_rate"] == 30.5
     assert [c.name for c in md["dagster/column_schema"].value.columns][:2] == ["worker_id", "name"]
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"schema_fingerprint_unchanged": True, "dataset_not_empty": True}
