@@ -9,7 +9,7 @@ TORCH ?= torch==2.13.0+cpu
 FIND_LINKS ?= $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
 
-.PHONY: demo test lint validate bench bench-retrieval bench-observer bench-load bench-scale bench-nlq bench-encoders clean
+.PHONY: demo test lint validate bench bench-retrieval bench-observer bench-load bench-scale bench-nlq bench-encoders bench-sql-formats clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ bench-nlq: $(STAMP)
 # The embedder's tiers (torch fp32, ONNX int8, model2vec static): docs/s and labeled precision side by side.
 bench-encoders: $(STAMP)
 	$(BIN)/python -m bench.encoders
+
+# A 1,000,000-row /v1/sql result as JSON, Arrow IPC, CSV and NDJSON (rows/s each; Arrow >= 10x JSON).
+bench-sql-formats: $(STAMP)
+	$(BIN)/python -m bench.sql_formats --rows 1000000
 
 clean:
 	rm -rf $(VENV) .lakehouse .dagster_home

@@ -10,6 +10,7 @@ The database is private to this process and never a file a writer shares.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -19,10 +20,12 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from lakehouse_assets.core.errors import LakehouseError
 from lakehouse_assets.core.lake.catalog import Catalog, Manifest
@@ -35,6 +38,9 @@ log = logging.getLogger(__name__)
 _ALLOWED_STATEMENTS = {duckdb.StatementType.SELECT}
 FETCH_CHUNK = 1024
 FIRST_FETCH = 8  # rows fetched first; later fetches grow as the rows prove narrow
+# Rows per Arrow batch read from DuckDB: about its vector size (fastest measured, 1M narrow rows: 55 ms against
+# 106 ms at 64K), and small enough that the batch crossing the result cap holds little past it.
+ARROW_BATCH_ROWS = 1024
 
 
 class SqlError(LakehouseError, ValueError):
@@ -62,6 +68,18 @@ class SqlTimeout(SqlError):
 
 
 @dataclass(frozen=True)
+class ArrowResult:
+    """A query's rows as Arrow: what the Arrow, CSV and NDJSON responses serialize as they stream."""
+
+    schema: pa.Schema
+    columns: list[dict[str, str]]
+    batches: list[pa.RecordBatch]
+    row_count: int
+    truncated: bool
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
 class QueryResult:
     columns: list[dict[str, str]]
     rows: list[list[Any]]
@@ -70,7 +88,7 @@ class QueryResult:
     elapsed_ms: float
 
 
-def _json_value(v: Any) -> Any:
+def json_value(v: Any) -> Any:
     """A JSON-safe form of a DuckDB value (dates as ISO strings, NaN as null, bytes as base64)."""
     if v is None or isinstance(v, bool | int | str):
         return v
@@ -87,9 +105,9 @@ def _json_value(v: Any) -> Any:
     if isinstance(v, uuid.UUID):
         return str(v)
     if isinstance(v, list | tuple):
-        return [_json_value(x) for x in v]
+        return [json_value(x) for x in v]
     if isinstance(v, dict):
-        return {str(k): _json_value(x) for k, x in v.items()}
+        return {str(k): json_value(x) for k, x in v.items()}
     return str(v)
 
 
@@ -238,7 +256,7 @@ class SqlEngine:
             if not chunk:
                 return rows, False
             for row in chunk:
-                converted = [_json_value(v) for v in row]
+                converted = [json_value(v) for v in row]
                 width = len(json.dumps(converted, separators=(",", ":"), default=str)) + 1
                 if size + width > self.max_result_bytes:
                     return rows, True
@@ -251,8 +269,8 @@ class SqlEngine:
             asked = min(asked * 4, (self.max_result_bytes - size) // widest + 1)
         return rows, bool(cursor.fetchmany(1))
 
-    def query(self, sql: str, *, limit: int | None = None, timeout_ms: int | None = None) -> QueryResult:
-        """Run one read-only statement. Raises SqlError (bad or refused) or SqlTimeout."""
+    def _limits(self, limit: int | None, timeout_ms: int | None) -> tuple[int, int]:
+        """The row and time limits of a query: the caller's, checked against the ceilings, or the defaults."""
         if limit is not None and limit > self.rows_ceiling:
             raise SqlError(f"limit {limit} is above the largest allowed, {self.rows_ceiling}")
         if timeout_ms is not None and timeout_ms > self.max_timeout_ms:
@@ -263,8 +281,15 @@ class SqlEngine:
             raise SqlError("limit must be zero or more")
         if timeout_ms <= 0:
             raise SqlError("timeout_ms must be positive")
+        return limit, timeout_ms
+
+    @contextlib.contextmanager
+    def _running(
+        self, sql: str, timeout_ms: int
+    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, duckdb.Statement, threading.Event]]:
+        """A cursor and `sql` as the one statement the sandbox allows, with the time limit armed until the
+        block ends; DuckDB's errors inside it become SqlError, SqlRefused or SqlTimeout."""
         self.refresh()
-        start = time.perf_counter()
         cursor = self.db.cursor()
         timed_out = threading.Event()
 
@@ -281,19 +306,7 @@ class SqlEngine:
                 mount(cursor, view, dataset)
             deadline = self._watchdog.arm(timeout_ms / 1000, interrupt)
             try:
-                cursor.execute(statement)
-                description = cursor.description or []
-                try:
-                    rows, truncated = (
-                        self._rows(cursor, limit, timed_out, timeout_ms) if limit else ([], bool(cursor.fetchmany(1)))
-                    )
-                except (OverflowError, ValueError, TypeError) as e:
-                    # A value DuckDB holds and Python cannot (an interval past timedelta's range): the rows come
-                    # as DuckDB's own text of each value instead, the columns keep their types.
-                    log.info("result values Python cannot hold (%s): returning them as text", e)
-                    as_text = f"SELECT COLUMNS(*)::VARCHAR FROM (\n{sql.strip().rstrip(';')}\n)"
-                    cursor.execute(self._check(cursor, as_text))
-                    rows, truncated = self._rows(cursor, limit, timed_out, timeout_ms)
+                yield cursor, statement, timed_out
             except duckdb.InterruptException:
                 raise SqlTimeout(timeout_ms) from None
             except duckdb.PermissionException as e:  # the sandbox refused a file, URL or setting
@@ -306,9 +319,57 @@ class SqlEngine:
             if deadline is not None:
                 self._watchdog.disarm(deadline)
             cursor.close()
+
+    def query(self, sql: str, *, limit: int | None = None, timeout_ms: int | None = None) -> QueryResult:
+        """Run one read-only statement. Raises SqlError (bad or refused) or SqlTimeout."""
+        limit, timeout_ms = self._limits(limit, timeout_ms)
+        start = time.perf_counter()
+        with self._running(sql, timeout_ms) as (cursor, statement, timed_out):
+            cursor.execute(statement)
+            description = cursor.description or []
+            try:
+                rows, truncated = (
+                    self._rows(cursor, limit, timed_out, timeout_ms) if limit else ([], bool(cursor.fetchmany(1)))
+                )
+            except (OverflowError, ValueError, TypeError) as e:
+                # A value DuckDB holds and Python cannot (an interval past timedelta's range): the rows come
+                # as DuckDB's own text of each value instead, the columns keep their types.
+                log.info("result values Python cannot hold (%s): returning them as text", e)
+                as_text = f"SELECT COLUMNS(*)::VARCHAR FROM (\n{sql.strip().rstrip(';')}\n)"
+                cursor.execute(self._check(cursor, as_text))
+                rows, truncated = self._rows(cursor, limit, timed_out, timeout_ms)
         columns = [{"name": d[0], "type": str(d[1])} for d in description]
         elapsed = (time.perf_counter() - start) * 1000
         return QueryResult(columns, rows, len(rows), truncated, round(elapsed, 3))
+
+    def query_arrow(self, sql: str, *, limit: int | None = None, timeout_ms: int | None = None) -> ArrowResult:
+        """`query`, with the rows as Arrow record batches (for Arrow IPC, CSV and NDJSON responses): the same
+        sandbox, row limit, time limit and result-size cap, without a Python object per cell."""
+        limit, timeout_ms = self._limits(limit, timeout_ms)
+        start = time.perf_counter()
+        with self._running(sql, timeout_ms) as (cursor, statement, timed_out):
+            relation = cursor.sql(statement.query)  # a relation streams Arrow without a copy of the rows
+            columns = [{"name": n, "type": str(t)} for n, t in zip(relation.columns, relation.types, strict=True)]
+            reader = relation.to_arrow_reader(ARROW_BATCH_ROWS)
+            schema = reader.schema
+            batches, rows, size, truncated = [], 0, 0, False
+            for batch in reader:
+                if timed_out.is_set():
+                    raise SqlTimeout(timeout_ms)
+                room = limit - rows
+                if batch.num_rows > room or size + batch.nbytes > self.max_result_bytes:
+                    per_row = batch.nbytes / max(batch.num_rows, 1)
+                    fits = min(room, int((self.max_result_bytes - size) // per_row) if per_row else room)
+                    batch, truncated = batch.slice(0, max(fits, 0)), True
+                if batch.num_rows:
+                    batches.append(batch)
+                    rows, size = rows + batch.num_rows, size + batch.nbytes
+                if truncated:
+                    break
+            if timed_out.is_set():
+                raise SqlTimeout(timeout_ms)
+        elapsed = (time.perf_counter() - start) * 1000
+        return ArrowResult(schema, columns, batches, rows, truncated, round(elapsed, 3))
 
     def close(self) -> None:
         self._watchdog.close()

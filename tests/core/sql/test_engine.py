@@ -290,3 +290,21 @@ def test_spill_is_bounded_on_disk(catalog):
         assert e.query("SELECT current_setting('max_temp_directory_size')").rows[0][0].startswith("117")
     finally:
         e.close()
+
+
+def test_an_arrow_result_keeps_the_row_limit_and_the_byte_cap(catalog):
+    e = SqlEngine(catalog, max_result_bytes=1 << 20, rows_ceiling=500_000)
+    try:
+        narrow = e.query_arrow("SELECT range AS i FROM range(300000)", limit=250_000)
+        assert narrow.truncated and 120_000 < narrow.row_count <= 131_072  # ~8 bytes a row: the cap cut it
+        assert sum(b.nbytes for b in narrow.batches) <= 1 << 20
+        assert sum(b.num_rows for b in narrow.batches) == narrow.row_count
+        assert [b.column(0)[0].as_py() for b in narrow.batches[:2]] == [0, 1024]  # in order, none twice
+        wide = e.query_arrow("SELECT repeat('x', 10000) AS s FROM range(1000)")
+        assert wide.truncated and 0 < wide.row_count < 110
+        assert sum(b.nbytes for b in wide.batches) <= 1 << 20
+        whole = e.query_arrow("SELECT range AS i FROM range(1000)", limit=1000)
+        assert (whole.row_count, whole.truncated) == (1000, False)
+        assert whole.columns == [{"name": "i", "type": "BIGINT"}]
+    finally:
+        e.close()
