@@ -50,8 +50,7 @@ def test_arrow_stream_holds_the_rows_with_their_types(client):
     assert table.schema.field("rate").type == pa.float64() and table.schema.field("hired").type == pa.date32()
     assert table.column("note").to_pylist() == ["welds, grinds", 'says "hi"\nand leaves', None]
     # another engine reads the bytes as they came, with no project code
-    roster = table
-    assert duckdb.sql("SELECT sum(rate) FROM roster").fetchall() == [(79.75,)]
+    assert duckdb.from_arrow(table).aggregate("sum(rate)").fetchall() == [(79.75,)]
 
 
 def test_csv_and_ndjson_carry_the_same_rows_as_json(client):
