@@ -26,6 +26,7 @@ def dataset_metadata(lake: LakeStorage, manifest: Manifest, *, created: bool) ->
         "bytes": dg.MetadataValue.int(manifest.byte_size),
         "fingerprint": dg.MetadataValue.text(manifest.fingerprint),
         "dataset_id": dg.MetadataValue.text(manifest.dataset_id),
+        "columns_added": dg.MetadataValue.text(", ".join(manifest.current.columns_added) or "none"),
         "preview": table_metadata(preview_rows(lake, manifest), [c.name for c in manifest.schema]),
     }
 

@@ -14,9 +14,10 @@ from api.schemas.errors import ErrorBody
 from api.slots import slot
 from api.upload import open_spool, receive_upload
 from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
-from lakehouse_assets.core.lake.catalog import refuse_owned, validate_dataset_name
+from lakehouse_assets.core.lake.catalog import SchemaEvolution, refuse_owned, validate_dataset_name
 from lakehouse_assets.core.lake.register import IngestResult
 
+EVOLUTION = "`additive`: the CSV may add columns after the live ones; any other change is a 409, as by default."
 router = APIRouter(prefix="/ingest", tags=["ingest"], route_class=Route)
 
 CSV_BODY = {
@@ -64,6 +65,7 @@ async def ingest(
     lake: LakeDep,
     sql: SqlDep,
     dagster: DagsterDep,
+    schema_evolution: Annotated[SchemaEvolution, Query(description=EVOLUTION)] = SchemaEvolution.NONE,
 ) -> ManifestOut:
     """Ingest a CSV (raw text/csv body, or multipart field `file`) as a new version of `name`.
 
@@ -81,6 +83,7 @@ async def ingest(
             lake=lake,
             limits=IngestLimits(max_bytes=settings.max_ingest_bytes),
             source_label="api",
+            evolve=schema_evolution,
         )
     )
     try:

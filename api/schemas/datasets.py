@@ -18,6 +18,7 @@ class VersionOut(BaseModel):
     byte_size: int
     created_at: str
     source: str
+    columns_added: list[str] = Field(default_factory=list, description="Columns this version added (additive).")
 
 
 class ManifestOut(BaseModel):

@@ -92,6 +92,32 @@ def test_ingest_drift_is_409_naming_both_schemas_and_live_data_stays(client):
     assert client.post("/v1/sql", json={"sql": "SELECT count(*) FROM people"}).json()["rows"] == [[2]]
 
 
+def test_an_opted_in_ingest_adds_columns_and_the_history_says_so(client):
+    post_csv(client, "people", CSV)
+    added = client.post(
+        "/v1/ingest?name=people&schema_evolution=additive",
+        content=b"id,name,zip,rate\n3,cy,60602,21.5\n",
+        headers={"content-type": "text/csv"},
+    )
+    assert added.status_code == 201, added.text
+    body = added.json()
+    assert [c["name"] for c in body["schema"]] == ["id", "name", "zip", "rate"]
+    assert [v["columns_added"] for v in body["versions"]] == [[], ["rate"]]
+    assert client.post("/v1/sql", json={"sql": "SELECT rate FROM people"}).json()["rows"] == [[21.5]]
+    # a type change stays refused even when opted in, naming both schemas
+    r = client.post(
+        "/v1/ingest?name=people&schema_evolution=additive",
+        content=b"id,name,zip,rate\nx,cy,60602,21.5\n",
+        headers={"content-type": "text/csv"},
+    )
+    assert_error(r, 409, "schema_conflict", "(id VARCHAR,", "column 'id' is BIGINT but line 2 has 'x'")
+    bad = client.post(
+        "/v1/ingest?name=people&schema_evolution=sideways", content=CSV, headers={"content-type": "text/csv"}
+    )
+    assert bad.status_code == 400 and "schema_evolution" in bad.json()["message"]
+    assert client.get("/v1/datasets/people").json()["version"] == 2
+
+
 def test_ingest_over_the_size_cap_is_413(client):
     r = post_csv(client, "people", b"id\n" + b"12345\n" * 1000)
     assert_error(r, 413, "too_large", "4096")

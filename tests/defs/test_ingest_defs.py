@@ -40,7 +40,9 @@ def land(home: Path, name: str, text: str) -> None:
     (home / "landing" / f"{name}.csv").write_text(text)
 
 
-def materialize_dataset(defs: dg.Definitions, instance: dg.DagsterInstance, name: str) -> dg.ExecuteInJobResult:
+def materialize_dataset(
+    defs: dg.Definitions, instance: dg.DagsterInstance, name: str, run_config: dict | None = None
+) -> dg.ExecuteInJobResult:
     if not instance.has_dynamic_partition("datasets", name):
         instance.add_dynamic_partitions("datasets", [name])
     return dg.materialize(
@@ -50,6 +52,7 @@ def materialize_dataset(defs: dg.Definitions, instance: dg.DagsterInstance, name
         resources=defs.resources,
         selection=dg.AssetSelection.assets("datasets"),
         raise_on_error=False,
+        run_config=run_config,
     )
 
 
@@ -118,6 +121,21 @@ def test_schema_drift_fails_the_run_and_leaves_the_live_version(defs, instance, 
     failure = result.get_step_failure_events()[0].step_failure_data
     assert "schema drift" in failure.user_failure_data.description
     assert catalog_at(home).get("workers").version == 1
+
+
+def test_an_asset_run_configured_for_additive_evolution_adds_the_column(defs, instance, home):
+    land(home, "workers", WORKERS)
+    assert materialize_dataset(defs, instance, "workers").success
+    wider = WORKERS.splitlines()
+    text = "\n".join([wider[0] + ",shift"] + [line + ",night" for line in wider[1:]]) + "\n"
+    land(home, "workers", text)
+    config = {"ops": {"datasets": {"config": {"schema_evolution": "additive"}}}}
+    result = materialize_dataset(defs, instance, "workers", config)
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    assert event.materialization.metadata["columns_added"].value == "shift"
+    manifest = catalog_at(home).get("workers")
+    assert manifest.version == 2 and manifest.schema[-1].name == "shift"
 
 
 def test_missing_landing_file_fails_with_a_clear_message(defs, instance):

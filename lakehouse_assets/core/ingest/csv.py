@@ -41,9 +41,11 @@ from lakehouse_assets.core.ingest.exceptions import BadCsv
 from lakehouse_assets.core.ingest.spool import Spool, TooLarge
 from lakehouse_assets.core.lake.arrow_types import arrow_type
 from lakehouse_assets.core.lake.catalog import (
+    ADDITIVE_ONLY,
     Column,
     Manifest,
     SchemaConflict,
+    SchemaEvolution,
     refuse_owned,
     validate_dataset_name,
 )
@@ -260,10 +262,18 @@ def _write_parquet(
     return rows
 
 
-def csv_to_parquet(source: Path | Spool, dest: Path, *, live: Manifest | None = None, name: str = "") -> _Converted:
+def csv_to_parquet(
+    source: Path | Spool,
+    dest: Path,
+    *,
+    live: Manifest | None = None,
+    name: str = "",
+    evolve: SchemaEvolution = SchemaEvolution.NONE,
+) -> _Converted:
     """Convert the CSV (a file, or a Spool still receiving it) into Parquet at `dest`.
 
-    With `live`, the columns must match the live schema and take its types, else SchemaConflict.
+    With `live`, the columns must match the live schema and take its types, else SchemaConflict; with
+    additive `evolve`, columns after the live ones are new columns with types of their own.
     An unclosed quote is found by the count of '"': the spool's own, once the upload ends, or a scan
     of a file beside the conversion.
     """
@@ -277,7 +287,7 @@ def csv_to_parquet(source: Path | Spool, dest: Path, *, live: Manifest | None = 
             return scan.result() if scan is not None else spool.finished().odd_quotes  # type: ignore[union-attr]
 
         try:
-            converted = _convert(csv_input, header, dest, live, name)
+            converted = _convert(csv_input, header, dest, live, name, evolve)
         except (BadCsv, SchemaConflict):
             if unclosed_quote():  # an open quote explains whatever went wrong after it
                 raise quote_error(csv_input.whole()) from None
@@ -287,20 +297,29 @@ def csv_to_parquet(source: Path | Spool, dest: Path, *, live: Manifest | None = 
         return converted
 
 
-def _convert(source: _CsvInput, header: list[str], dest: Path, live: Manifest | None, name: str) -> _Converted:
+def _convert(
+    source: _CsvInput, header: list[str], dest: Path, live: Manifest | None, name: str, evolve: SchemaEvolution
+) -> _Converted:
     reader = _batches(source, header)
     try:
         first = next(reader, None)
         if first is None or first.num_rows == 0:
             raise BadCsv("the file has a header but no data rows", line=2)
         inferred = {h: csv_types.infer_type(h, col) for h, col in zip(header, first.columns, strict=True)}
+        fixed: dict[str, str] = {}  # columns whose type the live schema decides
         if live is not None:
             live_names = [c.name for c in live.schema]
-            if live_names != header or any(c.type not in CSV_TYPES for c in live.schema):
-                raise SchemaConflict(name, live.schema, tuple(Column(h, inferred[h]) for h in header))
-            types = {c.name: c.type for c in live.schema}
-        else:
-            types = dict(inferred)
+            extra = header[len(live_names) :]
+            additive = evolve == SchemaEvolution.ADDITIVE
+            if (
+                header[: len(live_names)] != live_names
+                or (extra and not additive)
+                or any(c.type not in CSV_TYPES for c in live.schema)
+            ):
+                new = tuple(Column(h, inferred[h]) for h in header)
+                raise SchemaConflict(name, live.schema, new, detail=ADDITIVE_ONLY if additive else "")
+            fixed = {c.name: c.type for c in live.schema}
+        types = {h: fixed.get(h, inferred[h]) for h in header}
 
         # The first pass goes on from the reader that supplied the sample (a second reader would parse
         # the file's first blocks again); a pass that widens a column starts over with a new one.
@@ -311,7 +330,7 @@ def _convert(source: _CsvInput, header: list[str], dest: Path, live: Manifest | 
                 return _Converted(dest, tuple(Column(h, types[h]) for h in header), result)
             reader.close()  # the pass stopped at a misfit: its reader is part-read
             column, wider = result.column, csv_types.widen(types[result.column], result.values)
-            if live is not None:
+            if column in fixed:
                 index = csv_types.first_misfit(result.values, types[column]) or 0
                 line = line_of_record(source.whole(), result.first_record + index, len(header))
                 value = result.values[index].as_py()
@@ -331,6 +350,7 @@ def ingest_csv(
     lake: Lake,
     limits: IngestLimits,
     source_label: str = "api",
+    evolve: SchemaEvolution = SchemaEvolution.NONE,
 ) -> IngestResult:
     """Stream a CSV into a content-addressed Parquet object and register it as dataset `name`.
 
@@ -353,7 +373,7 @@ def ingest_csv(
         csv_source = source if isinstance(source, Spool) else spool_stream(source, scratch_dir, limits.max_bytes)
     staged = scratch_dir / f"stage-{uuid.uuid4().hex}.parquet"
     try:
-        converted = csv_to_parquet(csv_source, staged, live=live, name=name)
+        converted = csv_to_parquet(csv_source, staged, live=live, name=name, evolve=evolve)
         return register_parquet(
             staged,
             name,
@@ -361,6 +381,7 @@ def ingest_csv(
             converted.rows,
             lake=lake,
             source=source_label,
+            evolve=evolve,
         )
     finally:
         staged.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from lakehouse_assets.core.errors import LakehouseError
@@ -109,6 +110,26 @@ def validate_dataset_name(name: str) -> str:
     return name
 
 
+class SchemaEvolution(StrEnum):
+    """What a new version may do to a live schema: nothing (the default: any change is a SchemaConflict), or
+    add columns after the live ones (`additive`; the old versions keep theirs, types never change)."""
+
+    NONE = "none"
+    ADDITIVE = "additive"
+
+
+def added_columns(live: Sequence[Column], new: Sequence[Column]) -> tuple[Column, ...] | None:
+    """The columns `new` adds after every live one (same names, types and order); None when it does anything
+    else: drops, renames, reorders or retypes a column, or adds none."""
+    n = len(live)
+    if len(new) <= n or tuple(new[:n]) != tuple(live):
+        return None
+    return tuple(new[n:])
+
+
+ADDITIVE_ONLY = "additive evolution only adds columns after the live ones, in their order and types"
+
+
 class DatasetOwned(LakehouseError):
     """409: the name is one the lakehouse's assets produce; ingesting it would overwrite (or pre-empt) them."""
 
@@ -173,6 +194,7 @@ class DatasetVersion:
     byte_size: int
     created_at: str
     source: str = ""
+    columns_added: tuple[str, ...] = ()  # the columns this version added to the schema (additive evolution)
 
 
 @dataclass(frozen=True)
@@ -233,7 +255,9 @@ class Manifest:
             dataset_id=d["dataset_id"],
             schema=tuple(Column(c["name"], c["type"]) for c in d["schema"]),
             fingerprint=d["fingerprint"],
-            versions=tuple(DatasetVersion(**v) for v in d["versions"]),
+            versions=tuple(
+                DatasetVersion(**{**v, "columns_added": tuple(v.get("columns_added", ()))}) for v in d["versions"]
+            ),
         )
 
 
@@ -245,6 +269,19 @@ class RegisterResult:
 
 def _version_key(name: str, version: int) -> str:
     return f"{CATALOG_PREFIX}{name}/v{version:08d}.json"
+
+
+def _evolution(name: str, live: Manifest, schema: tuple[Column, ...], evolve: SchemaEvolution) -> tuple[Column, ...]:
+    """The columns `schema` adds to the live one (none when it is the same); SchemaConflict when it may not
+    follow it."""
+    if live.fingerprint == schema_fingerprint(schema):
+        return ()
+    if evolve == SchemaEvolution.ADDITIVE:
+        added = added_columns(live.schema, schema)
+        if added is None:
+            raise SchemaConflict(name, live.schema, schema, detail=ADDITIVE_ONLY)
+        return added
+    raise SchemaConflict(name, live.schema, schema)
 
 
 class Catalog:
@@ -351,11 +388,13 @@ class Catalog:
         validate_dataset_name(name)
         return self._latest_from_storage(name)[1]
 
-    def check(self, name: str, schema: Sequence[Column]) -> Manifest | None:
-        """Raise SchemaConflict if `schema` differs from the live one; return the live manifest."""
+    def check(
+        self, name: str, schema: Sequence[Column], *, evolve: SchemaEvolution = SchemaEvolution.NONE
+    ) -> Manifest | None:
+        """Raise SchemaConflict if `schema` may not follow the live one; return the live manifest."""
         live = self.live(name)
-        if live is not None and live.fingerprint != schema_fingerprint(schema):
-            raise SchemaConflict(name, live.schema, schema)
+        if live is not None:
+            _evolution(name, live, tuple(schema), evolve)
         return live
 
     def register(
@@ -368,20 +407,21 @@ class Catalog:
         row_count: int,
         byte_size: int,
         source: str = "",
+        evolve: SchemaEvolution = SchemaEvolution.NONE,
     ) -> RegisterResult:
         """Make `object_key` the live version of `name`.
 
-        Identical content (same hash as the live version) is a no-op; a different fingerprint raises
-        SchemaConflict and changes nothing.
+        Identical content (same hash as the live version) is a no-op; a different schema raises
+        SchemaConflict and changes nothing, unless `evolve` is additive and the schema only adds columns.
         """
         validate_dataset_name(name)
         schema = tuple(schema)
         fp = schema_fingerprint(schema)
         while True:
             top, live = self._latest_from_storage(name)
+            added: tuple[Column, ...] = ()
             if live is not None:
-                if live.fingerprint != fp:
-                    raise SchemaConflict(name, live.schema, schema)
+                added = _evolution(name, live, schema, evolve)
                 if live.current.content_hash == content_hash:
                     self._remember(name, _version_key(name, top), live)
                     return RegisterResult(live, created=False)
@@ -393,11 +433,12 @@ class Catalog:
                 byte_size=byte_size,
                 created_at=_now(),
                 source=source,
+                columns_added=tuple(c.name for c in added),
             )
             if live is None:
                 new = Manifest(name, dataset_id_for(name), schema, fp, (entry,))
             else:
-                new = replace(live, versions=(*live.versions, entry))
+                new = replace(live, schema=schema, fingerprint=fp, versions=(*live.versions, entry))
             key = _version_key(name, top + 1)
             body = json.dumps(new.to_dict(), indent=1).encode("utf-8")
             if self.storage.create_exclusive(key, body):

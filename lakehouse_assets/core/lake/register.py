@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse_assets.core.lake.catalog import Column, Manifest, SchemaConflict
+from lakehouse_assets.core.lake.catalog import Column, Manifest, SchemaConflict, SchemaEvolution
 from lakehouse_assets.core.lake.handle import Lake
 
 
@@ -37,6 +37,7 @@ def register_parquet(
     *,
     lake: Lake,
     source: str,
+    evolve: SchemaEvolution = SchemaEvolution.NONE,
 ) -> IngestResult:
     """Store a finished Parquet file under its content-addressed key and make it the live version.
 
@@ -44,7 +45,7 @@ def register_parquet(
     """
     storage, catalog = lake.storage, lake.catalog
     try:
-        live = catalog.check(name, schema)
+        live = catalog.check(name, schema, evolve=evolve)
         content_hash = _sha256_file(parquet)
         if live is not None and live.current.content_hash == content_hash:
             return IngestResult(live, created=False)
@@ -62,6 +63,7 @@ def register_parquet(
                 row_count=rows,
                 byte_size=byte_size,
                 source=source,
+                evolve=evolve,
             )
         except SchemaConflict:
             if not preexisting:  # a racing writer changed the schema: our object is referenced by nothing
