@@ -160,6 +160,7 @@ def test_the_document_links_creations_to_what_follows_them():
     assert ("/v1/pathway/traces", "post", "GetTrace") in links
     assert ("/v1/vectors/{index}", "post", "AddVectors") in links
     assert ("/v1/ingest", "post", "GetDataset") in links
+    assert {("GET", "/v1/pathway/traces/{uid}"), ("POST", "/v1/vectors/{index}/search")} <= link_targets(APP.openapi())
 
 
 # The resources the links connect; each scenario gets an API of its own, so what a step answers depends only on
@@ -203,6 +204,19 @@ def test_stateful_scenarios_over_the_links_find_no_server_error(tmp_path_factory
             database=None,
         )
     )
-    # the scenarios did follow links: calls on what an earlier call created succeeded
+    # the scenarios did follow links: a call a link leads to, on what an earlier call created, succeeded (each
+    # of those answers 404 for a name or uid nobody created, so a success there is a followed link)
     followed = {(method, path) for method, path, status in calls if status < 300 and "{" in path}
-    assert followed & {("GET", "/v1/pathway/traces/{uid}"), ("POST", "/v1/vectors/{index}/search")}, sorted(set(calls))
+    assert followed & link_targets(APP.openapi()), sorted(set(calls))
+
+
+def link_targets(document: dict[str, Any]) -> set[tuple[str, str]]:
+    """(METHOD, path) of every operation a response's link leads to."""
+    targets = set()
+    for ops in document["paths"].values():
+        for op in ops.values():
+            for response in op["responses"].values():
+                for link in response.get("links", {}).values():
+                    pointer, method = link["operationRef"].removeprefix("#/paths/").rsplit("/", 1)
+                    targets.add((method.upper(), pointer.replace("~1", "/").replace("~0", "~")))
+    return targets
