@@ -22,6 +22,18 @@ $(STAMP): pyproject.toml | $(BIN)/uv
 
 install: $(STAMP)
 
+# Other engines, in a virtualenv of their own (tests/core/lake/test_open_engines.py): they read the lake's
+# Iceberg tables through the catalog with none of this project's code. DuckDB's iceberg extension wheels
+# exist for duckdb 1.5.5 only.
+ENGINES := $(VENV)/engines
+ENGINES_STAMP := $(ENGINES)/.installed
+$(ENGINES_STAMP): Makefile | $(BIN)/uv
+	$(BIN)/uv venv -q --allow-existing --python $(BIN)/python $(ENGINES)
+	$(BIN)/uv pip install -q --python $(ENGINES)/bin/python 'duckdb==1.5.5' 'duckdb-extensions==1.5.5' \
+		'duckdb-extension-iceberg==1.5.5' 'duckdb-extension-avro==1.5.5' 'pyiceberg[sql-sqlite,pyarrow]>=0.12,<0.13' \
+		'ray[data]>=2.50,<3'
+	touch $(ENGINES_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/lakehouse demo --rows $(DEMO_ROWS)
 
@@ -32,7 +44,7 @@ lint: $(STAMP)
 validate: $(STAMP)
 	home=$$(mktemp -d) && cp dagster.yaml $$home/ && DAGSTER_HOME=$$home $(BIN)/dagster definitions validate -w workspace.yaml; rc=$$?; rm -rf $$home; exit $$rc
 
-test: lint validate
+test: lint validate $(ENGINES_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -103,8 +103,26 @@ def s3_bucket(s3_client: Any) -> str:
 
 
 @pytest.fixture
-def s3_storage(s3_client: Any, s3_bucket: str, s3_arrow_fs: pafs.S3FileSystem) -> S3Storage:
-    return S3Storage(s3_client, s3_bucket, arrow_fs=s3_arrow_fs)
+def s3_storage(
+    s3_client: Any, s3_bucket: str, s3_arrow_fs: pafs.S3FileSystem, s3_endpoint: S3Endpoint, tmp_path: Path
+) -> S3Storage:
+    return S3Storage(
+        s3_client,
+        s3_bucket,
+        arrow_fs=s3_arrow_fs,
+        file_io=s3_file_io(s3_endpoint),
+        catalog_uri=f"sqlite:///{tmp_path / 'catalog.db'}",
+    )
+
+
+def s3_file_io(endpoint: S3Endpoint) -> dict[str, str]:
+    """pyiceberg FileIO properties that reach the test S3 server."""
+    return {
+        "s3.endpoint": endpoint.url,
+        "s3.access-key-id": S3_ACCESS_KEY,
+        "s3.secret-access-key": S3_SECRET_KEY,
+        "s3.region": S3_REGION,
+    }
 
 
 @pytest.fixture

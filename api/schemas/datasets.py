@@ -19,6 +19,8 @@ class VersionOut(BaseModel):
     created_at: str
     source: str
     columns_added: list[str] = Field(default_factory=list, description="Columns this version added (additive).")
+    snapshot_id: int | None = Field(default=None, description="The Iceberg snapshot this version is.")
+    files: list[str] = Field(default_factory=list, description="The version's data files (lake keys).")
 
 
 class ManifestOut(BaseModel):
@@ -38,7 +40,10 @@ class ManifestOut(BaseModel):
 
     @classmethod
     def of(cls, manifest: Manifest) -> ManifestOut:
-        return cls.model_validate(manifest.to_dict())
+        body = manifest.to_dict()
+        for version, out in zip(manifest.versions, body["versions"], strict=True):
+            out["files"] = list(version.data_files)
+        return cls.model_validate(body)
 
 
 class DatasetList(BaseModel):

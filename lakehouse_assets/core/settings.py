@@ -35,6 +35,21 @@ class LakehouseSettings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
 
+    catalog_uri: str | None = Field(
+        default=None,
+        description="The Iceberg SQL catalog (a SQLAlchemy URL, e.g. postgresql+psycopg://...); unset: "
+        "a SQLite file, home/catalog.db.",
+    )
+
+    version_retention: int = Field(
+        default=0,
+        ge=0,
+        description="Versions of each dataset the daily snapshot expiry keeps (the newest N); 0 keeps every one.",
+    )
+    compaction_min_files: int = Field(
+        default=2, ge=2, description="A live version spread over this many data files or more is compacted into one."
+    )
+
     max_ingest_bytes: int = Field(default=1 << 30, description="Largest CSV accepted, in bytes.")
     sql_timeout_ms: int = Field(default=10_000, description="Default per-query time limit.")
     sql_max_timeout_ms: int = Field(default=60_000, description="Largest time limit a caller may ask for.")

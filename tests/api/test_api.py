@@ -188,6 +188,8 @@ def test_datasets_list_and_get(client):
     assert names == ["people", "towns"]
     m = client.get("/v1/datasets/towns").json()
     assert m["row_count"] == 1 and len(m["dataset_id"]) == 36 and len(m["fingerprint"]) == 64
+    (version,) = m["versions"]  # one Iceberg snapshot, reading the one file ingest wrote
+    assert version["files"] == [m["object_key"]] and isinstance(version["snapshot_id"], int)
     assert_error(client.get("/v1/datasets/nope"), 404, "not_found", "nope")
 
 

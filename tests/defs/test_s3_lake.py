@@ -64,7 +64,8 @@ def test_assets_catalog_and_sql_over_an_s3_lake(s3_settings, s3_client, s3_bucke
     assert isinstance(lake, S3Storage)
     keys = {o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]}
     manifest = Catalog(lake).get("workers")
-    assert f"lake/{manifest.object_key}" in keys and "lake/catalog/workers/v00000001.json" in keys
+    assert f"lake/{manifest.object_key}" in keys  # the data file, and the Iceberg table's metadata beside it
+    assert any(k.startswith("lake/tables/workers/metadata/") and k.endswith(".metadata.json") for k in keys)
     engine = SqlEngine(Catalog(lake), refresh_seconds=0)
     try:
         assert engine.query("SELECT count(*), sum(hourly_rate) FROM workers").rows == [[3, 76.5]]

@@ -69,7 +69,7 @@ def test_api_and_dagster_share_s3_and_a_chroma_server(shared, instance, s3_clien
         assert all(e.passed for e in result.get_asset_check_evaluations())
 
         keys = [o["Key"] for o in s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="lake/")["Contents"]]
-        assert any(k.startswith("lake/catalog/corpus_playbooks/") for k in keys)
+        assert any(k.startswith("lake/tables/corpus_playbooks/metadata/") for k in keys)
         assert any(k.startswith("lake/datasets/workers/") for k in keys)
 
         # ... and the API sees Dagster's work: the catalog on S3 and the index on the Chroma server

@@ -126,8 +126,8 @@ def score_dataset(
     kinds = {c.name: column_kind(c.type) for c in manifest.schema}
     skipped = {c.name: f"type {c.type}" for c in manifest.schema if kinds[c.name] is None}
     columns = [c.name for c in manifest.schema if kinds[c.name] is not None]
-    lake.mount(conn, "__drift_baseline", baseline.object_key)
-    lake.mount(conn, "__drift_current", current.object_key)
+    lake.mount(conn, "__drift_baseline", baseline.data_files)
+    lake.mount(conn, "__drift_current", current.data_files)
     b_sample = sample_rows(conn, "__drift_baseline", columns, max_sample)
     c_sample = sample_rows(conn, "__drift_current", columns, max_sample)
     rows = []

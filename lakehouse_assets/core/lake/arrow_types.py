@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from lakehouse_assets.core.lake.catalog import Column
+from lakehouse_assets.core.lake.manifest import Column
 
 _SIMPLE: dict[pa.DataType, str] = {
     pa.bool_(): "BOOLEAN",

@@ -8,6 +8,7 @@ lake through a pyarrow dataset over pyarrow's S3 filesystem, which works with an
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -26,13 +27,17 @@ def quote_literal(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def parquet_source(lake: LakeStorage, key: str) -> ParquetSource:
-    """A `read_parquet(...)` expression for a local object, else a pyarrow dataset over it."""
-    path = lake.local_path(key)
-    if path is not None:
-        return f"read_parquet({quote_literal(str(path))})"
-    fs, location = lake.arrow_location(key)
-    return pads.dataset(location, filesystem=fs, format="parquet")
+def parquet_source(lake: LakeStorage, keys: str | Sequence[str]) -> ParquetSource:
+    """A `read_parquet(...)` expression over local objects, else a pyarrow dataset over them: one key, or
+    the data files of one version (an Iceberg snapshot may hold several)."""
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    paths = [lake.local_path(key) for key in keys]
+    if all(path is not None for path in paths):
+        literals = [quote_literal(str(path)) for path in paths]
+        return f"read_parquet({literals[0] if len(literals) == 1 else '[' + ', '.join(literals) + ']'})"
+    located = [lake.arrow_location(key) for key in keys]
+    locations = [location for _, location in located]
+    return pads.dataset(locations[0] if len(locations) == 1 else locations, filesystem=located[0][0], format="parquet")
 
 
 def mount(conn: duckdb.DuckDBPyConnection | Any, view: str, source: ParquetSource) -> None:

@@ -4,6 +4,7 @@ core functions take it whole, so the three never travel apart or disagree about 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,23 +26,23 @@ class Lake:
     def open(cls, settings: LakehouseSettings) -> Lake:
         """The lake the settings describe (S3 when a bucket is set, else the local folder)."""
         storage = open_storage(settings)
-        return cls(storage, Catalog(storage), settings.scratch_dir)
+        return cls(storage, Catalog(storage, settings.catalog_uri), settings.scratch_dir)
 
     def scratch(self) -> Path:
         """The scratch folder, created on first use."""
         self.scratch_dir.mkdir(parents=True, exist_ok=True)
         return self.scratch_dir
 
-    def mount(self, conn: duckdb.DuckDBPyConnection, view: str, object_key: str) -> None:
-        """Expose the Parquet object at `object_key` (a dataset version) as `view` on `conn`."""
-        mount(conn, view, parquet_source(self.storage, object_key))
+    def mount(self, conn: duckdb.DuckDBPyConnection, view: str, files: str | Sequence[str]) -> None:
+        """Expose the Parquet objects at `files` (a dataset version's data files) as `view` on `conn`."""
+        mount(conn, view, parquet_source(self.storage, files))
 
     def mount_live(self, conn: duckdb.DuckDBPyConnection, name: str, *, view: str | None = None) -> Manifest:
         """Expose dataset `name`'s live version, as of now in storage, as `view` (default: its name).
         DatasetNotFound when there is none."""
         self.catalog.refresh()
         manifest = self.catalog.get(name)
-        self.mount(conn, view or name, manifest.object_key)
+        self.mount(conn, view or name, manifest.data_files)
         return manifest
 
     def mount_if_exists(self, conn: duckdb.DuckDBPyConnection, name: str) -> Manifest | None:
@@ -49,5 +50,5 @@ class Lake:
         self.catalog.refresh()
         manifest = self.catalog.find(name)
         if manifest is not None:
-            self.mount(conn, name, manifest.object_key)
+            self.mount(conn, name, manifest.data_files)
         return manifest

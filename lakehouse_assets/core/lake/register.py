@@ -17,7 +17,7 @@ class IngestResult:
     created: bool  # False when identical content was already the live version
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(4 << 20):
@@ -46,7 +46,7 @@ def register_parquet(
     storage, catalog = lake.storage, lake.catalog
     try:
         live = catalog.check(name, schema, evolve=evolve)
-        content_hash = _sha256_file(parquet)
+        content_hash = sha256_file(parquet)
         if live is not None and live.current.content_hash == content_hash:
             return IngestResult(live, created=False)
         key = object_key_for(name, content_hash)

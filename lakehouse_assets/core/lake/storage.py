@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from lakehouse_assets.core.settings import LakehouseSettings
 
 MAX_KEY_BYTES = 1024
+CATALOG_DB = "catalog.db"  # a local lake's Iceberg catalog (SQLite), at its root
 
 
 class InvalidKey(LakehouseError, ValueError):
@@ -128,6 +129,24 @@ class LakeStorage(ABC):
     @abstractmethod
     def describe(self) -> str:
         """A URL-like name for messages and metadata: file:///... or s3://bucket/prefix."""
+
+    @abstractmethod
+    def location(self, key: str) -> str:
+        """The object's location as other engines name it (Iceberg's file paths): an absolute local path, or
+        s3://bucket/prefix/key."""
+
+    @abstractmethod
+    def file_io_properties(self) -> dict[str, str]:
+        """pyiceberg FileIO properties that reach this lake (endpoint and credentials for S3)."""
+
+    @abstractmethod
+    def default_catalog_uri(self) -> str:
+        """The SQL catalog this lake's tables are in when no other is set."""
+
+    def key_at(self, location: str) -> str | None:
+        """The key of the object at `location`, or None when it is not in this lake."""
+        base = self.location("x")[:-1]
+        return validate_key(location[len(base) :]) if location.startswith(base) else None
 
     def exists(self, key: str) -> bool:
         return self.info(key) is not None
@@ -248,6 +267,16 @@ class LocalStorage(LakeStorage):
     def describe(self) -> str:
         return self.root.as_uri()
 
+    def location(self, key: str) -> str:
+        return str(self._path(key))
+
+    def file_io_properties(self) -> dict[str, str]:
+        return {}
+
+    def default_catalog_uri(self) -> str:
+        """The SQLite file the lake's Iceberg catalog lives in when no other catalog is set."""
+        return f"sqlite:///{self.root / CATALOG_DB}"
+
 
 class S3Storage(LakeStorage):
     """An S3-compatible bucket (AWS S3, MinIO, ...) through a boto3 client, under an optional prefix.
@@ -262,6 +291,8 @@ class S3Storage(LakeStorage):
         prefix: str = "",
         *,
         arrow_fs: pafs.S3FileSystem | None = None,
+        file_io: dict[str, str] | None = None,
+        catalog_uri: str | None = None,
     ) -> None:
         self.client = client
         self.bucket = bucket
@@ -269,6 +300,8 @@ class S3Storage(LakeStorage):
         if self.prefix:
             validate_key(self.prefix.rstrip("/"))
         self._arrow_fs = arrow_fs
+        self._file_io = dict(file_io or {})
+        self._catalog_uri = catalog_uri
 
     def _k(self, key: str) -> str:
         return self.prefix + validate_key(key)
@@ -343,6 +376,17 @@ class S3Storage(LakeStorage):
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
 
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._k(key)}"
+
+    def file_io_properties(self) -> dict[str, str]:
+        return dict(self._file_io)
+
+    def default_catalog_uri(self) -> str:
+        if self._catalog_uri is None:
+            raise ValueError("an S3 lake keeps its catalog in a database: give S3Storage a catalog_uri")
+        return self._catalog_uri
+
 
 def open_storage(settings: LakehouseSettings) -> LakeStorage:
     """The lake the settings describe: S3 when a bucket is set, else the local folder."""
@@ -363,4 +407,17 @@ def open_storage(settings: LakehouseSettings) -> LakeStorage:
     if settings.s3_endpoint_url:
         scheme, _, rest = settings.s3_endpoint_url.partition("://")
         arrow_kwargs.update(endpoint_override=rest.rstrip("/"), scheme=scheme or "https")
-    return S3Storage(client, settings.s3_bucket, settings.s3_prefix, arrow_fs=pafs.S3FileSystem(**arrow_kwargs))
+    file_io = {"s3.region": settings.s3_region}
+    if settings.s3_access_key_id:
+        file_io.update({"s3.access-key-id": settings.s3_access_key_id})
+        file_io.update({"s3.secret-access-key": settings.s3_secret_access_key or ""})
+    if settings.s3_endpoint_url:
+        file_io["s3.endpoint"] = settings.s3_endpoint_url
+    return S3Storage(
+        client,
+        settings.s3_bucket,
+        settings.s3_prefix,
+        arrow_fs=pafs.S3FileSystem(**arrow_kwargs),
+        file_io=file_io,
+        catalog_uri=f"sqlite:///{Path(settings.home).resolve() / CATALOG_DB}",
+    )

@@ -173,7 +173,7 @@ class Roster:
                 return self._entries
         conn = duckdb.connect()
         try:
-            self.lake.mount(conn, "roster", manifest.object_key)
+            self.lake.mount(conn, "roster", manifest.data_files)
             rows = conn.execute(
                 "SELECT CAST(worker_id AS VARCHAR), CAST(availability AS VARCHAR), CAST(shift AS VARCHAR) FROM roster"
             ).fetchall()

@@ -323,7 +323,7 @@ def catalog_frames(
         def build() -> FacetFrame:
             conn = duckdb.connect()
             try:
-                lake.mount(conn, spec.source, manifest.object_key)
+                lake.mount(conn, spec.source, manifest.data_files)
                 metadata = spec.metadata if store is not None else None
                 return build_frame(conn, spec.sql, spec.facet_sql, spec.facets, manifest.object_key, metadata)
             finally:

@@ -136,7 +136,7 @@ class SqlEngine:
         self.max_result_bytes = max_result_bytes
         self.refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
-        self._views: dict[str, str] = {}  # view name -> object key it reads
+        self._views: dict[str, tuple[str, ...]] = {}  # view name -> the data files it reads
         self._arrow: dict[str, ParquetSource] = {}  # view name -> pyarrow dataset (S3 lakes), mounted per cursor
         self._last_refresh = 0.0
         self._watchdog = Watchdog("sql-time-limit")
@@ -166,12 +166,13 @@ class SqlEngine:
 
     # -- views -------------------------------------------------------------------------------
 
-    def _wanted_views(self, manifests: list[Manifest]) -> dict[str, str]:
-        wanted: dict[str, str] = {}
+    def _wanted_views(self, manifests: list[Manifest]) -> dict[str, tuple[str, ...]]:
+        """Each view and the data files of the version it shows: `name` the live one, `name__vN` each."""
+        wanted: dict[str, tuple[str, ...]] = {}
         for m in manifests:
-            wanted[m.name] = m.object_key
+            wanted[m.name] = m.data_files
             for v in m.versions:
-                wanted[f"{m.name}__v{v.version}"] = v.object_key
+                wanted[f"{m.name}__v{v.version}"] = v.data_files
         return wanted
 
     def refresh(self, force: bool = False) -> None:
@@ -206,13 +207,13 @@ class SqlEngine:
         self._arrow.pop(view, None)
         self._views.pop(view, None)
 
-    def _create(self, view: str, key: str) -> None:
-        source = parquet_source(self.catalog.storage, key)
+    def _create(self, view: str, files: tuple[str, ...]) -> None:
+        source = parquet_source(self.catalog.storage, files)
         if isinstance(source, str):
             mount(self._ddl, view, source)
         else:
             self._arrow[view] = source
-        self._views[view] = key
+        self._views[view] = files
 
     @property
     def views(self) -> list[str]:

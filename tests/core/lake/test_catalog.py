@@ -1,22 +1,25 @@
-"""The catalog: manifests, fingerprints, version history, conflicts, restarts, and racing processes."""
+"""The catalog: Iceberg tables behind manifests, fingerprints, version history, conflicts, restarts,
+damaged tables and racing processes."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import multiprocessing
-import random
-import time
 import traceback
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from lakehouse_assets.core.lake import iceberg
 from lakehouse_assets.core.lake.catalog import (
     DATASET_NAMESPACE,
     Catalog,
@@ -33,7 +36,7 @@ from lakehouse_assets.core.lake.catalog import (
     validate_dataset_name,
 )
 from lakehouse_assets.core.lake.handle import Lake
-from lakehouse_assets.core.lake.storage import LakeStorage, LocalStorage, ObjectInfo
+from lakehouse_assets.core.lake.storage import CATALOG_DB, LakeStorage, LocalStorage
 
 SCHEMA = (Column("id", "int64"), Column("name", "string"))
 RETYPED = (Column("id", "int64"), Column("name", "int64"))
@@ -46,6 +49,15 @@ def object_key_for(name: str, content_hash: str) -> str:
     return f"datasets/{name}/{content_hash}.parquet"
 
 
+def write_parquet(storage: LakeStorage, key: str, schema: Sequence[Column], rows: int) -> None:
+    """A real Parquet file of `rows` rows at `key` (the catalog reads its footer); types are Arrow aliases."""
+    arrow = pa.schema([(c.name, pa.type_for_alias(c.type)) for c in schema])
+    table = pa.Table.from_pylist([{} for _ in range(rows)], schema=arrow)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    storage.put_bytes(key, buffer.getvalue())
+
+
 def register(
     catalog: Catalog,
     name: str,
@@ -53,10 +65,18 @@ def register(
     schema: Sequence[Column] = SCHEMA,
     rows: int = 3,
 ) -> RegisterResult:
+    key = object_key_for(name, content_hash)
+    try:
+        validate_dataset_name(name)  # the catalog must refuse a bad name itself: no file is written for one
+    except InvalidDatasetName:
+        pass
+    else:
+        if not catalog.storage.exists(key):
+            write_parquet(catalog.storage, key, schema, rows)
     return catalog.register(
         name,
         schema,
-        object_key=object_key_for(name, content_hash),
+        object_key=key,
         content_hash=content_hash,
         row_count=rows,
         byte_size=1000 + rows,
@@ -64,16 +84,21 @@ def register(
     )
 
 
-def version_keys(storage: LakeStorage, name: str) -> list[str]:
-    return [o.key for o in storage.list(f"catalog/{name}/")]
+def snapshot_versions(catalog: Catalog, name: str) -> list[int]:
+    """The version number of every snapshot the table holds, as Iceberg has it (not the project's cache)."""
+    table = catalog.table(name)
+    return [int(s.summary["lakehouse.version"]) for s in table.snapshots()]
 
 
-def catalog_files(storage: LakeStorage) -> dict[str, bytes]:
-    return {o.key: storage.get_bytes(o.key) for o in storage.list("catalog/")}
+def catalog_state(catalog: Catalog) -> tuple[dict[str, str], list[str]]:
+    """Where every table's metadata is, and every metadata object in the lake: what a commit changes."""
+    metadata = sorted(o.key for o in catalog.storage.list(iceberg.TABLES_PREFIX))
+    return iceberg.metadata_locations(catalog.iceberg), metadata
 
 
-def read_version(storage: LakeStorage, name: str, version: int) -> Manifest:
-    return Manifest.from_dict(json.loads(storage.get_bytes(f"catalog/{name}/v{version:08d}.json")))
+def read_back(storage: LakeStorage, name: str) -> Manifest:
+    """Dataset `name` as a new catalog instance reads it from Iceberg."""
+    return Catalog(storage).get(name)
 
 
 def parse_timestamp(ts: str) -> datetime:
@@ -97,12 +122,16 @@ def test_register_creates_version_1_with_the_uuid5_dataset_id(storage: LakeStora
     assert m.schema == SCHEMA
     assert m.fingerprint == schema_fingerprint(SCHEMA)
     assert (m.object_key, m.row_count, m.byte_size) == (object_key_for("staff", "h1"), 7, 1007)
-    assert m.versions == (DatasetVersion(1, object_key_for("staff", "h1"), "h1", 7, 1007, m.created_at, "test:h1"),)
+    snapshot_id = catalog.table("staff").metadata.current_snapshot().snapshot_id
+    key = object_key_for("staff", "h1")
+    assert m.versions == (
+        DatasetVersion(1, key, "h1", 7, 1007, m.created_at, "test:h1", snapshot_id=snapshot_id, files=(key,)),
+    )
     assert m.created_at == m.updated_at
     parse_timestamp(m.created_at)
 
-    assert version_keys(storage, "staff") == ["catalog/staff/v00000001.json"]
-    assert read_version(storage, "staff", 1) == m
+    assert snapshot_versions(catalog, "staff") == [1]
+    assert read_back(storage, "staff") == m
     assert catalog.get("staff") == m
     assert catalog.find("staff") == m
     assert catalog.list() == [m]
@@ -121,7 +150,7 @@ def test_dataset_id_is_pinned_and_the_same_for_every_instance(storage: LakeStora
 def test_register_identical_content_is_a_noop(storage: LakeStorage) -> None:
     catalog = Catalog(storage)
     first = register(catalog, "staff", "same-hash").manifest
-    before = catalog_files(storage)
+    before = catalog_state(catalog)
 
     again = catalog.register(
         "staff",
@@ -133,14 +162,14 @@ def test_register_identical_content_is_a_noop(storage: LakeStorage) -> None:
     )
     assert again.created is False
     assert again.manifest == first
-    assert catalog_files(storage) == before  # no new version file, no rewrite
+    assert catalog_state(catalog) == before  # no new snapshot, no metadata written
     assert Catalog(storage).get("staff").version == 1
 
 
 def test_register_new_content_same_schema_adds_version_2_and_keeps_history(storage: LakeStorage) -> None:
     catalog = Catalog(storage)
     v1 = register(catalog, "staff", "h1", rows=3).manifest
-    v1_file = storage.get_bytes("catalog/staff/v00000001.json")
+    v1_metadata = {o.key: storage.get_bytes(o.key) for o in storage.list(iceberg.TABLES_PREFIX)}
 
     result = register(catalog, "staff", "h2", rows=5)
     v2 = result.manifest
@@ -156,9 +185,10 @@ def test_register_new_content_same_schema_adds_version_2_and_keeps_history(stora
     assert v2.updated_at == v2.versions[1].created_at
     assert parse_timestamp(v2.updated_at) >= parse_timestamp(v1.updated_at)
 
-    assert version_keys(storage, "staff") == ["catalog/staff/v00000001.json", "catalog/staff/v00000002.json"]
-    assert storage.get_bytes("catalog/staff/v00000001.json") == v1_file  # nothing live is overwritten
-    assert read_version(storage, "staff", 2) == v2
+    assert snapshot_versions(catalog, "staff") == [1, 2]
+    for key, body in v1_metadata.items():  # nothing written for v1 is overwritten
+        assert storage.get_bytes(key) == body
+    assert read_back(storage, "staff") == v2
     assert catalog.get("staff") == v2
 
 
@@ -186,7 +216,7 @@ def test_register_different_schema_raises_conflict_naming_both_and_changes_nothi
     catalog = Catalog(storage)
     register(catalog, "staff", "h1")
     live = register(catalog, "staff", "h2").manifest
-    before = catalog_files(storage)
+    before = catalog_state(catalog)
 
     with pytest.raises(SchemaConflict) as err:
         register(catalog, "staff", "h3", schema=new_schema)
@@ -198,7 +228,7 @@ def test_register_different_schema_raises_conflict_naming_both_and_changes_nothi
     assert err.value.name == "staff"
     assert err.value.live == SCHEMA
     assert err.value.new == tuple(new_schema)
-    assert catalog_files(storage) == before  # the live manifest and every version file are untouched
+    assert catalog_state(catalog) == before  # the live table and every metadata file are untouched
     assert catalog.get("staff") == live
     assert Catalog(storage).get("staff") == live
 
@@ -208,7 +238,7 @@ def test_schema_conflict_is_raised_even_for_content_already_live(storage: LakeSt
     register(catalog, "staff", "h1")
     with pytest.raises(SchemaConflict):
         register(catalog, "staff", "h1", schema=RETYPED)
-    assert version_keys(storage, "staff") == ["catalog/staff/v00000001.json"]
+    assert snapshot_versions(catalog, "staff") == [1]
 
 
 def test_check_reports_a_conflict_without_registering(storage: LakeStorage) -> None:
@@ -218,7 +248,7 @@ def test_check_reports_a_conflict_without_registering(storage: LakeStorage) -> N
     assert catalog.check("staff", SCHEMA) == live
     with pytest.raises(SchemaConflict, match=r"\(id int64, name int64\)"):
         catalog.check("staff", RETYPED)
-    assert version_keys(storage, "staff") == ["catalog/staff/v00000001.json"]
+    assert snapshot_versions(catalog, "staff") == [1]
 
 
 def test_datasets_whose_names_share_a_prefix_stay_separate(storage: LakeStorage) -> None:
@@ -229,7 +259,7 @@ def test_datasets_whose_names_share_a_prefix_stay_separate(storage: LakeStorage)
     register(catalog, "staff", "a2")  # not confused by staff_b's versions or schema
     assert catalog.get("staff").version == 2
     assert catalog.get("staff_b").version == 2
-    assert version_keys(storage, "staff") == ["catalog/staff/v00000001.json", "catalog/staff/v00000002.json"]
+    assert snapshot_versions(catalog, "staff") == [1, 2]
     assert [m.name for m in catalog.list()] == ["staff", "staff_b"]
 
 
@@ -269,7 +299,8 @@ def test_invalid_dataset_names_raise_and_write_nothing(lake: Lake, catalog: Cata
         register(catalog, name, "h1")
     with pytest.raises(InvalidDatasetName):
         catalog.live(name)
-    assert list(lake.storage.list()) == []
+    assert [o.key for o in lake.storage.list() if o.key != CATALOG_DB] == []
+    assert iceberg.metadata_locations(catalog.iceberg) == {}
 
 
 def test_version_suffix_message_explains_the_reservation() -> None:
@@ -383,106 +414,79 @@ def test_a_second_instance_sees_another_instances_registration_after_refresh(sto
     assert reader.get("staff") == v2
 
 
-def test_refresh_forgets_a_dataset_whose_version_files_are_gone(storage: LakeStorage) -> None:
+def test_refresh_forgets_a_dataset_whose_table_was_dropped(storage: LakeStorage) -> None:
     catalog = Catalog(storage)
     register(catalog, "staff", "h1")
     register(catalog, "keep", "k1")
-    for key in version_keys(storage, "staff"):
-        storage.delete(key)
+    Catalog(storage).iceberg.drop_table(iceberg.identifier("staff"))  # another engine drops it
     assert catalog.refresh() is True
     assert catalog.find("staff") is None
     assert [m.name for m in catalog.list()] == ["keep"]
 
 
-def test_registration_by_the_same_instance_during_refresh_is_not_lost(local_storage: LocalStorage) -> None:
-    """A refresh that listed storage before a concurrent register must not roll the cache back."""
+def test_registration_by_the_same_instance_during_refresh_is_not_lost(
+    local_storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh that listed the catalog before a concurrent register must not roll the cache back."""
     catalog = Catalog(local_storage)
     register(catalog, "staff", "h1")
+    listed = iceberg.metadata_locations
 
-    class RegisterMidListing(LocalStorage):
-        armed = True
+    def register_mid_listing(sql_catalog: Any) -> dict[str, str]:
+        listing = listed(sql_catalog)
+        monkeypatch.setattr(iceberg, "metadata_locations", listed)
+        register(catalog, "staff", "h2")  # another thread of this process, mid-refresh
+        register(catalog, "fresh", "f1")
+        return listing
 
-        def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-            listing = [*super().list(prefix)]
-            if prefix == "catalog/" and RegisterMidListing.armed:
-                RegisterMidListing.armed = False
-                register(catalog, "staff", "h2")  # another thread of this process, mid-refresh
-                register(catalog, "fresh", "f1")
-            yield from listing
-
-    catalog.storage = RegisterMidListing(local_storage.root)
+    monkeypatch.setattr(iceberg, "metadata_locations", register_mid_listing)
     catalog.refresh()
     assert catalog.get("staff").version == 2
     assert catalog.get("fresh").version == 1
 
 
-# -- damaged version files -------------------------------------------------------------------------
+# -- damaged tables --------------------------------------------------------------------------------
 
 CORRUPT_BODIES = [
-    pytest.param(b'{"name": "staff", "dataset_id": ', id="torn-json"),
+    pytest.param(b'{"format-version": 2, "table-uuid": ', id="torn-json"),
     pytest.param(b"", id="empty"),
     pytest.param(b"\xff\xfe\x00garbage", id="not-utf8"),
     pytest.param(b"[]", id="json-list"),
     pytest.param(b"null", id="json-null"),
-    pytest.param(b'{"name": "staff"}', id="missing-fields"),
-    pytest.param(
-        b'{"name": "s", "dataset_id": "d", "schema": [1], "fingerprint": "f", "versions": []}', id="bad-schema"
-    ),
+    pytest.param(b'{"format-version": 2}', id="missing-fields"),
 ]
 
 
 @pytest.mark.parametrize("body", CORRUPT_BODIES)
-def test_a_corrupted_latest_version_falls_back_to_the_previous_readable_one(
+def test_a_table_whose_metadata_is_damaged_is_skipped_and_never_written_over(
     storage: LakeStorage, body: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     catalog = Catalog(storage)
     register(catalog, "staff", "h1")
-    v2 = register(catalog, "staff", "h2").manifest
-    register(catalog, "staff", "h3")
-    storage.put_bytes("catalog/staff/v00000003.json", body)
+    keep = register(catalog, "keep", "k1").manifest
+    location = iceberg.metadata_locations(catalog.iceberg)["staff"]
+    key = storage.key_at(location)
+    assert key is not None
+    storage.put_bytes(key, body)
 
     with caplog.at_level(logging.WARNING, logger="lakehouse_assets.core.lake.catalog"):
         restarted = Catalog(storage)
-    assert restarted.get("staff") == v2
-    assert "catalog/staff/v00000003.json" in caplog.text
-    assert "skipping unreadable manifest" in caplog.text
+    assert restarted.list() == [keep]
+    assert "skipping table staff" in caplog.text
 
-    # The damaged number is not reused: the next registration takes the one after it.
-    v4 = register(restarted, "staff", "h4").manifest
-    assert v4.version == 4
-    assert [v.version for v in v4.versions] == [1, 2, 4]
-    assert storage.get_bytes("catalog/staff/v00000003.json") == body
-    assert Catalog(storage).get("staff") == v4
+    with pytest.raises(iceberg.UnreadableTable, match="'staff'"):
+        register(restarted, "staff", "h2")
+    assert storage.get_bytes(key) == body
+    assert iceberg.metadata_locations(restarted.iceberg)["staff"] == location
+    assert register(restarted, "keep", "k2").manifest.version == 2
 
 
-def test_refresh_of_a_running_instance_skips_a_corrupted_new_version(storage: LakeStorage) -> None:
-    catalog = Catalog(storage)
-    v1 = register(catalog, "staff", "h1").manifest
-    assert storage.create_exclusive("catalog/staff/v00000002.json", b"{torn") is True
-    catalog.refresh()
-    assert catalog.get("staff") == v1
-    assert register(catalog, "staff", "h3").manifest.version == 3
-
-
-def test_a_dataset_whose_only_version_is_unreadable_is_absent_and_the_number_is_not_reused(
-    storage: LakeStorage,
-) -> None:
-    assert storage.create_exclusive("catalog/staff/v00000001.json", b"not json") is True
-    catalog = Catalog(storage)
-    assert catalog.find("staff") is None
-    fresh = register(catalog, "staff", "h1").manifest
-    assert fresh.version == 2
-    assert [v.version for v in fresh.versions] == [2]
-    assert storage.get_bytes("catalog/staff/v00000001.json") == b"not json"
-
-
-def test_unrelated_objects_under_the_catalog_prefix_are_ignored(storage: LakeStorage) -> None:
+def test_objects_beside_the_tables_are_ignored(storage: LakeStorage) -> None:
     catalog = Catalog(storage)
     live = register(catalog, "staff", "h1").manifest
-    storage.put_bytes("catalog/staff/notes.txt", b"hello")
-    storage.put_bytes("catalog/staff/v1.json", b"{}")
-    storage.put_bytes("catalog/Bad/v00000001.json", b"{}")
-    storage.put_bytes("catalog/README", b"x")
+    storage.put_bytes("tables/staff/notes.txt", b"hello")
+    storage.put_bytes("tables/Bad/metadata/v1.metadata.json", b"{}")
+    storage.put_bytes("tables/README", b"x")
     restarted = Catalog(storage)
     assert restarted.list() == [live]
     assert register(restarted, "staff", "h2").manifest.version == 2
@@ -538,15 +542,6 @@ CONTESTED_NAMES = [f"contested_{i}" for i in range(6)]
 RACE_TYPES = ["int64", "string", "double", "bool"]
 
 
-class JitteryLocalStorage(LocalStorage):
-    """The real LocalStorage, pausing briefly before each exclusive create to widen the read-to-write
-    window in which another process can take the same version number."""
-
-    def create_exclusive(self, key: str, data: bytes) -> bool:
-        time.sleep(random.uniform(0, 0.002))
-        return super().create_exclusive(key, data)
-
-
 class _LostRaceCounter(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -569,7 +564,7 @@ def _versions_worker(root: str, worker: int, barrier: Any, results: Any) -> None
     """Child process: register RACE_REGISTRATIONS distinct contents for one dataset, as fast as it can."""
     try:
         counter = _count_lost_races()
-        catalog = Catalog(JitteryLocalStorage(Path(root)))
+        catalog = Catalog(LocalStorage(Path(root)))
         barrier.wait(timeout=120)
         outcomes = []
         for j in range(RACE_REGISTRATIONS):
@@ -584,7 +579,7 @@ def _schemas_worker(root: str, worker: int, barrier: Any, results: Any) -> None:
     """Child process: claim each contested name with this worker's own schema."""
     try:
         schema = (Column("id", "int64"), Column("value", RACE_TYPES[worker]))
-        catalog = Catalog(JitteryLocalStorage(Path(root)))
+        catalog = Catalog(LocalStorage(Path(root)))
         barrier.wait(timeout=120)
         outcomes: dict[str, tuple[str, str]] = {}
         for name in CONTESTED_NAMES:
@@ -619,13 +614,16 @@ def run_race(target: Any, root: Path) -> dict[int, Any]:
     return {worker: (outcomes, lost) for worker, _, outcomes, lost in collected}
 
 
-def assert_history_is_consistent(storage: LakeStorage, name: str, final: Manifest) -> None:
-    """Every version file parses and holds a prefix of the final history, ending at its own number."""
-    for key in version_keys(storage, name):
-        m = Manifest.from_dict(json.loads(storage.get_bytes(key)))  # never torn
-        assert key == f"catalog/{name}/v{m.version:08d}.json"
-        assert m.versions == final.versions[: len(m.versions)]
-        assert (m.name, m.dataset_id, m.fingerprint) == (final.name, final.dataset_id, final.fingerprint)
+def assert_history_is_consistent(catalog: Catalog, name: str, final: Manifest) -> None:
+    """Every snapshot's lineage is a prefix of the final history ending at its own number, and holds
+    exactly its own file: no version was rebased onto another's files."""
+    table = catalog.table(name)
+    snapshots = table.snapshots()
+    assert len(snapshots) == len(final.versions)  # no snapshot outside the final lineage
+    for i, snapshot in enumerate(snapshots):
+        assert snapshot.snapshot_id == final.versions[i].snapshot_id
+        files = [f.file.file_path for f in table.scan(snapshot_id=snapshot.snapshot_id).plan_files()]
+        assert files == [catalog.storage.location(final.versions[i].object_key)]
 
 
 def test_racing_processes_never_lose_an_update_or_tear_a_manifest(tmp_path: Path) -> None:
@@ -641,10 +639,11 @@ def test_racing_processes_never_lose_an_update_or_tear_a_manifest(tmp_path: Path
     assert all(created for created, _, _ in reported)
     assert sorted(version for _, version, _ in reported) == list(range(1, total + 1))
 
-    # Storage holds exactly versions 1..100, no gaps, no duplicates.
-    assert version_keys(storage, "raced") == [f"catalog/raced/v{v:08d}.json" for v in range(1, total + 1)]
+    # The table holds exactly versions 1..100, no gaps, no duplicates.
+    catalog = Catalog(storage)
+    assert snapshot_versions(catalog, "raced") == list(range(1, total + 1))
 
-    final = Catalog(storage).get("raced")
+    final = catalog.get("raced")
     assert final.version == total
     assert [v.version for v in final.versions] == list(range(1, total + 1))
     hashes = [v.content_hash for v in final.versions]
@@ -655,7 +654,7 @@ def test_racing_processes_never_lose_an_update_or_tear_a_manifest(tmp_path: Path
     for w in range(RACE_WORKERS):  # a writer's own registrations keep their order
         mine = [v.version for v in final.versions if v.content_hash.startswith(f"w{w}-")]
         assert mine == sorted(mine)
-    assert_history_is_consistent(storage, "raced", final)
+    assert_history_is_consistent(catalog, "raced", final)
 
     # The processes really did collide and recover (the retry path was exercised).
     assert sum(lost for _, lost in outcomes.values()) > 0
@@ -680,8 +679,8 @@ def test_racing_processes_with_different_schemas_for_a_new_name_one_wins_the_res
         assert live.schema == winning_schema
         assert live.fingerprint == results[winner][1]
         assert [v.content_hash for v in live.versions] == [f"{name}-w{winner}"]
-        assert version_keys(storage, name) == [f"catalog/{name}/v00000001.json"]
-        assert_history_is_consistent(storage, name, live)
+        assert snapshot_versions(catalog, name) == [1]
+        assert_history_is_consistent(catalog, name, live)
 
         for w, (status, message) in results.items():
             if w == winner:
