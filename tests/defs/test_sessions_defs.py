@@ -61,7 +61,7 @@ def rows(settings: LakehouseSettings, sql: str) -> list[tuple]:
     lake = open_storage(settings)
     manifest = Catalog(lake).get("iterate_sessions")
     conn = duckdb.connect()
-    mount(conn, "iterate_sessions", parquet_source(lake, manifest.object_key))
+    mount(conn, "iterate_sessions", parquet_source(lake, manifest.data_files))
     return conn.execute(sql).fetchall()
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from pyiceberg.exceptions import NoSuchTableError, ValidationError
 from pyiceberg.table import Table
 
-from lakehouse_assets.core.lake import iceberg
+from lakehouse_assets.core.lake import iceberg, partitions
 from lakehouse_assets.core.lake.manifest import (
     ADDITIVE_ONLY,
     CORPUS_PREFIX,
@@ -242,6 +242,71 @@ class Catalog:
                     table = iceberg.commit_version(table, location, entry, schema, added=bool(added))
             except iceberg.CONFLICTS:
                 log.info("lost the race for %s v%d; re-reading and retrying", name, entry.version)
+                continue
+            manifest = self._manifest(name, table)
+            if manifest is None:
+                raise iceberg.UnreadableTable(f"table {name!r} cannot be read back after its commit")
+            self._remember(name, table, manifest)
+            return RegisterResult(manifest, created=True)
+
+    def day_layout(self, name: str, column: str, day: str) -> partitions.Layout:
+        """What writing `day` to table `name` replaces now: the day's files, and the files from before the
+        table was partitioned by `column` (they have to be split by day first)."""
+        return partitions.layout(self._load(validate_dataset_name(name)), self.storage, column, day)
+
+    def replace_day(
+        self,
+        name: str,
+        schema: Iterable[Column],
+        *,
+        column: str,
+        day: str,
+        files: Sequence[partitions.DayFile],
+        unsorted: tuple[str, ...],
+        source: str = DERIVED_SOURCE,
+    ) -> RegisterResult:
+        """Make `files` (the rows of `day`, plus the `unsorted` files split by day) the new version of `name`,
+        keeping every other day's files: one Iceberg snapshot on a table partitioned by `column`.
+
+        The same files as now is a no-op; a different schema raises SchemaConflict and changes nothing;
+        partitions.StaleLayout when the unsorted files changed meanwhile (split them again)."""
+        validate_dataset_name(name)
+        schema = tuple(schema)
+        while True:
+            table = self._load(name)
+            live = None if table is None else self._manifest(name, table)
+            if table is not None and live is None:
+                raise iceberg.UnreadableTable(f"table {name!r} cannot take a new version: its live one is unreadable")
+            now = partitions.layout(table, self.storage, column, day)
+            if now.unsorted != unsorted:
+                raise partitions.StaleLayout(f"{name}: the files to split changed")
+            kept = set(live.data_files if live else ()) - set(now.day_keys) - set(now.unsorted)
+            keys = sorted(kept | {f.key for f in files})
+            if table is not None and live is not None:
+                _evolution(name, live, schema, SchemaEvolution.NONE)
+                if keys == sorted(live.data_files):
+                    self._remember(name, table, live)
+                    return RegisterResult(live, created=False)
+            entry = DatasetVersion(
+                version=(live.version if live else 0) + 1,
+                object_key=keys[0],
+                content_hash=partitions.files_hash(keys),
+                row_count=0,  # Iceberg counts them: the snapshot's total-records
+                byte_size=0,
+                created_at=_now(),
+                source=source,
+            )
+            try:
+                if table is None:
+                    table = partitions.create_with_day(
+                        self.iceberg, self.io, self.storage, name, column, files, entry, schema
+                    )
+                else:
+                    table = partitions.commit_day(
+                        table, column, files, day, entry, schema, expected_unsorted=unsorted, storage=self.storage
+                    )
+            except iceberg.CONFLICTS:
+                log.info("lost the race for %s v%d (day %s); re-reading and retrying", name, entry.version, day)
                 continue
             manifest = self._manifest(name, table)
             if manifest is None:

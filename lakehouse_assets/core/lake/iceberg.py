@@ -151,7 +151,7 @@ def manifest_of(name: str, table: Table, files: SnapshotFiles) -> Manifest | Non
         return None
     versions: list[DatasetVersion] = []
     for snapshot in lineage(metadata, current):
-        version = _version_of(name, snapshot, files, after=versions[-1].version if versions else 0)
+        version = _version_of(name, snapshot, files, previous=versions[-1] if versions else None)
         if versions and versions[-1].version == version.version:
             versions[-1] = version  # the same version rewritten (compaction): the newest files serve it
         else:
@@ -184,10 +184,31 @@ def lineage(metadata: TableMetadata, current: Snapshot) -> list[Snapshot]:
     return chain[::-1]
 
 
-def _version_of(name: str, snapshot: Snapshot, files: SnapshotFiles, *, after: int) -> DatasetVersion:
+def _version_of(
+    name: str, snapshot: Snapshot, files: SnapshotFiles, *, previous: DatasetVersion | None
+) -> DatasetVersion:
     summary = snapshot.summary
     props = {} if summary is None else summary.additional_properties
     created = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(snapshot.timestamp_ms / 1000))
+    after = previous.version if previous is not None else 0
+    if PROP + "files-added" in props:  # a day written (core/lake/partitions.py): the parent's files, changed
+        if previous is not None and previous.snapshot_id == snapshot.parent_snapshot_id:
+            removed = set(json.loads(props[PROP + "files-removed"]))
+            keys = tuple(sorted({*previous.data_files} - removed | set(json.loads(props[PROP + "files-added"]))))
+        else:  # its parent expired: its own manifests say
+            keys = files.of(name, snapshot)
+        return DatasetVersion(
+            version=int(props[PROP + "version"]),
+            object_key=keys[0] if keys else "",
+            content_hash=props[PROP + "content-hash"],
+            row_count=int(props.get("total-records", 0)),
+            byte_size=int(props.get("total-files-size", 0)),
+            created_at=props.get(PROP + "created-at", created + "Z"),
+            source=props.get(PROP + "source", ""),
+            columns_added=tuple(json.loads(props.get(PROP + "columns-added", "[]"))),
+            snapshot_id=snapshot.snapshot_id,
+            files=keys,
+        )
     if PROP + "object-key" in props:
         key = props[PROP + "object-key"]
         return DatasetVersion(
@@ -268,19 +289,7 @@ def create_with_versions(
     """Create table `name` with one snapshot per (file location, version), oldest first, in one commit.
     `schema` is the newest version's; an older version's file holds a prefix of its columns."""
     first = file_schema(io, versions[0][0])
-    tx = catalog.create_table_transaction(
-        identifier(name),
-        schema=first,
-        location=_table_location(catalog, name),
-        properties={
-            **TABLE_PROPERTIES,
-            DATASET_ID: dataset_id_for(name),
-            # other engines write their data files beside the project's (datasets/<name>/), where SQL may read
-            "write.data.path": versions[0][0].rsplit("/", 1)[0],
-            **(extra_properties or {}),
-        },
-    )
-    _name_files_by_column_name(tx)
+    tx = create_transaction(catalog, io, name, versions[0][0], extra_properties=extra_properties)
     columns = set(first.names)
     for location, version in versions:
         arrow = file_schema(io, location)
@@ -292,13 +301,34 @@ def create_with_versions(
     return tx.commit_transaction()
 
 
+def create_transaction(
+    catalog: SqlCatalog, io: FileIO, name: str, location: str, *, extra_properties: dict[str, str] | None = None
+) -> Transaction:
+    """A transaction creating table `name` with the schema of the Parquet file at `location` (its first data
+    file), columns matched by name; nothing exists until it commits."""
+    tx = catalog.create_table_transaction(
+        identifier(name),
+        schema=file_schema(io, location),
+        location=_table_location(catalog, name),
+        properties={
+            **TABLE_PROPERTIES,
+            DATASET_ID: dataset_id_for(name),
+            # other engines write their data files beside the project's (datasets/<name>/), where SQL may read
+            "write.data.path": location.rsplit("/", 1)[0],
+            **(extra_properties or {}),
+        },
+    )
+    _name_files_by_column_name(tx)
+    return tx
+
+
 def commit_version(
     table: Table, location: str, version: DatasetVersion, schema: tuple[Column, ...], *, added: bool
 ) -> Table:
     """Make the file at `location` the table's only data file, as one snapshot (with the schema update
     first when the version adds columns). CommitFailedException when another writer committed since
     `table` was loaded: nothing is changed then."""
-    tx = _CachingTransaction(table)
+    tx = CachingTransaction(table)
     if added:
         with tx.update_schema() as update:
             update.union_by_name(file_schema(table.io, location))
@@ -313,7 +343,7 @@ def replace_files(
     snapshot = tx.table_metadata.current_snapshot()
     operation = Operation.OVERWRITE if snapshot is not None else Operation.APPEND
     props = version_properties(version, schema)
-    with _Replace(operation=operation, transaction=tx, io=io, branch=MAIN_BRANCH, snapshot_properties=props) as op:
+    with Replace(operation=operation, transaction=tx, io=io, branch=MAIN_BRANCH, snapshot_properties=props) as op:
         if snapshot is not None:
             for manifest in snapshot.manifests(io):
                 for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
@@ -321,7 +351,7 @@ def replace_files(
         op.append_data_file(parquet_file_to_data_file(io, tx.table_metadata, location))
 
 
-class _CachingTransaction(Transaction):
+class CachingTransaction(Transaction):
     """A transaction that applies its staged updates to the table's metadata once per change, not on every
     read: pyiceberg 0.12 deep-copies the whole metadata (every snapshot) each time `table_metadata` is read,
     some twenty times a commit, which made a commit cost grow with the length of the version history."""
@@ -336,7 +366,7 @@ class _CachingTransaction(Transaction):
         return self._cached[1]
 
 
-class _Replace(_OverwriteFiles):
+class Replace(_OverwriteFiles):
     """pyiceberg's overwrite, minus the manifests that hold no live file: pyiceberg 0.12 carries every
     earlier overwrite's delete-only manifest into the next snapshot, so each version would read one more
     manifest than the last (100 versions: 0.4 s a commit)."""

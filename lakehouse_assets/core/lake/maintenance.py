@@ -46,7 +46,8 @@ class Expired:
 
 def compact(lake: Lake, *, min_files: int = 2) -> list[Compacted]:
     """Rewrite the live version of every table whose current snapshot holds `min_files` data files or more
-    into one Parquet file, committed as a snapshot of the same version. A writer that commits meanwhile
+    into one Parquet file, committed as a snapshot of the same version; tables partitioned by day keep their
+    file per day. A writer that commits meanwhile
     wins: that table is left for the next run."""
     lake.catalog.refresh()
     done = []
@@ -54,6 +55,8 @@ def compact(lake: Lake, *, min_files: int = 2) -> list[Compacted]:
         files = manifest.current.data_files
         if len(files) < min_files:
             continue
+        if not lake.catalog.table(manifest.name).spec().is_unpartitioned():
+            continue  # a day table: one file per day by design (core/lake/partitions.py)
         staged = lake.scratch() / f"compact-{uuid.uuid4().hex}.parquet"
         try:
             located = [lake.storage.arrow_location(key) for key in files]

@@ -14,10 +14,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pyarrow as pa
 import pytest
 
 from lakehouse_assets.core.ingest.csv import IngestLimits, ingest_csv
 from lakehouse_assets.core.lake.catalog import SchemaEvolution
+from lakehouse_assets.core.lake.derived import replace_day
 from lakehouse_assets.core.lake.handle import Lake
 from lakehouse_assets.core.sql.engine import SqlEngine
 
@@ -44,10 +47,12 @@ def people(lake: Lake) -> Lake:
     return lake
 
 
-def read_with(python: Path, engine: str, lake: Lake, timeout: float = 240) -> dict[str, Any]:
+def read_with(
+    python: Path, engine: str, lake: Lake, table: str = "people", group: str = "role", timeout: float = 240
+) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     done = subprocess.run(
-        [str(python), str(READER), engine, lake.catalog.uri, "people", "role"],
+        [str(python), str(READER), engine, lake.catalog.uri, table, group],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -58,10 +63,10 @@ def read_with(python: Path, engine: str, lake: Lake, timeout: float = 240) -> di
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def expected_groups(lake: Lake) -> list[list[Any]]:
+def expected_groups(lake: Lake, table: str = "people", group: str = "role") -> list[list[Any]]:
     engine = SqlEngine(lake.catalog, refresh_seconds=0)
     try:
-        return engine.query("SELECT role, count(*) FROM people GROUP BY 1 ORDER BY 1").rows
+        return engine.query(f"SELECT {group}, count(*) FROM {table} GROUP BY 1 ORDER BY 1").rows
     finally:
         engine.close()
 
@@ -93,3 +98,16 @@ def test_ray_data_on_a_local_ray_cluster_reads_the_table(engines_python: Path, p
     assert found["ray_nodes"] == 1
     assert found["rows"] == 5 and found["columns"] == ["id", "role", "city"]
     assert found["groups"] == expected_groups(people)
+
+
+@pytest.mark.parametrize("engine", ["pyiceberg", "duckdb"])
+def test_a_day_partitioned_table_reads_the_same_everywhere(engines_python: Path, lake: Lake, engine: str) -> None:
+    conn = duckdb.connect()
+    for day, ids in [("2026-11-20", ["a", "b"]), ("2026-11-21", ["c"]), ("2026-11-20", ["a", "b", "d"])]:
+        rows = pa.table({"day": [day] * len(ids), "id": ids})
+        replace_day(conn, "scores", day, rows, order_by=["id"], lake=lake)
+    found = read_with(engines_python, engine, lake, table="scores", group="day")
+    assert found["rows"] == 4 and found["groups"] == expected_groups(lake, "scores", "day") == [
+        ["2026-11-20", 3],
+        ["2026-11-21", 1],
+    ]
