@@ -31,7 +31,7 @@ from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.table.snapshots import Operation, Snapshot
 from pyiceberg.table.update.snapshot import _OverwriteFiles
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from lakehouse_assets.core.errors import LakehouseError
 from lakehouse_assets.core.lake.arrow_types import columns_of
@@ -70,7 +70,8 @@ class UnreadableTable(LakehouseError):
 
 def open_sql_catalog(uri: str, storage: LakeStorage) -> SqlCatalog:
     """The SQL catalog at `uri` with the lake's FileIO, its namespace created. Processes starting together
-    may race to create the catalog's own tables: the loser retries."""
+    may race to create the catalog's own tables and the namespace (pyiceberg checks, then inserts, so the
+    loser of that race sees the unique key's IntegrityError): the loser retries and finds it there."""
     if uri.startswith("sqlite:///"):
         path = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +79,7 @@ def open_sql_catalog(uri: str, storage: LakeStorage) -> SqlCatalog:
             uri += "?timeout=60"  # writers wait for SQLite's lock instead of failing at once
     properties = {"uri": uri, "warehouse": storage.location(TABLES_PREFIX.rstrip("/")), **storage.file_io_properties()}
     catalog = _retrying(lambda: SqlCatalog(CATALOG_NAME, **properties), OperationalError)
-    _retrying(lambda: catalog.create_namespace_if_not_exists(NAMESPACE), OperationalError)
+    _retrying(lambda: catalog.create_namespace_if_not_exists(NAMESPACE), (OperationalError, IntegrityError))
     return catalog
 
 

@@ -534,6 +534,26 @@ def test_manifest_from_dict_defaults_a_missing_source() -> None:
     assert Manifest.from_dict(d).versions[1].source == ""
 
 
+def test_opening_the_catalog_survives_losing_the_race_to_create_its_namespace(
+    storage: LakeStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process creates the namespace between pyiceberg's exists-check and its insert: the unique
+    key refuses the insert, and opening the catalog retries and finds the namespace there."""
+    register(Catalog(storage), "before_race", "content")  # the namespace exists now
+    real_exists = iceberg.SqlCatalog.namespace_exists
+    checks: list[bool] = []
+
+    def stale_first_check(self: iceberg.SqlCatalog, namespace: Any) -> bool:
+        checks.append(real_exists(self, namespace))
+        return len(checks) > 1 and checks[-1]
+
+    monkeypatch.setattr(iceberg.SqlCatalog, "namespace_exists", stale_first_check)
+    catalog = Catalog(storage)
+    assert checks[:2] == [True, True]  # the first check was answered stale, the retry found it
+    assert catalog.get("before_race").version == 1
+    assert register(catalog, "after_race", "content").manifest.version == 1
+
+
 # -- racing real processes -------------------------------------------------------------------------
 
 RACE_WORKERS = 4
