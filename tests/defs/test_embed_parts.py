@@ -18,7 +18,7 @@ from tests.chroma_server import run_chroma_server
 from tests.defs.embed_parts_job import corpus_embeddings_job
 from tests.defs.lakes import build_lake, materialize
 
-ROWS = 20_000
+ROWS = 5_000
 
 
 def _index(client: chromadb.HttpClient, name: str) -> dict[str, tuple[str, np.ndarray]]:
